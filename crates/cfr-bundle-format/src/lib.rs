@@ -1,0 +1,4 @@
+//! Reading, writing, sealing and verifying cfr evidence bundles
+
+pub mod cose;
+pub mod tar;
