@@ -1,0 +1,322 @@
+//! The streaming engine: events in, verdict out.
+
+use crate::attribution::{Attributor, ExcuseEvent};
+use crate::error::EngineError;
+use crate::plan::{Hook, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
+use crate::rules::availability::{self, AvailabilityState};
+use crate::rules::deadline::DeadlineState;
+use crate::rules::forbid::ForbidState;
+use crate::rules::heartbeat::HeartbeatState;
+use crate::rules::integrity::IntegrityState;
+use crate::rules::rate::RateState;
+use crate::rules::{Outcome, Raw, Span};
+use crate::verdict::{Incident, LogSpan, RuleStats, Totals, Verdict};
+use cfr_contract::Contract;
+use cfr_model::{Event, Value};
+use std::collections::{BTreeMap, BTreeSet};
+
+enum RuleState {
+    Deadline(DeadlineState),
+    Forbid(ForbidState),
+    Integrity(IntegrityState),
+    Rate(RateState),
+    Availability(AvailabilityState),
+    Heartbeat(HeartbeatState),
+}
+
+impl RuleState {
+    fn on(&mut self, role: Role, ev: &Event) {
+        match (self, role) {
+            (RuleState::Deadline(s), Role::Reply) => s.reply(ev),
+            (RuleState::Deadline(s), Role::Trigger) => s.trigger(ev),
+            (RuleState::Forbid(s), Role::Forbidden) => s.event(ev),
+            (RuleState::Forbid(s), Role::Permit) => s.permit(ev),
+            (RuleState::Integrity(s), Role::Read) => s.read(ev),
+            (RuleState::Integrity(s), Role::Write) => s.write(ev),
+            (RuleState::Integrity(s), Role::Delete) => s.delete(ev),
+            (RuleState::Rate(s), Role::Count) => s.event(ev),
+            (RuleState::Availability(s), Role::Probe) => s.probe(ev),
+            (RuleState::Heartbeat(s), Role::Beat) => s.beat(ev),
+            // The plan only pairs a rule with its own roles.
+            _ => {}
+        }
+    }
+}
+
+/// The rule engine: judges one log under one contract.
+///
+/// Feed the events in seq order with [`Engine::push`], then call
+/// [`Engine::finish`]. The engine keeps only open state (pending
+/// triggers, the integrity key map, rate windows, the current availability
+/// window, excuse intervals, permits, incidents found), never the log, and
+/// is deterministic: the same events always give the same verdict,
+/// whatever the chunking of the calls.
+pub struct Engine {
+    contract: String,
+    rules: Vec<RuleMeta>,
+    states: Vec<RuleState>,
+    excuses: Vec<crate::plan::ExcuseCfg>,
+    excuse_events: Vec<Vec<ExcuseEvent>>,
+    attestors: BTreeSet<String>,
+    hooks: BTreeMap<String, Vec<Hook>>,
+    span: Span,
+}
+
+impl Engine {
+    /// An engine for `contract`. The contract is expected to have passed
+    /// its own check (references resolve, no excuse cycles, durations
+    /// positive); the engine never panics on one that did not, but may then
+    /// judge it in ways the contract check would have refused.
+    pub fn new(contract: &Contract) -> Engine {
+        let plan = Plan::new(contract);
+        let mut rules = Vec::with_capacity(plan.rules.len());
+        let mut states = Vec::with_capacity(plan.rules.len());
+        for (meta, cfg) in plan.rules {
+            let state = match cfg {
+                RuleCfg::Deadline(c) => RuleState::Deadline(DeadlineState::new(c)),
+                RuleCfg::Forbid(c) => {
+                    RuleState::Forbid(ForbidState::new(c, meta.debtor, plan.attestors.clone()))
+                }
+                RuleCfg::Integrity(c) => {
+                    let (w, r) = kinds_of_integrity(contract, &meta.id);
+                    RuleState::Integrity(IntegrityState::new(c, w, r))
+                }
+                RuleCfg::Rate(c) => RuleState::Rate(RateState::new(c)),
+                RuleCfg::Availability(c) => RuleState::Availability(AvailabilityState::new(c)),
+                RuleCfg::Heartbeat(c) => RuleState::Heartbeat(HeartbeatState::new(c, meta.debtor)),
+            };
+            rules.push(meta);
+            states.push(state);
+        }
+        Engine {
+            contract: plan.contract,
+            rules,
+            states,
+            excuse_events: plan.excuses.iter().map(|_| Vec::new()).collect(),
+            excuses: plan.excuses,
+            attestors: plan.attestors,
+            hooks: plan.hooks,
+            span: Span::default(),
+        }
+    }
+
+    /// Number of events accepted so far.
+    pub fn events(&self) -> u64 {
+        self.span.events
+    }
+
+    /// Judges the next event of the log.
+    ///
+    /// Events must come in seq order starting at 0, without gaps, with
+    /// non-decreasing times; anything else is refused with an
+    /// [`EngineError`] and leaves the engine unchanged.
+    pub fn push(&mut self, ev: &Event) -> Result<(), EngineError> {
+        match self.span.last {
+            None if ev.seq != 0 => return Err(EngineError::FirstSeqNotZero { found: ev.seq }),
+            Some((time, seq)) => {
+                let expected = seq.saturating_add(1);
+                if ev.seq != expected {
+                    return Err(EngineError::SeqGap {
+                        expected,
+                        found: ev.seq,
+                    });
+                }
+                if ev.time < time {
+                    return Err(EngineError::TimeBackwards {
+                        seq: ev.seq,
+                        time: ev.time,
+                        previous: time,
+                    });
+                }
+            }
+            None => {}
+        }
+        if self.span.first.is_none() {
+            self.span.first = Some((ev.time, ev.seq));
+            for s in &mut self.states {
+                if let RuleState::Heartbeat(h) = s {
+                    h.start(ev);
+                }
+            }
+        }
+        self.span.last = Some((ev.time, ev.seq));
+        self.span.events = self.span.events.saturating_add(1);
+        if let Some(hooks) = self.hooks.get(ev.kind.as_str()) {
+            for hook in hooks {
+                match *hook {
+                    Hook::Rule(i, role) => {
+                        if let Some(s) = self.states.get_mut(i) {
+                            s.on(role, ev);
+                        }
+                    }
+                    Hook::Excuse(x) => {
+                        if let (Some(cfg), Some(list)) =
+                            (self.excuses.get(x), self.excuse_events.get_mut(x))
+                        {
+                            if let Some(e) = excuse_event(cfg, &self.attestors, ev) {
+                                list.push(e);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Ends the log: decides pending triggers, closes open windows,
+    /// attributes every incident and computes the service levels.
+    pub fn finish(self) -> Verdict {
+        let Engine {
+            contract,
+            rules,
+            states,
+            excuses,
+            excuse_events,
+            span,
+            ..
+        } = self;
+        let mut outcomes: Vec<Outcome> = Vec::with_capacity(states.len());
+        let mut availability_cfgs = Vec::new();
+        for (i, s) in states.into_iter().enumerate() {
+            outcomes.push(match s {
+                RuleState::Deadline(s) => s.finish(&span),
+                RuleState::Forbid(s) => s.finish(),
+                RuleState::Integrity(s) => s.finish(),
+                RuleState::Rate(s) => s.finish(),
+                RuleState::Availability(s) => {
+                    let (o, cfg) = s.finish(&span);
+                    availability_cfgs.push((i, cfg));
+                    o
+                }
+                RuleState::Heartbeat(s) => s.finish(&span),
+            });
+        }
+        let mut raws: Vec<Vec<Raw>> = Vec::with_capacity(outcomes.len());
+        let mut stats: Vec<RuleStats> = Vec::with_capacity(outcomes.len());
+        for (meta, o) in rules.iter().zip(outcomes) {
+            stats.push(RuleStats {
+                rule: meta.id.clone(),
+                checked: o.checked,
+                fulfilled: o.fulfilled,
+                pending: o.pending,
+                incidents: o.raw.len() as u64,
+            });
+            raws.push(o.raw);
+        }
+        let attributor = Attributor::new(&excuses, &excuse_events, &rules, &raws);
+        let mut per_rule: Vec<Vec<Incident>> = rules
+            .iter()
+            .zip(&raws)
+            .map(|(meta, raw)| {
+                raw.iter()
+                    .map(|r| attributor.attribute(meta, r.clone()))
+                    .collect()
+            })
+            .collect();
+        drop(attributor);
+        let mut sla = Vec::new();
+        for (i, cfg) in &availability_cfgs {
+            let (Some(meta), Some(incidents)) = (rules.get(*i), per_rule.get_mut(*i)) else {
+                continue;
+            };
+            let (periods, breaches) =
+                availability::sla(cfg, &span, &meta.id, &meta.clause, meta.debtor, incidents);
+            if let Some(st) = stats.get_mut(*i) {
+                st.incidents = st.incidents.saturating_add(breaches.len() as u64);
+            }
+            incidents.extend(breaches);
+            sla.extend(periods);
+        }
+        let mut incidents: Vec<(usize, Incident)> = per_rule
+            .into_iter()
+            .enumerate()
+            .flat_map(|(i, v)| v.into_iter().map(move |inc| (i, inc)))
+            .collect();
+        incidents.sort_by(|(ra, a), (rb, b)| {
+            a.from
+                .cmp(&b.from)
+                .then(ra.cmp(rb))
+                .then_with(|| a.evidence.cmp(&b.evidence))
+                .then(a.until.cmp(&b.until))
+                .then_with(|| a.kind.cmp(&b.kind))
+                .then_with(|| a.explanation.cmp(&b.explanation))
+        });
+        let mut totals = Totals::default();
+        for (_, inc) in &incidents {
+            totals.add(inc.party);
+        }
+        Verdict {
+            contract,
+            log: LogSpan {
+                events: span.events,
+                from: span.first.map(|(t, _)| t),
+                until: span.last.map(|(t, _)| t),
+            },
+            incidents: incidents.into_iter().map(|(_, i)| i).collect(),
+            rules: stats,
+            sla,
+            totals,
+        }
+    }
+}
+
+/// The write and read kinds of integrity rule `id`, for explanations.
+fn kinds_of_integrity(contract: &Contract, id: &str) -> (String, String) {
+    contract
+        .rules
+        .iter()
+        .find(|r| r.id == id)
+        .and_then(|r| match &r.kind {
+            cfr_contract::RuleKind::Integrity(g) => {
+                Some((g.write.event.clone(), g.read.event.clone()))
+            }
+            _ => None,
+        })
+        .unwrap_or_default()
+}
+
+/// The interval an excuse event claims, or `None` when it is ignored (a
+/// `from`/`until` attribute missing or not a time, or `until < from`).
+fn excuse_event(
+    cfg: &crate::plan::ExcuseCfg,
+    attestors: &BTreeSet<String>,
+    ev: &Event,
+) -> Option<ExcuseEvent> {
+    let SourceCfg::Event { from, until, .. } = &cfg.source else {
+        return None;
+    };
+    let at = |name: &Option<String>| match name {
+        None => Some(ev.time),
+        Some(n) => match ev.attrs.get(n) {
+            Some(Value::Int(t)) => Some(*t),
+            _ => None,
+        },
+    };
+    let (from, until) = (at(from)?, at(until)?);
+    if until < from {
+        return None;
+    }
+    Some(ExcuseEvent {
+        seq: ev.seq,
+        time: ev.time,
+        kind: ev.kind.clone(),
+        actor: ev.actor.clone(),
+        attestor: attestors.contains(&ev.actor),
+        from,
+        until,
+    })
+}
+
+/// Judges a whole log: [`Engine::new`], [`Engine::push`] for each event,
+/// [`Engine::finish`].
+pub fn analyze(
+    contract: &Contract,
+    events: impl IntoIterator<Item = Event>,
+) -> Result<Verdict, EngineError> {
+    let mut engine = Engine::new(contract);
+    for ev in events {
+        engine.push(&ev)?;
+    }
+    Ok(engine.finish())
+}

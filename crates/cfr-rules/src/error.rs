@@ -1,0 +1,126 @@
+//! Typed errors: one enum per operation.
+
+use cfr_model::cbor::CborError;
+use std::fmt;
+
+/// Why [`Engine::push`](crate::Engine::push) refused an event.
+///
+/// The engine judges a log only when it is a proper log: seqs `0, 1, 2, ...`
+/// without gaps, and times that never go backwards. A refused event leaves
+/// the engine unchanged, so a caller may report the error and stop.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The first event's seq is not 0.
+    FirstSeqNotZero {
+        /// The seq found.
+        found: u64,
+    },
+    /// An event's seq is not the previous seq plus one.
+    SeqGap {
+        /// The seq that was due.
+        expected: u64,
+        /// The seq found.
+        found: u64,
+    },
+    /// An event's time is before the previous event's time.
+    TimeBackwards {
+        /// The seq of the offending event.
+        seq: u64,
+        /// Its time, ns since the epoch.
+        time: i64,
+        /// The previous event's time.
+        previous: i64,
+    },
+}
+
+impl fmt::Display for EngineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EngineError::FirstSeqNotZero { found } => {
+                write!(
+                    f,
+                    "the log must start at seq 0, but its first event has seq {found}"
+                )
+            }
+            EngineError::SeqGap { expected, found } => {
+                write!(f, "seq gap: expected seq {expected}, found seq {found}")
+            }
+            EngineError::TimeBackwards {
+                seq,
+                time,
+                previous,
+            } => write!(
+                f,
+                "time goes backwards at seq {seq}: {} is before the previous event's {}",
+                cfr_model::time::format_rfc3339(*time),
+                cfr_model::time::format_rfc3339(*previous)
+            ),
+        }
+    }
+}
+
+impl std::error::Error for EngineError {}
+
+/// Why [`Verdict::from_cbor`](crate::Verdict::from_cbor) rejected its input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum VerdictError {
+    /// The bytes are not one canonical CBOR item.
+    Cbor(CborError),
+    /// The `format` field is not `cfr-verdict/1`.
+    Format {
+        /// The format found.
+        found: String,
+    },
+    /// A required field is missing.
+    MissingField {
+        /// Path of the field, such as `incidents[3].party`.
+        field: String,
+    },
+    /// A field the format does not define.
+    UnknownField {
+        /// Path of the field.
+        field: String,
+    },
+    /// A field has the wrong type or a value outside its domain.
+    InvalidField {
+        /// Path of the field.
+        field: String,
+        /// What was expected there.
+        expected: &'static str,
+    },
+}
+
+impl fmt::Display for VerdictError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            VerdictError::Cbor(e) => write!(f, "verdict is not canonical CBOR: {e}"),
+            VerdictError::Format { found } => {
+                write!(f, "verdict format is {found:?}, expected \"cfr-verdict/1\"")
+            }
+            VerdictError::MissingField { field } => write!(f, "verdict field {field} is missing"),
+            VerdictError::UnknownField { field } => {
+                write!(f, "verdict field {field} is not part of cfr-verdict/1")
+            }
+            VerdictError::InvalidField { field, expected } => {
+                write!(f, "verdict field {field}: expected {expected}")
+            }
+        }
+    }
+}
+
+impl std::error::Error for VerdictError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            VerdictError::Cbor(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<CborError> for VerdictError {
+    fn from(e: CborError) -> Self {
+        VerdictError::Cbor(e)
+    }
+}

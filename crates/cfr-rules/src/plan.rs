@@ -1,0 +1,294 @@
+//! The contract, compiled for the engine: each rule's configuration in the
+//! engine's own types, and a dispatch table from event kind to the rules
+//! (and excuses) that look at it. This is the only module that reads the
+//! `cfr-contract` model.
+
+use crate::verdict::Party;
+use cfr_contract::{Attribution, Contract, Debtor, ExcuseSource, Period, Predicate, RuleKind};
+use std::collections::{BTreeMap, BTreeSet};
+
+/// What a rule does with an event of a kind it mentions.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// Deadline: a possible reply.
+    Reply,
+    /// Deadline: a possible trigger.
+    Trigger,
+    /// Forbid: the forbidden event.
+    Forbidden,
+    /// Forbid: a possible permit.
+    Permit,
+    /// Integrity: a read.
+    Read,
+    /// Integrity: a write.
+    Write,
+    /// Integrity: a delete.
+    Delete,
+    /// Rate: a counted event.
+    Count,
+    /// Availability: a probe.
+    Probe,
+    /// Heartbeat: a beat.
+    Beat,
+}
+
+/// One entry of the dispatch table.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Hook {
+    /// Rule `.0` plays role `.1`.
+    Rule(usize, Role),
+    /// An excuse event for excuse `.0`.
+    Excuse(usize),
+}
+
+pub(crate) struct RuleMeta {
+    pub id: String,
+    pub clause: String,
+    pub debtor: Party,
+    /// Indexes into [`Plan::excuses`], in the rule's order.
+    pub excuses: Vec<usize>,
+}
+
+pub(crate) struct DeadlineCfg {
+    pub trigger: String,
+    pub filter: Option<Predicate>,
+    pub reply: String,
+    pub matching: Vec<String>,
+    pub within: i64,
+    pub ok: Option<Predicate>,
+}
+
+pub(crate) struct ForbidCfg {
+    pub event: String,
+    pub filter: Option<Predicate>,
+    pub incident: String,
+    /// `(permit kind, [(attr on permit, attr on event)])`.
+    pub permit: Option<(String, Vec<(String, String)>)>,
+}
+
+pub(crate) struct IntegrityCfg {
+    pub write_key: String,
+    pub write_value: Option<String>,
+    pub read_key: String,
+    pub read_value: Option<String>,
+    pub read_found: Option<String>,
+    pub delete_key: Option<String>,
+}
+
+pub(crate) struct RateCfg {
+    pub event: String,
+    pub filter: Option<Predicate>,
+    pub max: u64,
+    pub per: i64,
+}
+
+#[derive(Clone, Copy)]
+pub(crate) enum PeriodCfg {
+    Month,
+    Every(i64),
+}
+
+pub(crate) struct AvailabilityCfg {
+    pub event: String,
+    pub failed: Predicate,
+    pub window: i64,
+    pub down_when_ppm: u32,
+    pub period: PeriodCfg,
+    pub target_ppm: u32,
+    /// `(below_ppm, credit_ppm)`.
+    pub credits: Vec<(u32, u32)>,
+}
+
+pub(crate) struct HeartbeatCfg {
+    pub event: String,
+    pub every: i64,
+}
+
+pub(crate) enum RuleCfg {
+    Deadline(DeadlineCfg),
+    Forbid(ForbidCfg),
+    Integrity(IntegrityCfg),
+    Rate(RateCfg),
+    Availability(AvailabilityCfg),
+    Heartbeat(HeartbeatCfg),
+}
+
+pub(crate) enum SourceCfg {
+    Event {
+        kind: String,
+        from: Option<String>,
+        until: Option<String>,
+        notice: Option<i64>,
+    },
+    /// Index of the named rule; `None` when the contract names no such rule
+    /// (the contract check rejects that; the engine then never applies it).
+    Rule(Option<usize>),
+}
+
+pub(crate) struct ExcuseCfg {
+    pub id: String,
+    pub attribute: Party,
+    pub source: SourceCfg,
+}
+
+pub(crate) struct Plan {
+    pub contract: String,
+    pub attestors: BTreeSet<String>,
+    pub rules: Vec<(RuleMeta, RuleCfg)>,
+    pub excuses: Vec<ExcuseCfg>,
+    pub hooks: BTreeMap<String, Vec<Hook>>,
+}
+
+fn attribution(a: &Attribution) -> Party {
+    match a {
+        Attribution::Provider => Party::Provider,
+        Attribution::User => Party::User,
+        Attribution::External => Party::External,
+        Attribution::None => Party::None,
+        Attribution::Inconclusive => Party::Inconclusive,
+    }
+}
+
+impl Plan {
+    pub fn new(contract: &Contract) -> Plan {
+        let excuses: Vec<ExcuseCfg> = contract
+            .excuses
+            .iter()
+            .map(|(id, x)| ExcuseCfg {
+                id: id.clone(),
+                attribute: attribution(&x.attribute),
+                source: match &x.source {
+                    ExcuseSource::Event {
+                        event,
+                        from,
+                        until,
+                        notice,
+                    } => SourceCfg::Event {
+                        kind: event.clone(),
+                        from: from.clone(),
+                        until: until.clone(),
+                        notice: *notice,
+                    },
+                    ExcuseSource::Rule { rule } => {
+                        SourceCfg::Rule(contract.rules.iter().position(|r| &r.id == rule))
+                    }
+                },
+            })
+            .collect();
+        let mut hooks: BTreeMap<String, Vec<Hook>> = BTreeMap::new();
+        let mut hook = |kind: &str, h: Hook| hooks.entry(kind.to_owned()).or_default().push(h);
+        let mut rules = Vec::with_capacity(contract.rules.len());
+        for (i, r) in contract.rules.iter().enumerate() {
+            let meta = RuleMeta {
+                id: r.id.clone(),
+                clause: r.clause.clone(),
+                debtor: match r.debtor {
+                    Debtor::Provider => Party::Provider,
+                    Debtor::User => Party::User,
+                },
+                excuses: r
+                    .excuses
+                    .iter()
+                    .filter_map(|name| excuses.iter().position(|x| &x.id == name))
+                    .collect(),
+            };
+            let cfg = match &r.kind {
+                RuleKind::Deadline(d) => {
+                    // A reply is matched to earlier triggers before the
+                    // same event can itself become a trigger.
+                    hook(&d.reply, Hook::Rule(i, Role::Reply));
+                    hook(&d.trigger, Hook::Rule(i, Role::Trigger));
+                    RuleCfg::Deadline(DeadlineCfg {
+                        trigger: d.trigger.clone(),
+                        filter: d.filter.clone(),
+                        reply: d.reply.clone(),
+                        matching: d.matching.clone(),
+                        within: d.within,
+                        ok: d.ok.clone(),
+                    })
+                }
+                RuleKind::Forbid(f) => {
+                    // The forbidden event looks at *earlier* permits only,
+                    // so it is judged before it could count as a permit.
+                    hook(&f.event, Hook::Rule(i, Role::Forbidden));
+                    if let Some(p) = &f.permitted_by {
+                        hook(&p.event, Hook::Rule(i, Role::Permit));
+                    }
+                    RuleCfg::Forbid(ForbidCfg {
+                        event: f.event.clone(),
+                        filter: f.filter.clone(),
+                        incident: f.incident.clone(),
+                        permit: f
+                            .permitted_by
+                            .as_ref()
+                            .map(|p| (p.event.clone(), p.matching.clone())),
+                    })
+                }
+                RuleKind::Integrity(g) => {
+                    // A read is judged against the state before the event.
+                    hook(&g.read.event, Hook::Rule(i, Role::Read));
+                    hook(&g.write.event, Hook::Rule(i, Role::Write));
+                    if let Some(d) = &g.delete {
+                        hook(&d.event, Hook::Rule(i, Role::Delete));
+                    }
+                    RuleCfg::Integrity(IntegrityCfg {
+                        write_key: g.write.key.clone(),
+                        write_value: g.write.value.clone(),
+                        read_key: g.read.key.clone(),
+                        read_value: Some(g.read.value.clone()),
+                        read_found: g.read.found.clone(),
+                        delete_key: g.delete.as_ref().map(|d| d.key.clone()),
+                    })
+                }
+                RuleKind::Rate(q) => {
+                    hook(&q.event, Hook::Rule(i, Role::Count));
+                    RuleCfg::Rate(RateCfg {
+                        event: q.event.clone(),
+                        filter: q.filter.clone(),
+                        max: q.max,
+                        per: q.per.max(1),
+                    })
+                }
+                RuleKind::Availability(a) => {
+                    hook(&a.event, Hook::Rule(i, Role::Probe));
+                    RuleCfg::Availability(AvailabilityCfg {
+                        event: a.event.clone(),
+                        failed: a.failed.clone(),
+                        window: a.window.max(1),
+                        down_when_ppm: a.down_when_ppm,
+                        period: match a.period {
+                            Period::Month => PeriodCfg::Month,
+                            Period::Every(d) => PeriodCfg::Every(d.max(1)),
+                        },
+                        target_ppm: a.target_ppm,
+                        credits: a
+                            .credits
+                            .iter()
+                            .map(|c| (c.below_ppm, c.credit_ppm))
+                            .collect(),
+                    })
+                }
+                RuleKind::Heartbeat(h) => {
+                    hook(&h.event, Hook::Rule(i, Role::Beat));
+                    RuleCfg::Heartbeat(HeartbeatCfg {
+                        event: h.event.clone(),
+                        every: h.every,
+                    })
+                }
+            };
+            rules.push((meta, cfg));
+        }
+        for (i, x) in excuses.iter().enumerate() {
+            if let SourceCfg::Event { kind, .. } = &x.source {
+                hook(kind, Hook::Excuse(i));
+            }
+        }
+        Plan {
+            contract: contract.id.clone(),
+            attestors: contract.parties.attestors.keys().cloned().collect(),
+            rules,
+            excuses,
+            hooks,
+        }
+    }
+}

@@ -1,0 +1,650 @@
+//! The verdict (`cfr-verdict/1`): the model, its canonical CBOR form and
+//! its JSON form.
+//!
+//! The CBOR form has exactly the field names, nesting and values of the
+//! JSON form (times as RFC 3339 text, percentages as text, `null` as CBOR
+//! null); only the map key order differs (canonical CBOR sorts keys). See
+//! `VERDICT.md` and `verdict.cddl` in this crate.
+
+use crate::error::VerdictError;
+use cfr_model::cbor::{self, Cbor};
+use cfr_model::time::{
+    format_percent, format_percent3, format_rfc3339, parse_percent, parse_rfc3339,
+};
+use std::fmt::{self, Write as _};
+
+/// The verdict format identifier.
+pub const VERDICT_FORMAT: &str = "cfr-verdict/1";
+
+/// Who an incident is attributed to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Party {
+    /// The provider is at fault.
+    Provider,
+    /// The user is at fault.
+    User,
+    /// An external factor (attested by an attestor).
+    External,
+    /// Nobody: the incident is excused.
+    None,
+    /// The evidence does not settle who is at fault.
+    Inconclusive,
+}
+
+impl Party {
+    /// The name used in contracts and verdicts: `provider`, `user`,
+    /// `external`, `none`, `inconclusive`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Party::Provider => "provider",
+            Party::User => "user",
+            Party::External => "external",
+            Party::None => "none",
+            Party::Inconclusive => "inconclusive",
+        }
+    }
+
+    /// Parses a party name.
+    pub fn from_name(s: &str) -> Option<Party> {
+        Some(match s {
+            "provider" => Party::Provider,
+            "user" => Party::User,
+            "external" => Party::External,
+            "none" => Party::None,
+            "inconclusive" => Party::Inconclusive,
+            _ => return None,
+        })
+    }
+}
+
+impl fmt::Display for Party {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The judgement of one log under one contract.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    /// The contract's id.
+    pub contract: String,
+    /// What the log holds.
+    pub log: LogSpan,
+    /// Every incident, ordered by `from`, then rule order in the contract,
+    /// then evidence.
+    pub incidents: Vec<Incident>,
+    /// Per-rule counts, in contract order.
+    pub rules: Vec<RuleStats>,
+    /// Per-period service levels of availability rules, in rule order then
+    /// period order.
+    pub sla: Vec<SlaPeriod>,
+    /// Incidents per party.
+    pub totals: Totals,
+}
+
+/// The extent of the judged log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogSpan {
+    /// Number of events.
+    pub events: u64,
+    /// Time of the first event (ns), `None` for an empty log.
+    pub from: Option<i64>,
+    /// Time of the last event (ns), `None` for an empty log.
+    pub until: Option<i64>,
+}
+
+/// One incident: a breach of one rule, and who is at fault for it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Incident {
+    /// The rule's id.
+    pub rule: String,
+    /// The rule's clause (the contract's own words).
+    pub clause: String,
+    /// The incident kind: `late_result`, `no_result`, `erroneous_result`,
+    /// `data_lost`, `data_corrupted`, `quota_exceeded`, `unavailable`,
+    /// `sla_breach`, `missing_evidence`, or a forbid rule's own name.
+    pub kind: String,
+    /// Who is at fault.
+    pub party: Party,
+    /// Who carries the duty (the rule's `party`).
+    pub debtor: Party,
+    /// The excuse that decided the party, if any.
+    pub excuse: Option<String>,
+    /// Start of the incident's window, ns.
+    pub from: i64,
+    /// End of the incident's window, ns (for availability windows, the
+    /// exclusive end `start + window`).
+    pub until: i64,
+    /// Seqs of every event the incident rests on, sorted, unique.
+    pub evidence: Vec<u64>,
+    /// A human sentence saying what happened and why the party was chosen.
+    pub explanation: String,
+}
+
+/// Counts for one rule. `checked = fulfilled + pending + incidents` for
+/// every rule type.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RuleStats {
+    /// The rule's id.
+    pub rule: String,
+    /// Cases the rule judged.
+    pub checked: u64,
+    /// Cases that kept the rule.
+    pub fulfilled: u64,
+    /// Cases the log ends too early to judge.
+    pub pending: u64,
+    /// Incidents raised.
+    pub incidents: u64,
+}
+
+/// The service level of one availability rule over one period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlaPeriod {
+    /// The rule's id.
+    pub rule: String,
+    /// `"2026-03"` for calendar months, else the RFC 3339 period start.
+    pub period: String,
+    /// Uptime in parts per million, truncated to the three decimals of a
+    /// percentage that the verdict reports (so a multiple of 10).
+    pub uptime_ppm: u32,
+    /// The rule's target, ppm.
+    pub target_ppm: u32,
+    /// True when the uptime is below the target.
+    pub breached: bool,
+    /// The service credit due, ppm; `None` when not breached or no tier
+    /// matches.
+    pub credit_ppm: Option<u32>,
+}
+
+/// Incidents per party.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Totals {
+    /// Attributed to the provider.
+    pub provider: u64,
+    /// Attributed to the user.
+    pub user: u64,
+    /// Attributed to an external factor.
+    pub external: u64,
+    /// Excused.
+    pub none: u64,
+    /// Inconclusive.
+    pub inconclusive: u64,
+}
+
+impl Totals {
+    /// Adds one incident attributed to `party`.
+    pub fn add(&mut self, party: Party) {
+        let slot = match party {
+            Party::Provider => &mut self.provider,
+            Party::User => &mut self.user,
+            Party::External => &mut self.external,
+            Party::None => &mut self.none,
+            Party::Inconclusive => &mut self.inconclusive,
+        };
+        *slot = slot.saturating_add(1);
+    }
+
+    /// The count for `party`.
+    pub fn of(&self, party: Party) -> u64 {
+        match party {
+            Party::Provider => self.provider,
+            Party::User => self.user,
+            Party::External => self.external,
+            Party::None => self.none,
+            Party::Inconclusive => self.inconclusive,
+        }
+    }
+}
+
+fn uint(n: u64) -> Cbor {
+    // Counts and seqs above i64::MAX cannot occur (a log that long cannot
+    // be stored); saturate rather than wrap.
+    Cbor::Int(i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn time_or_null(t: Option<i64>) -> Cbor {
+    t.map_or(Cbor::Null, |t| Cbor::text(format_rfc3339(t)))
+}
+
+impl Verdict {
+    /// The verdict as a CBOR tree whose maps are in the order of the
+    /// JSON form (section 6 of the design).
+    pub fn to_cbor_tree(&self) -> Cbor {
+        let log = Cbor::map([
+            ("events", uint(self.log.events)),
+            ("from", time_or_null(self.log.from)),
+            ("until", time_or_null(self.log.until)),
+        ]);
+        let incidents = self
+            .incidents
+            .iter()
+            .map(|i| {
+                Cbor::map([
+                    ("rule", Cbor::text(&*i.rule)),
+                    ("clause", Cbor::text(&*i.clause)),
+                    ("kind", Cbor::text(&*i.kind)),
+                    ("party", Cbor::text(i.party.name())),
+                    ("debtor", Cbor::text(i.debtor.name())),
+                    ("excuse", i.excuse.as_deref().map_or(Cbor::Null, Cbor::text)),
+                    ("from", Cbor::text(format_rfc3339(i.from))),
+                    ("until", Cbor::text(format_rfc3339(i.until))),
+                    (
+                        "evidence",
+                        Cbor::Array(i.evidence.iter().map(|&s| uint(s)).collect()),
+                    ),
+                    ("explanation", Cbor::text(&*i.explanation)),
+                ])
+            })
+            .collect();
+        let rules = self
+            .rules
+            .iter()
+            .map(|r| {
+                Cbor::map([
+                    ("rule", Cbor::text(&*r.rule)),
+                    ("checked", uint(r.checked)),
+                    ("fulfilled", uint(r.fulfilled)),
+                    ("pending", uint(r.pending)),
+                    ("incidents", uint(r.incidents)),
+                ])
+            })
+            .collect();
+        let sla = self
+            .sla
+            .iter()
+            .map(|s| {
+                Cbor::map([
+                    ("rule", Cbor::text(&*s.rule)),
+                    ("period", Cbor::text(&*s.period)),
+                    ("uptime", Cbor::text(format_percent3(s.uptime_ppm))),
+                    ("target", Cbor::text(format_percent(s.target_ppm))),
+                    ("breached", Cbor::Bool(s.breached)),
+                    (
+                        "credit",
+                        s.credit_ppm
+                            .map_or(Cbor::Null, |c| Cbor::text(format_percent(c))),
+                    ),
+                ])
+            })
+            .collect();
+        let t = &self.totals;
+        let totals = Cbor::map([
+            ("provider", uint(t.provider)),
+            ("user", uint(t.user)),
+            ("external", uint(t.external)),
+            ("none", uint(t.none)),
+            ("inconclusive", uint(t.inconclusive)),
+        ]);
+        Cbor::map([
+            ("format", Cbor::text(VERDICT_FORMAT)),
+            ("contract", Cbor::text(&*self.contract)),
+            ("log", log),
+            ("incidents", Cbor::Array(incidents)),
+            ("rules", Cbor::Array(rules)),
+            ("sla", Cbor::Array(sla)),
+            ("totals", totals),
+        ])
+    }
+
+    /// The canonical CBOR encoding (RFC 8949 section 4.2.1), the form
+    /// stored in bundles and compared byte for byte.
+    pub fn to_cbor(&self) -> Vec<u8> {
+        cbor::encode(&self.to_cbor_tree())
+    }
+
+    /// The JSON form: pretty-printed with 2-space indentation, keys in the
+    /// order of the design's section 6, no trailing newline. The same
+    /// verdict always gives the same text.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256 + self.incidents.len() * 400);
+        write_json(&mut out, &self.to_cbor_tree(), 0);
+        out
+    }
+
+    /// Decodes a verdict strictly: canonical CBOR, exactly the fields of
+    /// `cfr-verdict/1`, each of its type and in its canonical text form,
+    /// evidence sorted and unique. `Verdict::from_cbor(b)?.to_cbor() == b`
+    /// for every accepted `b`.
+    pub fn from_cbor(bytes: &[u8]) -> Result<Verdict, VerdictError> {
+        let tree = cbor::decode(bytes)?;
+        let [format, contract, log, incidents, rules, sla, totals] = fields(
+            &tree,
+            "verdict",
+            [
+                "format",
+                "contract",
+                "log",
+                "incidents",
+                "rules",
+                "sla",
+                "totals",
+            ],
+        )?;
+        let format = text(format, "format")?;
+        if format != VERDICT_FORMAT {
+            return Err(VerdictError::Format {
+                found: format.to_owned(),
+            });
+        }
+        let contract = text(contract, "contract")?.to_owned();
+        let [events, from, until] = fields(log, "log", ["events", "from", "until"])?;
+        let log = LogSpan {
+            events: count(events, "log.events")?,
+            from: opt_time(from, "log.from")?,
+            until: opt_time(until, "log.until")?,
+        };
+        let incidents = array(incidents, "incidents")?
+            .iter()
+            .enumerate()
+            .map(|(n, i)| incident(i, &format!("incidents[{n}]")))
+            .collect::<Result<_, _>>()?;
+        let rules = array(rules, "rules")?
+            .iter()
+            .enumerate()
+            .map(|(n, r)| {
+                let p = format!("rules[{n}]");
+                let [rule, checked, fulfilled, pending, incidents] = fields(
+                    r,
+                    &p,
+                    ["rule", "checked", "fulfilled", "pending", "incidents"],
+                )?;
+                Ok(RuleStats {
+                    rule: text(rule, &format!("{p}.rule"))?.to_owned(),
+                    checked: count(checked, &format!("{p}.checked"))?,
+                    fulfilled: count(fulfilled, &format!("{p}.fulfilled"))?,
+                    pending: count(pending, &format!("{p}.pending"))?,
+                    incidents: count(incidents, &format!("{p}.incidents"))?,
+                })
+            })
+            .collect::<Result<_, VerdictError>>()?;
+        let sla = array(sla, "sla")?
+            .iter()
+            .enumerate()
+            .map(|(n, s)| sla_period(s, &format!("sla[{n}]")))
+            .collect::<Result<_, _>>()?;
+        let [provider, user, external, none, inconclusive] = fields(
+            totals,
+            "totals",
+            ["provider", "user", "external", "none", "inconclusive"],
+        )?;
+        let totals = Totals {
+            provider: count(provider, "totals.provider")?,
+            user: count(user, "totals.user")?,
+            external: count(external, "totals.external")?,
+            none: count(none, "totals.none")?,
+            inconclusive: count(inconclusive, "totals.inconclusive")?,
+        };
+        Ok(Verdict {
+            contract,
+            log,
+            incidents,
+            rules,
+            sla,
+            totals,
+        })
+    }
+}
+
+fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
+    let [rule, clause, kind, party, debtor, excuse, from, until, evidence, explanation] = fields(
+        c,
+        p,
+        [
+            "rule",
+            "clause",
+            "kind",
+            "party",
+            "debtor",
+            "excuse",
+            "from",
+            "until",
+            "evidence",
+            "explanation",
+        ],
+    )?;
+    let f = |name: &str| format!("{p}.{name}");
+    let party_of = |c: &Cbor, name: &str| {
+        Party::from_name(text(c, &f(name))?).ok_or_else(|| VerdictError::InvalidField {
+            field: f(name),
+            expected: "provider, user, external, none or inconclusive",
+        })
+    };
+    let debtor = party_of(debtor, "debtor")?;
+    if !matches!(debtor, Party::Provider | Party::User) {
+        return Err(VerdictError::InvalidField {
+            field: f("debtor"),
+            expected: "provider or user",
+        });
+    }
+    let excuse = match excuse {
+        Cbor::Null => None,
+        other => Some(text(other, &f("excuse"))?.to_owned()),
+    };
+    let evidence: Vec<u64> = array(evidence, &f("evidence"))?
+        .iter()
+        .map(|s| count(s, &f("evidence")))
+        .collect::<Result<_, _>>()?;
+    if evidence.windows(2).any(|w| w[0] >= w[1]) {
+        return Err(VerdictError::InvalidField {
+            field: f("evidence"),
+            expected: "seqs sorted ascending without duplicates",
+        });
+    }
+    Ok(Incident {
+        rule: text(rule, &f("rule"))?.to_owned(),
+        clause: text(clause, &f("clause"))?.to_owned(),
+        kind: text(kind, &f("kind"))?.to_owned(),
+        party: party_of(party, "party")?,
+        debtor,
+        excuse,
+        from: time(from, &f("from"))?,
+        until: time(until, &f("until"))?,
+        evidence,
+        explanation: text(explanation, &f("explanation"))?.to_owned(),
+    })
+}
+
+fn sla_period(c: &Cbor, p: &str) -> Result<SlaPeriod, VerdictError> {
+    let [rule, period, uptime, target, breached, credit] = fields(
+        c,
+        p,
+        ["rule", "period", "uptime", "target", "breached", "credit"],
+    )?;
+    let f = |name: &str| format!("{p}.{name}");
+    let uptime_text = text(uptime, &f("uptime"))?;
+    let uptime_ppm = parse_percent(uptime_text)
+        .ok()
+        .filter(|&u| format_percent3(u) == uptime_text)
+        .ok_or_else(|| VerdictError::InvalidField {
+            field: f("uptime"),
+            expected: "a percentage with exactly three decimals such as \"99.653%\"",
+        })?;
+    let credit_ppm = match credit {
+        Cbor::Null => None,
+        other => Some(percent(other, &f("credit"))?),
+    };
+    Ok(SlaPeriod {
+        rule: text(rule, &f("rule"))?.to_owned(),
+        period: text(period, &f("period"))?.to_owned(),
+        uptime_ppm,
+        target_ppm: percent(target, &f("target"))?,
+        breached: breached
+            .as_bool()
+            .ok_or_else(|| VerdictError::InvalidField {
+                field: f("breached"),
+                expected: "a bool",
+            })?,
+        credit_ppm,
+    })
+}
+
+/// The values of exactly the keys `names` of map `c`, in that order.
+fn fields<'a, const N: usize>(
+    c: &'a Cbor,
+    path: &str,
+    names: [&str; N],
+) -> Result<[&'a Cbor; N], VerdictError> {
+    let Cbor::Map(entries) = c else {
+        return Err(VerdictError::InvalidField {
+            field: path.to_owned(),
+            expected: "a map",
+        });
+    };
+    let mut out: [Option<&Cbor>; N] = [None; N];
+    for (k, v) in entries {
+        let Some(k) = k.as_text() else {
+            return Err(VerdictError::UnknownField {
+                field: format!("{path}.<{}>", k.type_name()),
+            });
+        };
+        match names.iter().position(|n| *n == k) {
+            // Canonical CBOR has no repeated keys, so each slot fills once.
+            Some(i) => out[i] = Some(v),
+            None => {
+                return Err(VerdictError::UnknownField {
+                    field: format!("{path}.{k}"),
+                })
+            }
+        }
+    }
+    let mut result: [&Cbor; N] = [&Cbor::Null; N];
+    for (i, slot) in out.iter().enumerate() {
+        result[i] = slot.ok_or_else(|| VerdictError::MissingField {
+            field: format!("{path}.{}", names[i]),
+        })?;
+    }
+    Ok(result)
+}
+
+fn text<'a>(c: &'a Cbor, field: &str) -> Result<&'a str, VerdictError> {
+    c.as_text().ok_or_else(|| VerdictError::InvalidField {
+        field: field.to_owned(),
+        expected: "text",
+    })
+}
+
+fn array<'a>(c: &'a Cbor, field: &str) -> Result<&'a [Cbor], VerdictError> {
+    c.as_array().ok_or_else(|| VerdictError::InvalidField {
+        field: field.to_owned(),
+        expected: "an array",
+    })
+}
+
+fn count(c: &Cbor, field: &str) -> Result<u64, VerdictError> {
+    c.as_int()
+        .and_then(|i| u64::try_from(i).ok())
+        .ok_or_else(|| VerdictError::InvalidField {
+            field: field.to_owned(),
+            expected: "an unsigned integer",
+        })
+}
+
+fn time(c: &Cbor, field: &str) -> Result<i64, VerdictError> {
+    let err = || VerdictError::InvalidField {
+        field: field.to_owned(),
+        expected: "an RFC 3339 UTC time with Z and no trailing zeros",
+    };
+    let s = c.as_text().ok_or_else(err)?;
+    let t = parse_rfc3339(s).map_err(|_| err())?;
+    if format_rfc3339(t) == s {
+        Ok(t)
+    } else {
+        Err(err())
+    }
+}
+
+fn opt_time(c: &Cbor, field: &str) -> Result<Option<i64>, VerdictError> {
+    match c {
+        Cbor::Null => Ok(None),
+        other => time(other, field).map(Some),
+    }
+}
+
+fn percent(c: &Cbor, field: &str) -> Result<u32, VerdictError> {
+    let err = || VerdictError::InvalidField {
+        field: field.to_owned(),
+        expected: "a percentage without trailing zeros such as \"99.9%\"",
+    };
+    let s = c.as_text().ok_or_else(err)?;
+    let p = parse_percent(s).map_err(|_| err())?;
+    if format_percent(p) == s {
+        Ok(p)
+    } else {
+        Err(err())
+    }
+}
+
+/// Writes `c` as pretty JSON, maps in their stored order, in the layout of
+/// `serde_json::to_string_pretty`.
+fn write_json(out: &mut String, c: &Cbor, indent: usize) {
+    fn pad(out: &mut String, n: usize) {
+        for _ in 0..n {
+            out.push_str("  ");
+        }
+    }
+    match c {
+        Cbor::Int(i) => {
+            let _ = write!(out, "{i}");
+        }
+        Cbor::Text(s) => write_json_string(out, s),
+        Cbor::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
+        Cbor::Null => out.push_str("null"),
+        Cbor::Array(items) if items.is_empty() => out.push_str("[]"),
+        Cbor::Array(items) => {
+            out.push_str("[\n");
+            for (n, item) in items.iter().enumerate() {
+                pad(out, indent + 1);
+                write_json(out, item, indent + 1);
+                out.push_str(if n + 1 < items.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push(']');
+        }
+        Cbor::Map(entries) if entries.is_empty() => out.push_str("{}"),
+        Cbor::Map(entries) => {
+            out.push_str("{\n");
+            for (n, (k, v)) in entries.iter().enumerate() {
+                pad(out, indent + 1);
+                match k {
+                    Cbor::Text(k) => write_json_string(out, k),
+                    other => write_json_string(out, other.type_name()),
+                }
+                out.push_str(": ");
+                write_json(out, v, indent + 1);
+                out.push_str(if n + 1 < entries.len() { ",\n" } else { "\n" });
+            }
+            pad(out, indent);
+            out.push('}');
+        }
+        // The verdict holds no bytes or tags; write them as hex text and the
+        // tagged item, so the function stays total.
+        Cbor::Bytes(b) => {
+            out.push('"');
+            for x in b {
+                let _ = write!(out, "{x:02x}");
+            }
+            out.push('"');
+        }
+        Cbor::Tag(_, inner) => write_json(out, inner, indent),
+    }
+}
+
+fn write_json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for ch in s.chars() {
+        match ch {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}

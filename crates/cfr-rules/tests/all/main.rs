@@ -1,0 +1,4 @@
+//! The integration tests of cfr-rules, in one binary.
+
+mod golden;
+mod jsonl;
