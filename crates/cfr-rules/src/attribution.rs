@@ -177,16 +177,16 @@ impl<'a> Attributor<'a> {
                                 let ahead = e.from.saturating_sub(e.time);
                                 if ahead < *n {
                                     let when = if ahead >= 0 {
-                                        format!("{} before", format_duration(ahead))
+                                        format!("{} before", hours(ahead))
                                     } else {
-                                        format!("{} after", format_duration(ahead.saturating_neg()))
+                                        format!("{} after", hours(ahead.saturating_neg()))
                                     };
                                     explanation.push_str(&format!(
                                         "; {} notice (seq {}) logged {when} its start; {} required: \
                                          excuse \"{}\" does not apply",
                                         e.kind,
                                         e.seq,
-                                        format_duration(*n),
+                                        hours(*n),
                                         cfg.id
                                     ));
                                     continue;
@@ -210,8 +210,9 @@ impl<'a> Attributor<'a> {
                                 .join(", ");
                             evidence.extend(valid.iter().map(|e| e.seq));
                             explanation.push_str(&format!(
-                                "; excuse \"{}\" applies: {cited}; attributed to {}",
-                                cfg.id, cfg.attribute
+                                "; excuse \"{}\" applies: {cited}; so {}",
+                                cfg.id,
+                                fault(cfg.attribute)
                             ));
                             decided = true;
                         }
@@ -242,9 +243,10 @@ impl<'a> Attributor<'a> {
                                 }
                             }
                             explanation.push_str(&format!(
-                                "; excuse \"{}\" applies: overlaps rule \"{named}\" {cited}; \
-                                 attributed to {}",
-                                cfg.id, cfg.attribute
+                                "; excuse \"{}\" applies: the incident overlaps rule \"{named}\" \
+                                 {cited}; so {}",
+                                cfg.id,
+                                fault(cfg.attribute)
                             ));
                             decided = true;
                         }
@@ -258,10 +260,7 @@ impl<'a> Attributor<'a> {
                 }
             }
             if !decided && !rule.excuses.is_empty() {
-                explanation.push_str(&format!(
-                    "; no excuse applies, so the {} is at fault",
-                    rule.debtor
-                ));
+                explanation.push_str(&format!("; no excuse applies, so {}", fault(rule.debtor)));
             }
         }
         evidence.sort_unstable();
@@ -278,5 +277,27 @@ impl<'a> Attributor<'a> {
             evidence,
             explanation,
         }
+    }
+}
+
+/// How an explanation says who is at fault.
+pub(crate) fn fault(party: Party) -> &'static str {
+    match party {
+        Party::Provider => "the provider is at fault",
+        Party::User => "the user is at fault",
+        Party::External => "an external factor is at fault",
+        Party::None => "the incident is excused: nobody is at fault",
+        Party::Inconclusive => "who is at fault is inconclusive",
+    }
+}
+
+/// A notice duration as contracts usually write it: whole hours below a
+/// week (`"48h"`, not `"2d"`), else [`format_duration`].
+fn hours(ns: i64) -> String {
+    const HOUR: i64 = 3600 * cfr_model::time::NS_PER_SEC;
+    if ns > 0 && ns % HOUR == 0 && ns < 7 * 24 * HOUR {
+        format!("{}h", ns / HOUR)
+    } else {
+        format_duration(ns)
     }
 }

@@ -71,7 +71,7 @@ impl AvailabilityState {
         }
         let end = w.start.saturating_add(self.cfg.window);
         let explanation = format!(
-            "unavailable: window {} to {}: {} of {} {} events failed ({}), down above {}",
+            "window {} to {}: {} of {} {} events failed ({}), down above {}",
             format_rfc3339(w.start),
             format_rfc3339(end),
             w.failed,
@@ -219,7 +219,7 @@ pub(crate) fn sla(
                     until: end,
                     evidence,
                     explanation: format!(
-                        "sla_breach: uptime {} in {label} ({pd} of {counted} counted windows down \
+                        "uptime {} in period {label} ({pd} of {counted} counted windows down \
                          for the {debtor}) is below the {} target; {credit_text}",
                         format_percent3(uptime),
                         format_percent(cfg.target_ppm)

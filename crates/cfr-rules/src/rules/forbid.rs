@@ -54,8 +54,11 @@ impl ForbidState {
         }
         bump(&mut self.checked);
         let mut evidence = vec![ev.seq];
-        let mut explanation = format!("{} (seq {})", self.cfg.event, ev.seq);
+        let mut explanation = format!("{} (seq {}", self.cfg.event, ev.seq);
         let mut permit = None;
+        if self.cfg.permit.is_none() {
+            explanation.push_str(&format!(") is forbidden: {}", self.cfg.incident));
+        }
         if let Some((kind, matching)) = &self.cfg.permit {
             let key: Option<Vec<Value>> = matching
                 .iter()
@@ -70,8 +73,10 @@ impl ForbidState {
                 .collect::<Vec<_>>()
                 .join(", ");
             if !what.is_empty() {
-                explanation.push_str(&format!(" ({what})"));
+                explanation.push_str(", ");
+                explanation.push_str(&what);
             }
+            explanation.push_str(&format!(") is forbidden: {}", self.cfg.incident));
             match key.as_ref().and_then(|k| self.permits.get(k)) {
                 Some((seq, actor)) => {
                     let party = match actor.as_str() {
@@ -85,8 +90,8 @@ impl ForbidState {
                         party,
                         seq: *seq,
                         note: format!(
-                            "; permitted by {kind} (seq {seq}) emitted by {actor}, \
-                             so attributed to {party}"
+                            "; permitted by {kind} (seq {seq}) emitted by {actor}, so {}",
+                            crate::attribution::fault(party)
                         ),
                     });
                 }
@@ -98,8 +103,6 @@ impl ForbidState {
         }
         let mut raw = Raw::closed(&self.cfg.incident, ev.time, ev.time, evidence, explanation);
         raw.permit = permit;
-        // The explanation's first words say what happened.
-        raw.explanation = format!("{}: {}", self.cfg.incident, raw.explanation);
         self.raw.push(raw);
     }
 

@@ -44,10 +44,9 @@ impl HeartbeatState {
         let Some(prev) = self.previous.replace(next) else {
             return;
         };
-        if prev.1 == next.1 {
-            // The first event of the log is itself a beat: no gap.
-            return;
-        }
+        // A zero-length pair (the log's first event is itself a beat, or
+        // the last beat is the log's last event) is examined too: checked =
+        // beats + 1 for a non-empty log.
         bump(&mut self.checked);
         let gap = next.0.saturating_sub(prev.0);
         if gap <= self.cfg.every {
@@ -63,7 +62,7 @@ impl HeartbeatState {
             }
         };
         let explanation = format!(
-            "missing_evidence: no {} from the {} for {} between {} at {} and {} at {}; due every {}",
+            "no {} from the {} for {} between {} at {} and {} at {}; due every {}",
             self.cfg.event,
             self.debtor,
             format_duration(gap),

@@ -89,7 +89,7 @@ impl IntegrityState {
                 ev.time,
                 vec![stored.seq, ev.seq],
                 format!(
-                    "data_lost: {head} found nothing, but {} seq {} stored it and it was not deleted since",
+                    "{head} found nothing, but {} seq {} stored it and it was not deleted since",
                     self.write_kind, stored.seq
                 ),
             ));
@@ -113,7 +113,7 @@ impl IntegrityState {
             ev.time,
             vec![stored.seq, ev.seq],
             format!(
-                "data_corrupted: {head} returned {vname} {}, but {} seq {} stored {}",
+                "{head} returned {vname} {}, but {} seq {} stored {}",
                 show(read_value),
                 self.write_kind,
                 stored.seq,

@@ -101,17 +101,23 @@ impl RateState {
             return;
         };
         let cfg = &self.cfg;
+        let span = if v.first.1 == v.last.1 {
+            format!("at seq {} ({})", v.first.1, format_rfc3339(v.first.0))
+        } else {
+            format!(
+                "from seq {} ({}) to seq {} ({})",
+                v.first.1,
+                format_rfc3339(v.first.0),
+                v.last.1,
+                format_rfc3339(v.last.0)
+            )
+        };
         let explanation = format!(
-            "quota_exceeded: up to {} {} events within {} (max {}), from seq {} at {} to seq {} at {}; \
-             back to {} or fewer at {}",
+            "{} {} events within {} (max {}) {span}; back to {} or fewer at {}",
             v.peak,
             cfg.event,
             format_duration(cfg.per),
             cfg.max,
-            v.first.1,
-            format_rfc3339(v.first.0),
-            v.last.1,
-            format_rfc3339(v.last.0),
             cfg.max,
             format_rfc3339(end)
         );

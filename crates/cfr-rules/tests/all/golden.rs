@@ -64,6 +64,9 @@ fn every_scenario_gives_its_expected_verdict() {
     let mut failures = Vec::new();
     for dir in &dirs {
         let (verdict, expected, actual) = run(dir);
+        if std::env::var_os("CFR_PRINT_VERDICTS").is_some() {
+            println!("{}\n{}", dir.display(), verdict.to_json());
+        }
         if expected != actual {
             failures.push(format!(
                 "{}:\nexpected {}\nactual   {}\nfull verdict:\n{}",
