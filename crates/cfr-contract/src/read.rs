@@ -16,6 +16,7 @@ pub(crate) type Span = Option<Range<usize>>;
 /// A failure with the place it happened.
 #[derive(Debug)]
 pub(crate) struct Fail {
+    #[cfg_attr(not(feature = "toml"), allow(dead_code))]
     pub span: Span,
     pub path: String,
     pub problem: Problem,
@@ -59,6 +60,7 @@ fn join(path: &str, key: &str) -> String {
 /// A table being read: unknown keys were rejected when it was opened.
 pub(crate) struct Table<'d, D: Doc> {
     pub path: String,
+    #[cfg_attr(not(feature = "toml"), allow(dead_code))]
     pub span: Span,
     entries: Vec<(&'d str, Span, &'d D)>,
 }
