@@ -40,7 +40,12 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
         ("recorder", party(&c.parties.recorder)),
         (
             "attestors",
-            Cbor::map(c.parties.attestors.iter().map(|(k, p)| (k.clone(), party(p)))),
+            Cbor::map(
+                c.parties
+                    .attestors
+                    .iter()
+                    .map(|(k, p)| (k.clone(), party(p))),
+            ),
         ),
     ]);
     let events = Cbor::map(c.events.iter().map(|(kind, e)| {
@@ -51,7 +56,11 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
                 ("signed", Cbor::Bool(e.signed)),
                 (
                     "attrs",
-                    Cbor::map(e.attrs.iter().map(|(n, a)| (n.clone(), Cbor::Text(a.to_string())))),
+                    Cbor::map(
+                        e.attrs
+                            .iter()
+                            .map(|(n, a)| (n.clone(), Cbor::Text(a.to_string()))),
+                    ),
                 ),
             ]),
         )
@@ -84,7 +93,11 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
         ("excuses", excuses),
         ("rules", rules),
     ];
-    push_opt(&mut top, "jurisdiction", c.jurisdiction.as_deref().map(text));
+    push_opt(
+        &mut top,
+        "jurisdiction",
+        c.jurisdiction.as_deref().map(text),
+    );
     Cbor::map(top)
 }
 

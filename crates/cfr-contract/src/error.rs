@@ -191,24 +191,20 @@ pub enum Problem {
         found: ValueType,
     },
     /// Two attributes that must have the same type do not.
-    #[error("{left_kind}.{left_attr} is {left_type} but {right_kind}.{right_attr} is {right_type}; they must have the same type")]
+    #[error("{left} is {left_type} but {right} is {right_type}; they must have the same type")]
     TypeMismatch {
-        /// First event kind.
-        left_kind: String,
-        /// Its attribute.
-        left_attr: String,
+        /// The first attribute, as `kind.attr`.
+        left: String,
         /// Its type.
         left_type: ValueType,
-        /// Second event kind.
-        right_kind: String,
-        /// Its attribute.
-        right_attr: String,
+        /// The second attribute, as `kind.attr`.
+        right: String,
         /// Its type.
         right_type: ValueType,
     },
     /// A predicate that does not parse or does not type-check.
     #[error("{0}")]
-    Predicate(#[from] PredicateError),
+    Predicate(Box<PredicateError>),
     /// A rule names an excuse that is not declared.
     #[error("excuse {excuse:?} is not declared in [excuses]")]
     UnknownExcuse {

@@ -96,8 +96,8 @@ mod toml_doc;
 
 pub use error::{ContractError, EventError, Position, PredicateError, PredicateErrorKind, Problem};
 pub use model::{
-    Access, Attribution, AttrSpec, Availability, Contract, CreditTier, Deadline, Debtor, Emitter,
-    EventSpec, Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Party, Parties, Period, Permit,
+    Access, AttrSpec, Attribution, Availability, Contract, CreditTier, Deadline, Debtor, Emitter,
+    EventSpec, Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Parties, Party, Period, Permit,
     Rate, Read, Rule, RuleKind, FORMAT,
 };
 pub use predicate::{CmpOp, Predicate};
@@ -124,10 +124,13 @@ impl Contract {
         })?;
         let span = table.span();
         let doc = toml::Spanned::new(span, DeValue::Table(table.into_inner()));
-        read::contract(&doc).map_err(|f| ContractError::Invalid {
-            position: f.span.map(|s| Position::of(text, s.start)),
-            path: f.path,
-            problem: f.problem,
+        read::contract(&doc).map_err(|f| {
+            let f = *f;
+            ContractError::Invalid {
+                position: f.span.map(|s| Position::of(text, s.start)),
+                path: f.path,
+                problem: f.problem,
+            }
         })
     }
 
@@ -149,10 +152,13 @@ impl Contract {
             });
         }
         let tree = cfr_model::cbor::decode(bytes)?;
-        let contract = read::contract(&tree).map_err(|f| ContractError::Invalid {
-            position: None,
-            path: f.path,
-            problem: f.problem,
+        let contract = read::contract(&tree).map_err(|f| {
+            let f = *f;
+            ContractError::Invalid {
+                position: None,
+                path: f.path,
+                problem: f.problem,
+            }
         })?;
         let again = contract.to_cbor();
         if again != bytes {

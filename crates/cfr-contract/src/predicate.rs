@@ -134,7 +134,11 @@ impl Predicate {
     /// against `spec` (declared, literal types fit, ordering only on
     /// int/time/duration, bare tests only on bool) and turning text
     /// literals for time and duration attributes into nanoseconds.
-    pub fn parse_for(text: &str, kind: &str, spec: &EventSpec) -> Result<Predicate, PredicateError> {
+    pub fn parse_for(
+        text: &str,
+        kind: &str,
+        spec: &EventSpec,
+    ) -> Result<Predicate, PredicateError> {
         Parser::run(text, Some((kind, spec)))
     }
 
@@ -276,7 +280,9 @@ impl fmt::Display for Predicate {
                 list(f, values)
             }
             Predicate::Not(p) => match **p {
-                Predicate::Const(_) | Predicate::Test(_) | Predicate::Not(_) => write!(f, "not {p}"),
+                Predicate::Const(_) | Predicate::Test(_) | Predicate::Not(_) => {
+                    write!(f, "not {p}")
+                }
                 _ => write!(f, "not ({p})"),
             },
             Predicate::And(p, q) => {
@@ -467,7 +473,13 @@ fn lex(text: &str) -> Result<Vec<(usize, Tok)>, (usize, K)> {
                     let d = i64::from(d.to_digit(10).unwrap_or(0));
                     n = n
                         .checked_mul(10)
-                        .and_then(|n| if neg { n.checked_sub(d) } else { n.checked_add(d) })
+                        .and_then(|n| {
+                            if neg {
+                                n.checked_sub(d)
+                            } else {
+                                n.checked_add(d)
+                            }
+                        })
                         .ok_or((start, K::IntOutOfRange))?;
                 }
                 Tok::Lit(Value::Int(n))
@@ -510,7 +522,10 @@ struct Parser<'a> {
 type PResult<T> = Result<T, (usize, K)>;
 
 impl<'a> Parser<'a> {
-    fn run(text: &str, schema: Option<(&'a str, &'a EventSpec)>) -> Result<Predicate, PredicateError> {
+    fn run(
+        text: &str,
+        schema: Option<(&'a str, &'a EventSpec)>,
+    ) -> Result<Predicate, PredicateError> {
         let fail = |(offset, kind): (usize, K)| PredicateError {
             text: text.chars().take(200).collect(),
             offset,
@@ -768,8 +783,8 @@ impl<'a> Parser<'a> {
             ));
         }
         let v = match (&v, ty) {
-            (Value::Text(t), ValueType::Time) => Value::Int(
-                cfr_model::time::parse_rfc3339(t).map_err(|_| {
+            (Value::Text(t), ValueType::Time) => {
+                Value::Int(cfr_model::time::parse_rfc3339(t).map_err(|_| {
                     (
                         at,
                         K::BadTimeLiteral {
@@ -777,10 +792,10 @@ impl<'a> Parser<'a> {
                             ty,
                         },
                     )
-                })?,
-            ),
-            (Value::Text(t), ValueType::Duration) => Value::Int(
-                cfr_model::time::parse_duration(t).map_err(|_| {
+                })?)
+            }
+            (Value::Text(t), ValueType::Duration) => {
+                Value::Int(cfr_model::time::parse_duration(t).map_err(|_| {
                     (
                         at,
                         K::BadTimeLiteral {
@@ -788,8 +803,8 @@ impl<'a> Parser<'a> {
                             ty,
                         },
                     )
-                })?,
-            ),
+                })?)
+            }
             _ => v,
         };
         if !v.fits(ty) {

@@ -22,7 +22,7 @@ pub(crate) struct Fail {
     pub problem: Problem,
 }
 
-pub(crate) type R<T> = Result<T, Fail>;
+pub(crate) type R<T> = Result<T, Box<Fail>>;
 
 /// A document node: a TOML value with its span, or a CBOR item.
 pub(crate) trait Doc: Sized {
@@ -42,11 +42,11 @@ pub(crate) trait Doc: Sized {
 }
 
 pub(crate) fn fail<T>(span: Span, path: impl Into<String>, problem: Problem) -> R<T> {
-    Err(Fail {
+    Err(Box::new(Fail {
         span,
         path: path.into(),
         problem,
-    })
+    }))
 }
 
 fn join(path: &str, key: &str) -> String {
@@ -501,7 +501,8 @@ fn excuses<D: Doc>(
                     x.span.clone(),
                     x.at("event"),
                     Problem::Conflict {
-                        message: "an excuse needs \"event\" (an event kind) or \"rule\" (a rule id)",
+                        message:
+                            "an excuse needs \"event\" (an event kind) or \"rule\" (a rule id)",
                     },
                 )
             }
@@ -512,7 +513,8 @@ fn excuses<D: Doc>(
                             x.span_of(f),
                             x.at(f),
                             Problem::Conflict {
-                                message: "\"from\", \"until\" and \"notice\" apply to event excuses only",
+                                message:
+                                    "\"from\", \"until\" and \"notice\" apply to event excuses only",
                             },
                         );
                     }
@@ -673,7 +675,7 @@ pub(crate) fn predicate<D: Doc>(
 ) -> R<Predicate> {
     let text = t.text(key)?;
     Predicate::parse_for(&text, kind, spec)
-        .or_else(|e| fail(t.span_of(key), t.at(key), Problem::Predicate(e)))
+        .or_else(|e| fail(t.span_of(key), t.at(key), Problem::Predicate(Box::new(e))))
 }
 
 pub(crate) fn opt_predicate<D: Doc>(
@@ -770,11 +772,7 @@ fn rules<D: Doc>(
 
 /// Rejects rules that excuse each other through `rule = ...` excuses,
 /// directly or through a chain, naming the cycle.
-fn check_cycles(
-    rules: &[Rule],
-    excuses: &BTreeMap<String, Excuse>,
-    spans: &ExcuseSpans,
-) -> R<()> {
+fn check_cycles(rules: &[Rule], excuses: &BTreeMap<String, Excuse>, spans: &ExcuseSpans) -> R<()> {
     // Edges: rule -> (excuse, rule whose incidents it uses).
     let edges = |r: &Rule| -> Vec<(String, String)> {
         r.excuses

@@ -3,8 +3,7 @@
 use crate::error::Problem;
 use crate::model::*;
 use crate::read::{
-    attr, check_attr, event_kind, fail, free_table, opt_predicate, predicate, Doc,
-    Table, R,
+    attr, check_attr, event_kind, fail, free_table, opt_predicate, predicate, Doc, Table, R,
 };
 use cfr_model::ValueType;
 use std::collections::BTreeMap;
@@ -42,11 +41,9 @@ fn deadline<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Deadline> {
                 span,
                 at,
                 Problem::TypeMismatch {
-                    left_kind: trigger,
-                    left_attr: name.clone(),
+                    left: format!("{trigger}.{name}"),
                     left_type: lt,
-                    right_kind: reply,
-                    right_attr: name,
+                    right: format!("{reply}.{name}"),
                     right_type: rt,
                 },
             );
@@ -92,18 +89,22 @@ fn forbid<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Forbid> {
                     let (_, pt) =
                         check_attr(on_permit, &pkind, pspec, None, kspan.clone(), at.clone())?;
                     let on_event = m.text(on_permit)?;
-                    let (_, et) =
-                        check_attr(&on_event, &event, spec, None, m.span_of(on_permit), at.clone())?;
+                    let (_, et) = check_attr(
+                        &on_event,
+                        &event,
+                        spec,
+                        None,
+                        m.span_of(on_permit),
+                        at.clone(),
+                    )?;
                     if pt != et {
                         return fail(
                             m.span_of(on_permit),
                             at,
                             Problem::TypeMismatch {
-                                left_kind: pkind,
-                                left_attr: (*on_permit).to_owned(),
+                                left: format!("{pkind}.{on_permit}"),
                                 left_type: pt,
-                                right_kind: event,
-                                right_attr: on_event,
+                                right: format!("{event}.{on_event}"),
                                 right_type: et,
                             },
                         );
@@ -190,11 +191,9 @@ fn same_type<D: Doc>(
             t.span_of(key),
             t.at(key),
             Problem::TypeMismatch {
-                left_kind: wkind.to_owned(),
-                left_attr: wattr.to_owned(),
+                left: format!("{wkind}.{wattr}"),
                 left_type: wty,
-                right_kind: kind.to_owned(),
-                right_attr: name,
+                right: format!("{kind}.{name}"),
                 right_type: ty,
             },
         );

@@ -4,7 +4,9 @@ use cfr_contract::Contract;
 use std::path::Path;
 
 fn contracts(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
-    let Ok(rd) = std::fs::read_dir(dir) else { return };
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
     let mut entries: Vec<_> = rd.filter_map(Result::ok).map(|e| e.path()).collect();
     entries.sort();
     for p in entries {
@@ -28,7 +30,10 @@ fn sample_contracts_parse_and_roundtrip() {
         let text = std::fs::read_to_string(path).expect("readable sample");
         let c = Contract::from_toml(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let bytes = c.to_cbor();
-        assert_eq!(Contract::from_cbor(&bytes).expect("compiled form reads back"), c);
+        assert_eq!(
+            Contract::from_cbor(&bytes).expect("compiled form reads back"),
+            c
+        );
         assert_eq!(Contract::from_cbor(&bytes).expect("again").to_cbor(), bytes);
     }
 }
