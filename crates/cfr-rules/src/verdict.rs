@@ -545,12 +545,50 @@ fn time(c: &Cbor, field: &str) -> Result<i64, VerdictError> {
         expected: "an RFC 3339 UTC time with Z and no trailing zeros",
     };
     let s = c.as_text().ok_or_else(err)?;
-    let t = parse_rfc3339(s).map_err(|_| err())?;
+    let t = parse_utc(s).ok_or_else(err)?;
     if format_rfc3339(t) == s {
         Ok(t)
     } else {
         Err(err())
     }
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fraction]Z` into ns, over the whole `i64`
+/// range (cfr-model's parser refuses the first second of the range, whose
+/// whole-second part lies outside it). The caller checks canonical form.
+fn parse_utc(s: &str) -> Option<i64> {
+    if let Ok(t) = parse_rfc3339(s) {
+        return Some(t);
+    }
+    let b = s.as_bytes();
+    if b.len() < 20 || b.len() > 30 || b[b.len() - 1] != b'Z' {
+        return None;
+    }
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let d = b.get(r)?;
+        if d.is_empty() || !d.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        Some(d.iter().fold(0i64, |a, &x| a * 10 + i64::from(x - b'0')))
+    };
+    if (b[4], b[7], b[10], b[13], b[16]) != (b'-', b'-', b'T', b':', b':') {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || sec > 59 {
+        return None;
+    }
+    let frac = match &b[19..b.len() - 1] {
+        [] => 0,
+        [b'.', digits @ ..] if !digits.is_empty() && digits.len() <= 9 => {
+            num(20..20 + digits.len())? * 10i64.pow(9 - digits.len() as u32)
+        }
+        _ => return None,
+    };
+    let days = cfr_model::time::days_from_civil(y, mo as u32, d as u32);
+    let secs = i128::from(days) * 86_400 + i128::from(h * 3600 + mi * 60 + sec);
+    i64::try_from(secs * 1_000_000_000 + i128::from(frac)).ok()
 }
 
 fn opt_time(c: &Cbor, field: &str) -> Result<Option<i64>, VerdictError> {
@@ -647,4 +685,231 @@ fn write_json_string(out: &mut String, s: &str) {
         }
     }
     out.push('"');
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    fn sample() -> Verdict {
+        Verdict {
+            contract: "acme".into(),
+            log: LogSpan {
+                events: 19,
+                from: Some(parse_rfc3339("2026-03-02T10:00:00.25Z").unwrap()),
+                until: Some(parse_rfc3339("2026-03-02T10:00:05Z").unwrap()),
+            },
+            incidents: vec![Incident {
+                rule: "answer-in-time".into(),
+                clause: "4.1 \"quoted\"\n".into(),
+                kind: "late_result".into(),
+                party: Party::External,
+                debtor: Party::Provider,
+                excuse: Some("power-outage".into()),
+                from: parse_rfc3339("2026-03-02T10:00:00.25Z").unwrap(),
+                until: parse_rfc3339("2026-03-02T10:00:02.25Z").unwrap(),
+                evidence: vec![17, 18],
+                explanation: "x".into(),
+            }],
+            rules: vec![RuleStats {
+                rule: "answer-in-time".into(),
+                checked: 1,
+                fulfilled: 0,
+                pending: 0,
+                incidents: 1,
+            }],
+            sla: vec![SlaPeriod {
+                rule: "up".into(),
+                period: "2026-03".into(),
+                uptime_ppm: 996_530,
+                target_ppm: 999_000,
+                breached: true,
+                credit_ppm: Some(100_000),
+            }],
+            totals: Totals {
+                external: 1,
+                ..Totals::default()
+            },
+        }
+    }
+
+    #[test]
+    fn json_layout_is_pretty_in_design_order() {
+        let expected = r#"{
+  "format": "cfr-verdict/1",
+  "contract": "acme",
+  "log": {
+    "events": 19,
+    "from": "2026-03-02T10:00:00.25Z",
+    "until": "2026-03-02T10:00:05Z"
+  },
+  "incidents": [
+    {
+      "rule": "answer-in-time",
+      "clause": "4.1 \"quoted\"\n",
+      "kind": "late_result",
+      "party": "external",
+      "debtor": "provider",
+      "excuse": "power-outage",
+      "from": "2026-03-02T10:00:00.25Z",
+      "until": "2026-03-02T10:00:02.25Z",
+      "evidence": [
+        17,
+        18
+      ],
+      "explanation": "x"
+    }
+  ],
+  "rules": [
+    {
+      "rule": "answer-in-time",
+      "checked": 1,
+      "fulfilled": 0,
+      "pending": 0,
+      "incidents": 1
+    }
+  ],
+  "sla": [
+    {
+      "rule": "up",
+      "period": "2026-03",
+      "uptime": "99.653%",
+      "target": "99.9%",
+      "breached": true,
+      "credit": "10%"
+    }
+  ],
+  "totals": {
+    "provider": 0,
+    "user": 0,
+    "external": 1,
+    "none": 0,
+    "inconclusive": 0
+  }
+}"#;
+        assert_eq!(sample().to_json(), expected);
+    }
+
+    #[test]
+    fn cbor_roundtrips_and_is_canonical() {
+        let v = sample();
+        let bytes = v.to_cbor();
+        assert_eq!(cbor::encode(&cbor::decode(&bytes).unwrap()), bytes);
+        let back = Verdict::from_cbor(&bytes).unwrap();
+        assert_eq!(back, v);
+        assert_eq!(back.to_cbor(), bytes);
+    }
+
+    fn edit(f: impl FnOnce(&mut Cbor)) -> Result<Verdict, VerdictError> {
+        let mut tree = sample().to_cbor_tree();
+        f(&mut tree);
+        Verdict::from_cbor(&cbor::encode(&tree))
+    }
+
+    fn field<'a>(c: &'a mut Cbor, key: &str) -> &'a mut Cbor {
+        let Cbor::Map(entries) = c else {
+            panic!("not a map")
+        };
+        &mut entries
+            .iter_mut()
+            .find(|(k, _)| k.as_text() == Some(key))
+            .unwrap()
+            .1
+    }
+
+    fn first_incident(c: &mut Cbor) -> &mut Cbor {
+        let Cbor::Array(items) = field(c, "incidents") else {
+            panic!()
+        };
+        &mut items[0]
+    }
+
+    fn first_sla(c: &mut Cbor) -> &mut Cbor {
+        let Cbor::Array(items) = field(c, "sla") else {
+            panic!()
+        };
+        &mut items[0]
+    }
+
+    #[test]
+    fn from_cbor_is_strict() {
+        assert!(matches!(
+            edit(|c| *field(c, "format") = Cbor::text("cfr-verdict/2")),
+            Err(VerdictError::Format { .. })
+        ));
+        assert!(matches!(
+            edit(|c| if let Cbor::Map(e) = c {
+                e.push((Cbor::text("extra"), Cbor::Null))
+            }),
+            Err(VerdictError::UnknownField { .. })
+        ));
+        assert!(matches!(
+            edit(|c| if let Cbor::Map(e) = c {
+                e.retain(|(k, _)| k.as_text() != Some("totals"))
+            }),
+            Err(VerdictError::MissingField { .. })
+        ));
+        for (key, bad) in [
+            ("from", Cbor::text("2026-03-02T10:00:00.250Z")),
+            ("from", Cbor::text("2026-03-02T11:00:00.25+01:00")),
+            ("from", Cbor::Int(0)),
+            ("evidence", Cbor::Array(vec![Cbor::Int(18), Cbor::Int(17)])),
+            ("evidence", Cbor::Array(vec![Cbor::Int(17), Cbor::Int(17)])),
+            ("evidence", Cbor::Array(vec![Cbor::Int(-1)])),
+            ("party", Cbor::text("nobody")),
+            ("debtor", Cbor::text("external")),
+            ("excuse", Cbor::Int(1)),
+        ] {
+            let r = edit(|c| *field(first_incident(c), key) = bad.clone());
+            assert!(
+                matches!(r, Err(VerdictError::InvalidField { .. })),
+                "{key} = {bad:?}: {r:?}"
+            );
+        }
+        for (key, bad) in [
+            ("uptime", "99.65%"),
+            ("uptime", "99.6530%"),
+            ("target", "99.90%"),
+            ("credit", "10.0%"),
+        ] {
+            assert!(
+                edit(|c| *field(first_sla(c), key) = Cbor::text(bad)).is_err(),
+                "{key} = {bad}"
+            );
+        }
+        // Trailing bytes, and every truncation.
+        let mut bytes = sample().to_cbor();
+        bytes.push(0);
+        assert!(matches!(
+            Verdict::from_cbor(&bytes),
+            Err(VerdictError::Cbor(_))
+        ));
+        for n in 0..sample().to_cbor().len() {
+            assert!(Verdict::from_cbor(&sample().to_cbor()[..n]).is_err());
+        }
+    }
+
+    #[test]
+    fn extreme_times_roundtrip() {
+        let mut v = sample();
+        v.log.from = Some(i64::MIN);
+        v.log.until = Some(i64::MAX);
+        let bytes = v.to_cbor();
+        assert_eq!(Verdict::from_cbor(&bytes).unwrap(), v);
+    }
+
+    #[test]
+    fn party_names() {
+        for p in [
+            Party::Provider,
+            Party::User,
+            Party::External,
+            Party::None,
+            Party::Inconclusive,
+        ] {
+            assert_eq!(Party::from_name(p.name()), Some(p));
+        }
+        assert_eq!(Party::from_name("recorder"), None);
+    }
 }

@@ -10,7 +10,9 @@
 use super::{bump, Outcome, Raw, Span};
 use crate::plan::{AvailabilityCfg, PeriodCfg};
 use crate::verdict::{Incident, Party, SlaPeriod};
-use cfr_model::time::{format_percent, format_percent3, format_rfc3339, month_of, next_month};
+use cfr_model::time::{
+    civil_from_days, days_from_civil, format_percent, format_percent3, format_rfc3339, NS_PER_DAY,
+};
 use cfr_model::Event;
 
 struct Window {
@@ -143,8 +145,12 @@ fn counted_windows(cfg: &AvailabilityCfg, span: &Span) -> u64 {
 fn period_of(period: PeriodCfg, t: i64) -> (i64, i64, String) {
     match period {
         PeriodCfg::Month => {
-            let (start, label) = month_of(t);
-            (start, next_month(start), label)
+            // Like cfr_model's month_of / next_month, but saturating: the
+            // months holding the extreme i64 times start or end outside it.
+            let (y, m, _) = civil_from_days(t.div_euclid(NS_PER_DAY));
+            let (ny, nm) = if m == 12 { (y + 1, 1) } else { (y, m + 1) };
+            let at = |y, m| days_from_civil(y, m, 1).saturating_mul(NS_PER_DAY);
+            (at(y, m), at(ny, nm), format!("{y:04}-{m:02}"))
         }
         PeriodCfg::Every(d) => {
             let start = align(t, d);

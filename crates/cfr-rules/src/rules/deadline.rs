@@ -98,7 +98,11 @@ impl DeadlineState {
         let took = r.time.saturating_sub(t.time);
         let until = t.time.saturating_add(cfg.within);
         let late = took > cfg.within;
-        if !late && !cfg.ok.as_ref().is_some_and(|ok| !ok.eval(&r.attrs)) {
+        let passes_ok = match &cfg.ok {
+            Some(ok) => ok.eval(&r.attrs),
+            None => true,
+        };
+        if !late && passes_ok {
             bump(&mut self.fulfilled);
             return;
         }
