@@ -2,7 +2,7 @@
 
 use crate::attribution::{Attributor, ExcuseEvent};
 use crate::error::EngineError;
-use crate::plan::{Hook, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
+use crate::plan::{Hook, Hooks, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
 use crate::rules::availability::{self, AvailabilityState};
 use crate::rules::deadline::DeadlineState;
 use crate::rules::forbid::ForbidState;
@@ -13,7 +13,7 @@ use crate::rules::{Outcome, Raw, Span};
 use crate::verdict::{Incident, LogSpan, RuleStats, Totals, Verdict};
 use cfr_contract::Contract;
 use cfr_model::{Event, Value};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 enum RuleState {
     Deadline(DeadlineState),
@@ -58,7 +58,7 @@ pub struct Engine {
     excuses: Vec<crate::plan::ExcuseCfg>,
     excuse_events: Vec<Vec<ExcuseEvent>>,
     attestors: BTreeSet<String>,
-    hooks: BTreeMap<String, Vec<Hook>>,
+    hooks: Hooks,
     span: Span,
 }
 

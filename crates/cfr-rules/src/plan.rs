@@ -5,7 +5,8 @@
 
 use crate::verdict::Party;
 use cfr_contract::{Attribution, Contract, Debtor, ExcuseSource, Period, Predicate, RuleKind};
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeSet, HashMap};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// What a rule does with an event of a kind it mentions.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -131,12 +132,41 @@ pub(crate) struct ExcuseCfg {
     pub source: SourceCfg,
 }
 
+/// FNV-1a: a fixed, fast hash for the dispatch table. Its keys are the
+/// contract's event kinds; events only look them up, so hostile event
+/// kinds cannot grow or skew the table, and there is no randomness (the
+/// table is never iterated into any output).
+#[derive(Default)]
+pub(crate) struct Fnv(u64);
+
+impl Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+/// Event kind -> what looks at it.
+pub(crate) type Hooks = HashMap<String, Vec<Hook>, BuildHasherDefault<Fnv>>;
+
 pub(crate) struct Plan {
     pub contract: String,
     pub attestors: BTreeSet<String>,
     pub rules: Vec<(RuleMeta, RuleCfg)>,
     pub excuses: Vec<ExcuseCfg>,
-    pub hooks: BTreeMap<String, Vec<Hook>>,
+    pub hooks: Hooks,
 }
 
 fn attribution(a: &Attribution) -> Party {
@@ -175,7 +205,7 @@ impl Plan {
                 },
             })
             .collect();
-        let mut hooks: BTreeMap<String, Vec<Hook>> = BTreeMap::new();
+        let mut hooks = Hooks::default();
         let mut hook = |kind: &str, h: Hook| hooks.entry(kind.to_owned()).or_default().push(h);
         let mut rules = Vec::with_capacity(contract.rules.len());
         for (i, r) in contract.rules.iter().enumerate() {

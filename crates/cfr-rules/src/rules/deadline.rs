@@ -9,6 +9,7 @@ use super::{bump, holds, show, Outcome, Raw, Span};
 use crate::plan::DeadlineCfg;
 use cfr_model::time::{format_duration, format_rfc3339};
 use cfr_model::{Event, Value};
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
 
 #[derive(Clone, Copy, Debug)]
@@ -17,10 +18,79 @@ struct Trigger {
     time: i64,
 }
 
+/// The open triggers of one match key, oldest first. Keys are usually
+/// unique (request ids), so the first trigger is stored inline and only
+/// repeats allocate.
+struct Pending {
+    first: Trigger,
+    more: VecDeque<Trigger>,
+}
+
+/// Open triggers by match key.
+struct Queues<K: Ord> {
+    map: BTreeMap<K, Pending>,
+}
+
+impl<K: Ord> Queues<K> {
+    fn new() -> Self {
+        Queues {
+            map: BTreeMap::new(),
+        }
+    }
+
+    fn push(&mut self, key: K, t: Trigger) {
+        match self.map.entry(key) {
+            Entry::Vacant(v) => {
+                v.insert(Pending {
+                    first: t,
+                    more: VecDeque::new(),
+                });
+            }
+            Entry::Occupied(mut o) => o.get_mut().more.push_back(t),
+        }
+    }
+
+    /// Takes the oldest open trigger of `key` (one tree search when the
+    /// key has a single open trigger, the usual case).
+    fn take<Q>(&mut self, key: &Q) -> Option<Trigger>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Ord + ToOwned<Owned = K> + ?Sized,
+    {
+        let mut p = self.map.remove(key)?;
+        let Some(next) = p.more.pop_front() else {
+            return Some(p.first);
+        };
+        let oldest = std::mem::replace(&mut p.first, next);
+        self.map.insert(key.to_owned(), p);
+        Some(oldest)
+    }
+
+    fn drain(self) -> Vec<(K, Trigger)>
+    where
+        K: Clone,
+    {
+        let mut out = Vec::with_capacity(self.map.len());
+        for (k, p) in self.map {
+            for t in p.more {
+                out.push((k.clone(), t));
+            }
+            out.push((k, p.first));
+        }
+        out
+    }
+}
+
+/// Open triggers: keyed by the one match value (the usual case: no
+/// allocation beyond the value itself), or by all of them.
+enum Open {
+    One(Queues<Value>),
+    Many(Queues<Vec<Value>>),
+}
+
 pub(crate) struct DeadlineState {
     cfg: DeadlineCfg,
-    /// Open triggers by match values, oldest first.
-    open: BTreeMap<Vec<Value>, VecDeque<Trigger>>,
+    open: Open,
     /// Triggers lacking a match attribute: no reply can ever match them.
     unmatchable: Vec<(Trigger, String)>,
     checked: u64,
@@ -30,9 +100,14 @@ pub(crate) struct DeadlineState {
 
 impl DeadlineState {
     pub fn new(cfg: DeadlineCfg) -> Self {
+        let open = if cfg.matching.len() == 1 {
+            Open::One(Queues::new())
+        } else {
+            Open::Many(Queues::new())
+        };
         DeadlineState {
             cfg,
-            open: BTreeMap::new(),
+            open,
             unmatchable: Vec::new(),
             checked: 0,
             fulfilled: 0,
@@ -49,48 +124,56 @@ impl DeadlineState {
             seq: ev.seq,
             time: ev.time,
         };
-        let mut key = Vec::with_capacity(self.cfg.matching.len());
-        for name in &self.cfg.matching {
-            match ev.attrs.get(name) {
-                Some(v) => key.push(v.clone()),
-                None => {
-                    self.unmatchable.push((t, name.clone()));
+        // A match attribute missing on the trigger never matches.
+        match &mut self.open {
+            Open::One(q) => {
+                let Some(name) = self.cfg.matching.first() else {
                     return;
+                };
+                match ev.attrs.get(name) {
+                    Some(v) => q.push(v.clone(), t),
+                    None => self.unmatchable.push((t, name.clone())),
                 }
             }
+            Open::Many(q) => {
+                let mut key = Vec::with_capacity(self.cfg.matching.len());
+                for name in &self.cfg.matching {
+                    match ev.attrs.get(name) {
+                        Some(v) => key.push(v.clone()),
+                        None => {
+                            self.unmatchable.push((t, name.clone()));
+                            return;
+                        }
+                    }
+                }
+                q.push(key, t);
+            }
         }
-        self.open.entry(key).or_default().push_back(t);
     }
 
     pub fn reply(&mut self, ev: &Event) {
-        // One match attribute (the usual case) needs no allocation.
-        let owned;
-        let key: &[Value] = if let [name] = self.cfg.matching.as_slice() {
-            match ev.attrs.get(name) {
-                Some(v) => std::slice::from_ref(v),
-                None => return,
-            }
-        } else {
-            let mut k = Vec::with_capacity(self.cfg.matching.len());
-            for name in &self.cfg.matching {
-                match ev.attrs.get(name) {
-                    Some(v) => k.push(v.clone()),
-                    None => return,
+        match &mut self.open {
+            Open::One(q) => {
+                let Some(v) = self.cfg.matching.first().and_then(|n| ev.attrs.get(n)) else {
+                    return;
+                };
+                if let Some(t) = q.take(v) {
+                    self.judge(t, ev, std::slice::from_ref(v));
                 }
             }
-            owned = k;
-            &owned
-        };
-        let Some(queue) = self.open.get_mut(key) else {
-            return;
-        };
-        let Some(t) = queue.pop_front() else {
-            return;
-        };
-        if queue.is_empty() {
-            self.open.remove(key);
+            Open::Many(q) => {
+                let mut key = Vec::with_capacity(self.cfg.matching.len());
+                for name in &self.cfg.matching {
+                    match ev.attrs.get(name) {
+                        Some(v) => key.push(v.clone()),
+                        None => return,
+                    }
+                }
+                if let Some(t) = q.take(&key) {
+                    self.judge(t, ev, &key);
+                }
+            }
         }
-        self.judge(t, ev, key);
     }
 
     fn judge(&mut self, t: Trigger, r: &Event, key: &[Value]) {
@@ -169,9 +252,16 @@ impl DeadlineState {
                 _ => bump(&mut pending),
             }
         };
-        for (key, queue) in &open {
-            for t in queue {
-                judge(*t, label(&cfg.trigger, key));
+        match open {
+            Open::One(q) => {
+                for (key, t) in q.drain() {
+                    judge(t, label(&cfg.trigger, std::slice::from_ref(&key)));
+                }
+            }
+            Open::Many(q) => {
+                for (key, t) in q.drain() {
+                    judge(t, label(&cfg.trigger, &key));
+                }
             }
         }
         for (t, missing) in unmatchable {
