@@ -1,5 +1,5 @@
 //! The compiled contract: canonical CBOR (see `CONTRACT-CBOR.md` and
-//! `contract.cddl` in this crate).
+//! `contract.cddl` in the repository's `schemas/`).
 
 use crate::error::Problem;
 use crate::model::*;

@@ -64,7 +64,7 @@
 //!   one on an event's attributes (see [`predicate`] for the language and
 //!   the rule for absent attributes).
 //! * [`Contract::to_cbor`] writes the canonical compiled form that bundles
-//!   carry and the analyzer reads (`CONTRACT-CBOR.md`, `contract.cddl`).
+//!   carry and the analyzer reads (`schemas/CONTRACT-CBOR.md`, `schemas/contract.cddl`).
 //! * [`Contract::check_event`] checks one event against the event
 //!   specification; [`Contract::events_cddl`] prints that specification
 //!   as CDDL.
@@ -92,6 +92,7 @@ pub mod predicate;
 mod read;
 mod rules;
 #[cfg(feature = "toml")]
+mod summary;
 mod toml_doc;
 
 pub use error::{ContractError, EventError, Position, PredicateError, PredicateErrorKind, Problem};
@@ -101,6 +102,7 @@ pub use model::{
     Rate, Read, Rule, RuleKind, FORMAT,
 };
 pub use predicate::{CmpOp, Predicate};
+pub use summary::summary;
 
 use cfr_model::Event;
 
@@ -135,7 +137,7 @@ impl Contract {
     }
 
     /// The canonical compiled form: deterministic CBOR, documented in
-    /// `CONTRACT-CBOR.md` and `contract.cddl`. Equal contracts give equal
+    /// `schemas/CONTRACT-CBOR.md` and `schemas/contract.cddl`. Equal contracts give equal
     /// bytes.
     pub fn to_cbor(&self) -> Vec<u8> {
         cfr_model::cbor::encode(&compiled::to_tree(self))

@@ -1,0 +1,479 @@
+//! Opening a bundle: the archive index, the manifest, the contract, and
+//! lazy access to the events. Opening checks structure only; it proves
+//! nothing. Use [`crate::verify`] for that.
+
+use crate::layout;
+use crate::manifest::{ChunkEntry, Manifest};
+use crate::seal::MAX_CHUNK_BYTES;
+use crate::tar::{TarError, TarLimits, TarMember, TarReader};
+use cfr_contract::Contract;
+use cfr_model::cbor::CborError;
+use cfr_model::{Event, EventSeq};
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+/// Largest small member (manifest, contract, signatures, checkpoint,
+/// verdict) read into memory.
+pub const MAX_SMALL_MEMBER: u64 = 16 << 20;
+/// Largest analyzer module accepted.
+pub const MAX_ANALYZER: u64 = 64 << 20;
+
+/// Why a bundle could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The archive breaks the strict ustar profile.
+    #[error("archive: {0}")]
+    Archive(#[from] TarError),
+    /// A member is missing, unknown, or out of order.
+    #[error("{detail}")]
+    Layout {
+        /// Stable code (`member-missing`, `member-unexpected`, `member-order`, ...).
+        code: &'static str,
+        /// What is wrong.
+        detail: String,
+    },
+    /// The manifest does not decode.
+    #[error("{0}")]
+    Manifest(#[from] crate::manifest::ManifestError),
+    /// The contract does not decode or check.
+    #[error("contract: {0}")]
+    Contract(#[from] cfr_contract::ContractError),
+}
+
+impl OpenError {
+    /// Stable failure code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            OpenError::Io { .. } => "io",
+            OpenError::Archive(e) => e.code(),
+            OpenError::Layout { code, .. } => code,
+            OpenError::Manifest(_) => "manifest-invalid",
+            OpenError::Contract(_) => "contract-invalid",
+        }
+    }
+}
+
+/// Why events could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventsError {
+    /// Reading the file failed.
+    #[error("{member}: {source}")]
+    Io {
+        /// The chunk.
+        member: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A chunk listed in the manifest is not in the archive.
+    #[error("{member}: listed in the manifest but not in the archive")]
+    MissingChunk {
+        /// The chunk.
+        member: String,
+    },
+    /// A chunk declares more than the allowed decompressed size, or
+    /// decompresses to another size than declared.
+    #[error("{member}: {detail}")]
+    ChunkSize {
+        /// The chunk.
+        member: String,
+        /// What is wrong.
+        detail: String,
+    },
+    /// A chunk is not valid zstd.
+    #[error("{member}: not a valid zstd frame: {detail}")]
+    Decompress {
+        /// The chunk.
+        member: String,
+        /// The zstd error.
+        detail: String,
+    },
+    /// An event does not decode (or is not canonical).
+    #[error("{member}, event {index} of the chunk: {source}")]
+    Decode {
+        /// The chunk.
+        member: String,
+        /// Index of the event in the chunk.
+        index: u64,
+        /// The CBOR error (with byte offset in the decompressed chunk).
+        source: CborError,
+    },
+    /// A chunk holds another number of events, or other seqs, than declared.
+    #[error("{member}: {detail}")]
+    ChunkEvents {
+        /// The chunk.
+        member: String,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+impl EventsError {
+    /// Stable failure code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            EventsError::Io { .. } => "io",
+            EventsError::MissingChunk { .. } => "member-missing",
+            EventsError::ChunkSize { .. } => "chunk-size-mismatch",
+            EventsError::Decompress { .. } => "chunk-corrupt",
+            EventsError::Decode { .. } => "event-noncanonical",
+            EventsError::ChunkEvents { .. } => "chunk-events-mismatch",
+        }
+    }
+}
+
+/// An opened, unverified bundle.
+pub struct Bundle {
+    path: PathBuf,
+    file: File,
+    members: Vec<TarMember>,
+    /// The raw manifest bytes.
+    pub manifest_bytes: Vec<u8>,
+    /// The decoded manifest (unverified).
+    pub manifest: Manifest,
+}
+
+/// A decompressed chunk of events.
+pub struct Chunk {
+    /// The manifest's entry for it.
+    pub entry: ChunkEntry,
+    /// SHA-256 of the compressed member bytes.
+    pub sha256: [u8; 32],
+    /// The decompressed CBOR sequence.
+    pub raw: Vec<u8>,
+}
+
+impl Chunk {
+    /// Decodes the chunk's events, checking their seqs and count against
+    /// the manifest entry. Yields each event with its canonical bytes.
+    pub fn events(&self) -> impl Iterator<Item = Result<(Event, &[u8]), EventsError>> + '_ {
+        let mut seq = EventSeq::new(&self.raw);
+        let mut index = 0u64;
+        let mut done = false;
+        std::iter::from_fn(move || {
+            if done {
+                return None;
+            }
+            match seq.next() {
+                None => {
+                    done = true;
+                    (index != self.entry.events).then(|| {
+                        Err(EventsError::ChunkEvents {
+                            member: self.entry.name.clone(),
+                            detail: format!(
+                                "holds {index} events; the manifest declares {}",
+                                self.entry.events
+                            ),
+                        })
+                    })
+                }
+                Some(Err(source)) => {
+                    done = true;
+                    Some(Err(EventsError::Decode {
+                        member: self.entry.name.clone(),
+                        index,
+                        source,
+                    }))
+                }
+                Some(Ok((e, range))) => {
+                    index += 1;
+                    if index > self.entry.events {
+                        done = true;
+                        return Some(Err(EventsError::ChunkEvents {
+                            member: self.entry.name.clone(),
+                            detail: format!(
+                                "holds more than the {} events the manifest declares",
+                                self.entry.events
+                            ),
+                        }));
+                    }
+                    Some(Ok((e, &self.raw[range])))
+                }
+            }
+        })
+    }
+}
+
+impl Bundle {
+    /// Opens a bundle: checks the archive profile, the member names and
+    /// their order, and decodes the manifest.
+    pub fn open(path: &Path) -> Result<Bundle, OpenError> {
+        let io = |source| OpenError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = File::open(path).map_err(io)?;
+        let limits = TarLimits {
+            max_member_size: MAX_ANALYZER.max(MAX_CHUNK_BYTES * 2),
+            ..TarLimits::default()
+        };
+        let mut reader = TarReader::new(BufReader::new(file.try_clone().map_err(io)?), limits);
+        let members = reader.members()?;
+        check_layout(&members)?;
+        let mut b = Bundle {
+            path: path.to_owned(),
+            file,
+            members,
+            manifest_bytes: Vec::new(),
+            manifest: Manifest::placeholder(),
+        };
+        b.manifest_bytes = b
+            .read_small(layout::MANIFEST)
+            .map_err(|source| OpenError::Io {
+                path: path.to_owned(),
+                source,
+            })?
+            .unwrap_or_default();
+        b.manifest = Manifest::from_cbor(&b.manifest_bytes)?;
+        Ok(b)
+    }
+
+    /// The bundle's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The archive's members, in order.
+    pub fn members(&self) -> &[TarMember] {
+        &self.members
+    }
+
+    /// The member called `name`.
+    pub fn member(&self, name: &str) -> Option<&TarMember> {
+        self.members.iter().find(|m| m.name() == name)
+    }
+
+    /// Reads a member (at most `max` bytes; larger is an error).
+    pub fn read_member_max(&self, name: &str, max: u64) -> std::io::Result<Option<Vec<u8>>> {
+        let Some(m) = self.member(name) else {
+            return Ok(None);
+        };
+        if m.size() > max {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{name} is {} bytes, more than the {max} allowed", m.size()),
+            ));
+        }
+        let mut buf = vec![0u8; m.size() as usize];
+        read_exact_at(&self.file, &mut buf, m.data_offset())?;
+        Ok(Some(buf))
+    }
+
+    /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).
+    pub fn read_small(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
+        self.read_member_max(name, MAX_SMALL_MEMBER)
+    }
+
+    /// Streams a member's bytes into `sink` (for hashing or extraction).
+    pub fn copy_member(&self, m: &TarMember, sink: &mut dyn std::io::Write) -> std::io::Result<()> {
+        let mut f = self.file.try_clone()?;
+        use std::io::Seek;
+        f.seek(std::io::SeekFrom::Start(m.data_offset()))?;
+        let mut part = f.take(m.size());
+        std::io::copy(&mut part, sink)?;
+        Ok(())
+    }
+
+    /// The bundled contract, decoded from `contract/contract.cbor`.
+    pub fn contract(&self) -> Result<Contract, OpenError> {
+        let bytes = self
+            .read_small(layout::CONTRACT_CBOR)
+            .map_err(|source| OpenError::Io {
+                path: self.path.clone(),
+                source,
+            })?
+            .ok_or(OpenError::Layout {
+                code: "member-missing",
+                detail: format!("{} is missing", layout::CONTRACT_CBOR),
+            })?;
+        Ok(Contract::from_cbor(&bytes)?)
+    }
+
+    /// Reads and decompresses one chunk, refusing to inflate beyond its
+    /// declared size (itself bounded by [`MAX_CHUNK_BYTES`]).
+    pub fn chunk(&self, entry: &ChunkEntry) -> Result<Chunk, EventsError> {
+        let member = entry.name.clone();
+        let m = self
+            .member(&entry.name)
+            .ok_or_else(|| EventsError::MissingChunk {
+                member: member.clone(),
+            })?;
+        if entry.raw_size > MAX_CHUNK_BYTES {
+            return Err(EventsError::ChunkSize {
+                member,
+                detail: format!(
+                    "declares {} decompressed bytes, more than the {MAX_CHUNK_BYTES} allowed",
+                    entry.raw_size
+                ),
+            });
+        }
+        if m.size() > MAX_CHUNK_BYTES + (1 << 20) {
+            return Err(EventsError::ChunkSize {
+                member,
+                detail: format!("is {} bytes compressed, too large for a chunk", m.size()),
+            });
+        }
+        let mut compressed = vec![0u8; m.size() as usize];
+        read_exact_at(&self.file, &mut compressed, m.data_offset()).map_err(|source| {
+            EventsError::Io {
+                member: member.clone(),
+                source,
+            }
+        })?;
+        use sha2::Digest as _;
+        let sha256: [u8; 32] = sha2::Sha256::digest(&compressed).into();
+        let raw = decompress_bounded(&compressed, entry.raw_size as usize).map_err(|detail| {
+            EventsError::Decompress {
+                member: member.clone(),
+                detail,
+            }
+        })?;
+        if raw.len() as u64 != entry.raw_size {
+            return Err(EventsError::ChunkSize {
+                member,
+                detail: format!(
+                    "decompresses to {} bytes; the manifest declares {}",
+                    raw.len(),
+                    entry.raw_size
+                ),
+            });
+        }
+        Ok(Chunk {
+            entry: entry.clone(),
+            sha256,
+            raw,
+        })
+    }
+
+    /// Iterates all events lazily, chunk by chunk (memory: one chunk).
+    pub fn events(&self) -> impl Iterator<Item = Result<Event, EventsError>> + '_ {
+        let mut chunks = self.manifest.log.chunks.iter();
+        let mut current: Vec<Event> = Vec::new();
+        let mut pos = 0usize;
+        let mut failed = false;
+        std::iter::from_fn(move || loop {
+            if failed {
+                return None;
+            }
+            if pos < current.len() {
+                pos += 1;
+                return Some(Ok(current[pos - 1].clone()));
+            }
+            let entry = chunks.next()?;
+            let chunk = match self.chunk(entry) {
+                Ok(c) => c,
+                Err(e) => {
+                    failed = true;
+                    return Some(Err(e));
+                }
+            };
+            let mut evs = Vec::with_capacity(entry.events.min(1 << 20) as usize);
+            for r in chunk.events() {
+                match r {
+                    Ok((e, _)) => evs.push(e),
+                    Err(e) => {
+                        failed = true;
+                        return Some(Err(e));
+                    }
+                }
+            }
+            current = evs;
+            pos = 0;
+        })
+    }
+}
+
+/// Decompresses a zstd frame into at most `max` bytes; more is an error
+/// (a decompression bomb cannot allocate beyond the declared size + 1).
+pub fn decompress_bounded(data: &[u8], max: usize) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(max.min(MAX_CHUNK_BYTES as usize));
+    let mut dec = zstd::stream::read::Decoder::with_buffer(data).map_err(|e| e.to_string())?;
+    // Read at most max + 1 bytes to detect overflow without inflating more.
+    let mut limited = (&mut dec).take(max as u64 + 1);
+    limited.read_to_end(&mut out).map_err(|e| e.to_string())?;
+    if out.len() > max {
+        return Err(format!("inflates beyond the declared {max} bytes"));
+    }
+    Ok(out)
+}
+
+#[cfg(unix)]
+fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::os::unix::fs::FileExt;
+    f.read_exact_at(buf, offset)
+}
+
+#[cfg(not(unix))]
+fn read_exact_at(f: &File, buf: &mut [u8], offset: u64) -> std::io::Result<()> {
+    use std::io::{Seek, SeekFrom};
+    let mut f = f.try_clone()?;
+    f.seek(SeekFrom::Start(offset))?;
+    f.read_exact(buf)
+}
+
+fn check_layout(members: &[TarMember]) -> Result<(), OpenError> {
+    let mut prev: Option<(u8, u32, &str)> = None;
+    let mut prev_name = "";
+    for m in members {
+        let r = layout::rank(m.name()).ok_or_else(|| OpenError::Layout {
+            code: "member-unexpected",
+            detail: format!("member {:?} has no place in a cfr bundle", m.name()),
+        })?;
+        if let Some(p) = prev {
+            if r <= p {
+                return Err(OpenError::Layout {
+                    code: "member-order",
+                    detail: format!(
+                        "member {:?} comes after {prev_name:?}; the canonical order puts it before",
+                        m.name()
+                    ),
+                });
+            }
+        }
+        prev = Some(r);
+        prev_name = m.name();
+    }
+    for required in [
+        layout::README,
+        layout::MANIFEST,
+        layout::MANIFEST_SIG,
+        layout::CONTRACT_TOML,
+        layout::CONTRACT_CBOR,
+        layout::CHECKPOINT,
+    ] {
+        if !members.iter().any(|m| m.name() == required) {
+            return Err(OpenError::Layout {
+                code: "member-missing",
+                detail: format!("required member {required:?} is missing"),
+            });
+        }
+    }
+    // Chunks are numbered from 0 without gaps.
+    let mut next = 0u32;
+    for m in members {
+        if let Some(i) = layout::chunk_index(m.name()) {
+            if i != next {
+                return Err(OpenError::Layout {
+                    code: "member-missing",
+                    detail: format!(
+                        "{} follows chunk {}; chunks must be numbered without gaps",
+                        m.name(),
+                        next.wrapping_sub(1)
+                    ),
+                });
+            }
+            next += 1;
+        }
+    }
+    Ok(())
+}

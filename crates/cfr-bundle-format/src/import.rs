@@ -1,0 +1,359 @@
+//! The JSON Lines import format (DESIGN.md section 4) and its inverse.
+//!
+//! One JSON object per line:
+//!
+//! ```text
+//! {"time":"2026-03-02T10:00:00.250Z","kind":"request","actor":"user","attrs":{"id":"r-17"}}
+//! ```
+//!
+//! Attribute values are converted by the type the contract declares:
+//! `bytes` as lowercase hex, `time` as RFC 3339, `duration` as `"250ms"`;
+//! `sig` is base64; `seq`, when given, must equal the line's position among
+//! the events. Every error names the line and the reason.
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use cfr_contract::{AttrSpec, Contract};
+use cfr_model::time::{format_duration, format_rfc3339, parse_duration, parse_rfc3339};
+use cfr_model::{Attrs, Event, Value, ValueType};
+use serde::Deserialize;
+use std::fmt::Write as _;
+
+/// Longest accepted line, in bytes (a line is one event).
+pub const MAX_LINE_BYTES: usize = 1 << 20;
+
+/// A rejected line.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("line {line}: {reason}")]
+pub struct ImportError {
+    /// 1-based line number (empty lines count).
+    pub line: u64,
+    /// Why the line was rejected.
+    pub reason: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Line<'a> {
+    #[serde(default)]
+    seq: Option<u64>,
+    #[serde(borrow)]
+    time: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(borrow)]
+    actor: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    attrs: UniqueMap,
+    #[serde(default)]
+    sig: Option<String>,
+}
+
+/// Converts JSON Lines into events, in order, checking each against the
+/// contract: kind, actor, attributes and their types, seq, time order and
+/// signatures.
+pub struct Importer<'c> {
+    contract: &'c Contract,
+    line: u64,
+    next_seq: u64,
+    last_time: Option<i64>,
+    check_signatures: bool,
+}
+
+impl<'c> Importer<'c> {
+    /// An importer for events of `contract`, starting at seq 0.
+    pub fn new(contract: &'c Contract) -> Self {
+        Importer {
+            contract,
+            line: 0,
+            next_seq: 0,
+            last_time: None,
+            check_signatures: true,
+        }
+    }
+
+    /// Skips signature verification (for `event sign`, which adds them).
+    pub fn without_signature_checks(mut self) -> Self {
+        self.check_signatures = false;
+        self
+    }
+
+    /// Number of events accepted so far.
+    pub fn events(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// Reads the next line. `Ok(None)` for an empty line.
+    pub fn line(&mut self, text: &str) -> Result<Option<Event>, ImportError> {
+        self.line += 1;
+        let lineno = self.line;
+        let err = |reason: String| ImportError {
+            line: lineno,
+            reason,
+        };
+        let text = text.strip_suffix('\r').unwrap_or(text);
+        if text.trim().is_empty() {
+            return Ok(None);
+        }
+        if text.len() > MAX_LINE_BYTES {
+            return Err(err(format!(
+                "line is {} bytes, more than the {MAX_LINE_BYTES} allowed",
+                text.len()
+            )));
+        }
+        let raw: Line<'_> =
+            serde_json::from_str(text).map_err(|e| err(format!("not a valid event object: {e}")))?;
+        if let Some(seq) = raw.seq {
+            if seq != self.next_seq {
+                return Err(err(format!(
+                    "seq {seq} does not match the event's position {}",
+                    self.next_seq
+                )));
+            }
+        }
+        let time = parse_rfc3339(&raw.time).map_err(|e| err(format!("time: {e}")))?;
+        if let Some(last) = self.last_time {
+            if time < last {
+                return Err(err(format!(
+                    "time {} goes backwards (previous event at {})",
+                    format_rfc3339(time),
+                    format_rfc3339(last)
+                )));
+            }
+        }
+        let spec = self
+            .contract
+            .events
+            .get(raw.kind.as_ref())
+            .ok_or_else(|| err(format!("unknown event kind {:?}", raw.kind)))?;
+        let mut attrs = Attrs::new();
+        for (name, json) in &raw.attrs.0 {
+            let a = spec.attrs.get(name).ok_or_else(|| {
+                err(format!(
+                    "attribute {name:?} is not declared for {:?}",
+                    raw.kind
+                ))
+            })?;
+            if json.is_null() {
+                if a.optional {
+                    continue;
+                }
+                return Err(err(format!("attribute {name:?} is required; null given")));
+            }
+            let v = convert(a, json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
+            attrs.insert(name.clone(), v);
+        }
+        let sig = match &raw.sig {
+            None => None,
+            Some(b64) => {
+                let bytes = STANDARD
+                    .decode(b64)
+                    .map_err(|_| err("sig is not valid base64".into()))?;
+                Some(<[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| {
+                    err(format!("sig is {} bytes, an Ed25519 signature is 64", bytes.len()))
+                })?)
+            }
+        };
+        let event = Event {
+            seq: self.next_seq,
+            time,
+            kind: raw.kind.into_owned(),
+            actor: raw.actor.into_owned(),
+            attrs,
+            sig,
+        };
+        self.contract
+            .check_event(&event)
+            .map_err(|e| err(e.to_string()))?;
+        if self.check_signatures {
+            check_signature(self.contract, &event).map_err(err)?;
+        }
+        self.next_seq += 1;
+        self.last_time = Some(time);
+        Ok(Some(event))
+    }
+}
+
+/// Verifies an event's signature, where present, against its actor's
+/// contract key. (Whether a signature is *required* is part of
+/// [`Contract::check_event`].)
+pub fn check_signature(contract: &Contract, event: &Event) -> Result<(), String> {
+    let Some(sig) = &event.sig else {
+        return Ok(());
+    };
+    let key = contract.party_key(&event.actor).ok_or_else(|| {
+        format!(
+            "signed by {:?}, which has no key in the contract",
+            event.actor
+        )
+    })?;
+    if key.verify(&event.signing_payload(&contract.id), sig) {
+        Ok(())
+    } else {
+        Err(format!(
+            "bad signature: not a valid signature by {:?} ({}) over this event",
+            event.actor,
+            key.fingerprint()
+        ))
+    }
+}
+
+fn convert(spec: &AttrSpec, json: &serde_json::Value) -> Result<Value, String> {
+    use serde_json::Value as J;
+    let want = spec.ty;
+    let mismatch = || format!("expected {want}, found {}", json_type(json));
+    Ok(match (want, json) {
+        (ValueType::Int, J::Number(n)) => {
+            Value::Int(n.as_i64().ok_or_else(|| format!("{n} is not a 64-bit integer"))?)
+        }
+        (ValueType::Text, J::String(s)) => Value::Text(s.clone()),
+        (ValueType::Bool, J::Bool(b)) => Value::Bool(*b),
+        (ValueType::Bytes, J::String(s)) => Value::Bytes(parse_hex(s)?),
+        (ValueType::Time, J::String(s)) => Value::Int(parse_rfc3339(s).map_err(|e| e.to_string())?),
+        (ValueType::Duration, J::String(s)) => {
+            Value::Int(parse_duration(s).map_err(|e| e.to_string())?)
+        }
+        _ => return Err(mismatch()),
+    })
+}
+
+fn json_type(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "bool",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+/// Parses lowercase hex (an even number of `0-9a-f`).
+pub fn parse_hex(s: &str) -> Result<Vec<u8>, String> {
+    let b = s.as_bytes();
+    if b.len() % 2 != 0 {
+        return Err(format!("{:?} is not lowercase hex: odd length", short(s)));
+    }
+    let nib = |c: u8| match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        _ => None,
+    };
+    b.chunks_exact(2)
+        .map(|p| Some(nib(p[0])? << 4 | nib(p[1])?))
+        .collect::<Option<Vec<u8>>>()
+        .ok_or_else(|| format!("{:?} is not lowercase hex", short(s)))
+}
+
+fn short(s: &str) -> String {
+    s.chars().take(40).collect()
+}
+
+/// Writes an event as one line of the import format (with `seq`), typed by
+/// the contract, so that importing the line gives the same event back.
+pub fn event_to_jsonl(contract: &Contract, e: &Event, out: &mut String) {
+    let spec = contract.events.get(&e.kind);
+    out.push_str("{\"seq\":");
+    let _ = write!(out, "{}", e.seq);
+    out.push_str(",\"time\":");
+    json_str(out, &format_rfc3339(e.time));
+    out.push_str(",\"kind\":");
+    json_str(out, &e.kind);
+    out.push_str(",\"actor\":");
+    json_str(out, &e.actor);
+    out.push_str(",\"attrs\":{");
+    for (i, (k, v)) in e.attrs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_str(out, k);
+        out.push(':');
+        let ty = spec.and_then(|s| s.attrs.get(k)).map(|a| a.ty);
+        match (v, ty) {
+            (Value::Int(n), Some(ValueType::Time)) => json_str(out, &format_rfc3339(*n)),
+            (Value::Int(n), Some(ValueType::Duration)) => json_str(out, &format_duration_exact(*n)),
+            (Value::Int(n), _) => {
+                let _ = write!(out, "{n}");
+            }
+            (Value::Text(t), _) => json_str(out, t),
+            (Value::Bool(b), _) => out.push_str(if *b { "true" } else { "false" }),
+            (Value::Bytes(b), _) => {
+                out.push('"');
+                for x in b {
+                    let _ = write!(out, "{x:02x}");
+                }
+                out.push('"');
+            }
+        }
+    }
+    out.push('}');
+    if let Some(sig) = &e.sig {
+        out.push_str(",\"sig\":");
+        json_str(out, &STANDARD.encode(sig));
+    }
+    out.push_str("}\n");
+}
+
+/// A duration in the largest whole unit that represents it exactly (so it
+/// parses back to the same number of ns).
+fn format_duration_exact(ns: i64) -> String {
+    if ns < 0 {
+        // Durations in events are non-negative in practice; keep exactness.
+        return format!("{ns}ns");
+    }
+    let s = format_duration(ns);
+    if s.contains('.') {
+        format!("{ns}ns")
+    } else {
+        s
+    }
+}
+
+fn json_str(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => {
+                let _ = write!(out, "\\u{:04x}", c as u32);
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+/// A JSON object whose keys must be unique (serde_json would keep the last
+/// of two equal keys silently; an event with two values for one attribute
+/// is ambiguous, so it is rejected).
+#[derive(Default)]
+struct UniqueMap(Vec<(String, serde_json::Value)>);
+
+impl<'de> Deserialize<'de> for UniqueMap {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = UniqueMap;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an object of attributes")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueMap, A::Error> {
+                let mut out: Vec<(String, serde_json::Value)> = Vec::new();
+                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
+                    if out.iter().any(|(e, _)| *e == k) {
+                        return Err(serde::de::Error::custom(format!(
+                            "attribute {k:?} appears twice"
+                        )));
+                    }
+                    out.push((k, v));
+                }
+                Ok(UniqueMap(out))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}

@@ -1,0 +1,879 @@
+//! Verification (DESIGN.md section 8): every check, in order, reported as
+//! pass, fail or not checked, each failure with a stable code.
+
+use crate::bundle::{Bundle, OpenError};
+use crate::cose;
+use crate::import::check_signature;
+use crate::layout;
+use crate::seal::{file_digest, origin};
+use cfr_contract::Contract;
+use cfr_merkle::{RootBuilder, SignedCheckpoint};
+use cfr_model::keys::{KeyError, PublicKey};
+use cfr_model::Digest;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The outcome of one check.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// Checked and holds.
+    Pass,
+    /// Checked and does not hold.
+    Fail,
+    /// Could not be or was not checked (the detail says why).
+    NotChecked,
+}
+
+impl Status {
+    /// `pass`, `fail` or `not checked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "pass",
+            Status::Fail => "fail",
+            Status::NotChecked => "not checked",
+        }
+    }
+}
+
+/// One failure inside a check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Failure {
+    /// Stable code, e.g. `member-digest-mismatch`.
+    pub code: String,
+    /// What is wrong and where.
+    pub detail: String,
+}
+
+/// One of the checks of DESIGN.md section 8.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// 1..=8, the order of section 8.
+    pub number: u8,
+    /// Short stable name (`archive`, `manifest-signature`, ...).
+    pub name: &'static str,
+    /// What the check establishes, for people.
+    pub title: &'static str,
+    /// The outcome.
+    pub status: Status,
+    /// Notes: what passed, or why it was not checked.
+    pub notes: Vec<String>,
+    /// The failures, in the order found (at most [`MAX_FAILURES`] kept).
+    pub failures: Vec<Failure>,
+    /// Number of failures found (may exceed `failures.len()`).
+    pub failure_count: u64,
+}
+
+/// Failures kept per check (the count goes on).
+pub const MAX_FAILURES: usize = 20;
+
+impl Check {
+    fn new(number: u8, name: &'static str, title: &'static str) -> Check {
+        Check {
+            number,
+            name,
+            title,
+            status: Status::NotChecked,
+            notes: Vec::new(),
+            failures: Vec::new(),
+            failure_count: 0,
+        }
+    }
+
+    fn fail(&mut self, code: impl Into<String>, detail: impl Into<String>) {
+        self.status = Status::Fail;
+        self.failure_count += 1;
+        if self.failures.len() < MAX_FAILURES {
+            self.failures.push(Failure {
+                code: code.into(),
+                detail: detail.into(),
+            });
+        }
+    }
+
+    fn pass(&mut self, note: impl Into<String>) {
+        if self.status != Status::Fail {
+            self.status = Status::Pass;
+        }
+        self.notes.push(note.into());
+    }
+
+    fn skip(&mut self, why: impl Into<String>) {
+        if self.status == Status::NotChecked {
+            self.notes.push(why.into());
+        }
+    }
+}
+
+/// Whether a signer's key was pinned by the verifier.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Pin {
+    /// No key was given for this role: the bundle vouches for itself.
+    NotPinned,
+    /// The pinned key equals the bundle's.
+    Pinned,
+    /// The pinned key differs from the bundle's.
+    Mismatch,
+}
+
+/// A party whose key the bundle relies on.
+#[derive(Clone, Debug)]
+pub struct Signer {
+    /// `recorder`, `provider`, `user`, an attestor id, or `regulator`.
+    pub role: String,
+    /// The party's name in the contract.
+    pub name: String,
+    /// `SHA256:...` fingerprint of the key the bundle names.
+    pub fingerprint: String,
+    /// Pinning state.
+    pub pin: Pin,
+}
+
+/// Keys the verifier trusts (pins), from `--trust trust.toml` or flags.
+#[derive(Clone, Debug, Default)]
+pub struct Trust {
+    /// The recorder's key.
+    pub recorder: Option<PublicKey>,
+    /// The provider's key.
+    pub provider: Option<PublicKey>,
+    /// The user's key.
+    pub user: Option<PublicKey>,
+    /// A regulator's key, for analyzer certificates.
+    pub regulator: Option<PublicKey>,
+    /// Attestors' keys by id.
+    pub attestors: BTreeMap<String, PublicKey>,
+}
+
+/// A bad trust file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TrustError {
+    /// Not TOML, or an unknown field.
+    #[error("trust file: {0}")]
+    Syntax(String),
+    /// A key that does not parse.
+    #[error("trust file, {field}: {source}")]
+    Key {
+        /// The field.
+        field: String,
+        /// The key error.
+        source: KeyError,
+    },
+}
+
+impl Trust {
+    /// Parses a trust file:
+    ///
+    /// ```toml
+    /// recorder = "ed25519:..."
+    /// provider = "ed25519:..."
+    /// user = "ed25519:..."
+    /// regulator = "ed25519:..."
+    /// [attestors]
+    /// grid = "ed25519:..."
+    /// ```
+    pub fn from_toml(text: &str) -> Result<Trust, TrustError> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Raw {
+            recorder: Option<String>,
+            provider: Option<String>,
+            user: Option<String>,
+            regulator: Option<String>,
+            #[serde(default)]
+            attestors: BTreeMap<String, String>,
+        }
+        let raw: Raw = toml::from_str(text).map_err(|e| TrustError::Syntax(e.to_string()))?;
+        let key = |field: &str, v: Option<String>| -> Result<Option<PublicKey>, TrustError> {
+            v.map(|s| {
+                PublicKey::parse(&s).map_err(|source| TrustError::Key {
+                    field: field.to_owned(),
+                    source,
+                })
+            })
+            .transpose()
+        };
+        let mut attestors = BTreeMap::new();
+        for (id, k) in raw.attestors {
+            let field = format!("attestors.{id}");
+            attestors.insert(id, key(&field, Some(k))?.expect("Some in, Some out"));
+        }
+        Ok(Trust {
+            recorder: key("recorder", raw.recorder)?,
+            provider: key("provider", raw.provider)?,
+            user: key("user", raw.user)?,
+            regulator: key("regulator", raw.regulator)?,
+            attestors,
+        })
+    }
+}
+
+/// Which program replays the verdict (check 8).
+#[derive(Clone, Debug, Default)]
+pub enum Replay {
+    /// The analyzer inside the bundle (the default).
+    #[default]
+    Bundled,
+    /// Another module, as a cross-check.
+    Module(Vec<u8>),
+    /// The rule engine built into this release.
+    Native,
+}
+
+/// How to verify.
+#[derive(Default)]
+pub struct VerifyOptions<'a> {
+    /// Pinned keys.
+    pub trust: Trust,
+    /// Who replays the verdict.
+    pub replay: Replay,
+    /// The SHA-256 of the analyzer this release ships, to say whether the
+    /// bundle's analyzer is it.
+    pub shipped_analyzer: Option<[u8; 32]>,
+    /// Told (events done, events total) as the log is read.
+    pub progress: Option<&'a mut dyn FnMut(u64, u64)>,
+}
+
+/// Facts about the bundle, as read (and, where checks pass, verified).
+#[derive(Clone, Debug, Default)]
+pub struct BundleFacts {
+    /// SHA-256 of the whole file.
+    pub sha256: Option<Digest>,
+    /// Size of the file.
+    pub size: u64,
+    /// Contract id.
+    pub contract_id: Option<String>,
+    /// Contract title.
+    pub contract_title: Option<String>,
+    /// Number of events per the manifest.
+    pub events: Option<u64>,
+    /// First event time.
+    pub from: Option<i64>,
+    /// Last event time.
+    pub until: Option<i64>,
+    /// Merkle root per the checkpoint.
+    pub root: Option<[u8; 32]>,
+    /// The tool that sealed it.
+    pub tool: Option<String>,
+    /// SHA-256 of the analyzer, if any.
+    pub analyzer_sha256: Option<[u8; 32]>,
+}
+
+/// The result of verifying a bundle.
+#[derive(Clone, Debug)]
+pub struct Report {
+    /// What the bundle says about itself.
+    pub bundle: BundleFacts,
+    /// The signers and whether their keys were pinned.
+    pub signers: Vec<Signer>,
+    /// The eight checks, in order.
+    pub checks: Vec<Check>,
+    /// The verdict, when it was replayed and matched (or, when not
+    /// replayed, as sealed: see check 8).
+    pub verdict: Option<cfr_rules::Verdict>,
+}
+
+impl Report {
+    /// True when no check failed.
+    pub fn verified(&self) -> bool {
+        self.checks.iter().all(|c| c.status != Status::Fail)
+    }
+
+    /// True when at least one signer's key was not pinned.
+    pub fn unpinned(&self) -> bool {
+        self.signers.iter().any(|s| s.pin == Pin::NotPinned)
+    }
+}
+
+/// Why verification could not run at all (exit code 2).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// The file could not be read.
+    #[error("{path}: {source}")]
+    Unreadable {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+const TITLES: [(&str, &str); 8] = [
+    ("archive", "archive profile; members' sizes and SHA-256 against the manifest"),
+    ("manifest-signature", "manifest signature by the recorder; co-signatures"),
+    ("events", "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract"),
+    ("merkle", "Merkle root equals the signed checkpoint's"),
+    ("event-signatures", "event signatures where present or required"),
+    ("contract-signatures", "contract signatures by the provider and the user"),
+    ("analyzer", "analyzer digest; regulator certificate"),
+    ("replay", "analyzer replay reproduces the sealed verdict byte for byte"),
+];
+
+/// Verifies the bundle at `path`.
+pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyError> {
+    let mut opts = opts;
+    let mut checks: Vec<Check> = TITLES
+        .iter()
+        .enumerate()
+        .map(|(i, (n, t))| Check::new(i as u8 + 1, n, t))
+        .collect();
+    let mut facts = BundleFacts::default();
+    let (sha, size) = file_digest(path).map_err(|source| VerifyError::Unreadable {
+        path: path.to_owned(),
+        source,
+    })?;
+    facts.sha256 = Some(sha);
+    facts.size = size;
+    let mut report = Report {
+        bundle: facts,
+        signers: Vec::new(),
+        checks: Vec::new(),
+        verdict: None,
+    };
+
+    let bundle = match Bundle::open(path) {
+        Ok(b) => b,
+        Err(OpenError::Io { path, source }) => {
+            return Err(VerifyError::Unreadable { path, source });
+        }
+        Err(e) => {
+            checks[0].fail(e.code(), e.to_string());
+            for c in &mut checks[1..] {
+                c.skip("not checked: the archive could not be read");
+            }
+            report.checks = checks;
+            return Ok(report);
+        }
+    };
+    let m = bundle.manifest.clone();
+    report.bundle.contract_id = Some(m.contract_id.clone());
+    report.bundle.events = Some(m.log.events);
+    report.bundle.from = m.log.from;
+    report.bundle.until = m.log.until;
+    report.bundle.tool = Some(m.tool.clone());
+    report.bundle.analyzer_sha256 = m.analyzer_sha256;
+
+    // 1. Members against the manifest (chunks are hashed in the event pass).
+    {
+        let c = &mut checks[0];
+        let listed: BTreeMap<&str, &crate::manifest::MemberEntry> =
+            m.members.iter().map(|e| (e.name.as_str(), e)).collect();
+        let in_archive: Vec<&str> = bundle
+            .members()
+            .iter()
+            .map(|x| x.name())
+            .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest.") )
+            .collect();
+        let listed_names: Vec<&str> = m.members.iter().map(|e| e.name.as_str()).collect();
+        for n in &in_archive {
+            if !listed.contains_key(n) {
+                c.fail("member-unexpected", format!("{n} is in the archive but not in the manifest"));
+            }
+        }
+        for n in &listed_names {
+            if !in_archive.contains(n) {
+                c.fail("member-missing", format!("{n} is in the manifest but not in the archive"));
+            }
+        }
+        if in_archive.iter().filter(|n| listed.contains_key(*n)).collect::<Vec<_>>()
+            != listed_names.iter().filter(|n| in_archive.contains(n)).collect::<Vec<_>>()
+        {
+            c.fail("member-order", "the manifest lists the members in another order than the archive");
+        }
+        for tm in bundle.members() {
+            let Some(e) = listed.get(tm.name()) else { continue };
+            if tm.size() != e.size {
+                c.fail(
+                    "member-size-mismatch",
+                    format!("{}: {} bytes; the manifest says {}", tm.name(), tm.size(), e.size),
+                );
+                continue;
+            }
+            if layout::chunk_index(tm.name()).is_some() {
+                continue; // hashed while reading the events
+            }
+            let mut h = Sha256::new();
+            let mut sink = HashSink(&mut h);
+            if let Err(err) = bundle.copy_member(tm, &mut sink) {
+                c.fail("io", format!("{}: {err}", tm.name()));
+                continue;
+            }
+            let d: [u8; 32] = h.finalize().into();
+            if d != e.sha256 {
+                c.fail(
+                    "member-digest-mismatch",
+                    format!(
+                        "{}: SHA-256 {} but the manifest says {}",
+                        tm.name(),
+                        hex(&d),
+                        hex(&e.sha256)
+                    ),
+                );
+            }
+        }
+        if m.log.chunks.len() != bundle.members().iter().filter(|x| layout::chunk_index(x.name()).is_some()).count() {
+            c.fail("member-missing", "the manifest's chunk list does not match the archive's event chunks");
+        }
+        for (i, ch) in m.log.chunks.iter().enumerate() {
+            if ch.name != layout::chunk_name(i as u32) {
+                c.fail("manifest-invalid", format!("chunk #{i} is named {:?}, expected {:?}", ch.name, layout::chunk_name(i as u32)));
+            }
+        }
+    }
+
+    // The contract: TOML as agreed, CBOR as compiled, and they must agree.
+    let contract = match load_contract(&bundle) {
+        Ok(c) => Some(c),
+        Err((code, detail)) => {
+            checks[0].fail(code, detail);
+            None
+        }
+    };
+    if let Some(c) = &contract {
+        report.bundle.contract_title = Some(c.title.clone());
+        if c.id != m.contract_id {
+            checks[0].fail(
+                "contract-mismatch",
+                format!("the manifest names contract {:?}; the bundle holds {:?}", m.contract_id, c.id),
+            );
+        }
+    }
+    let Some(contract) = contract else {
+        for c in &mut checks[1..] {
+            c.skip("not checked: the contract could not be read");
+        }
+        report.checks = checks;
+        return Ok(report);
+    };
+
+    // Signers and pinning.
+    let pin_of = |pinned: &Option<PublicKey>, actual: &PublicKey| match pinned {
+        None => Pin::NotPinned,
+        Some(p) if p == actual => Pin::Pinned,
+        Some(_) => Pin::Mismatch,
+    };
+    let parties = &contract.parties;
+    let mut signers = vec![
+        Signer {
+            role: "recorder".into(),
+            name: parties.recorder.name.clone(),
+            fingerprint: parties.recorder.key.fingerprint(),
+            pin: pin_of(&opts.trust.recorder, &parties.recorder.key),
+        },
+        Signer {
+            role: "provider".into(),
+            name: parties.provider.name.clone(),
+            fingerprint: parties.provider.key.fingerprint(),
+            pin: pin_of(&opts.trust.provider, &parties.provider.key),
+        },
+        Signer {
+            role: "user".into(),
+            name: parties.user.name.clone(),
+            fingerprint: parties.user.key.fingerprint(),
+            pin: pin_of(&opts.trust.user, &parties.user.key),
+        },
+    ];
+    for (id, p) in &parties.attestors {
+        signers.push(Signer {
+            role: id.clone(),
+            name: p.name.clone(),
+            fingerprint: p.key.fingerprint(),
+            pin: pin_of(&opts.trust.attestors.get(id).copied(), &p.key),
+        });
+    }
+    for s in &signers {
+        if s.pin == Pin::Mismatch {
+            let check = if s.role == "recorder" { 1 } else if s.role == "provider" || s.role == "user" { 5 } else { 4 };
+            checks[check].fail(
+                "key-pin-mismatch",
+                format!(
+                    "the bundle's {} key {} is not the pinned key",
+                    s.role, s.fingerprint
+                ),
+            );
+        }
+    }
+    // The key each role is verified with: the pinned key when given.
+    let recorder_key = opts.trust.recorder.unwrap_or(parties.recorder.key);
+    let provider_key = opts.trust.provider.unwrap_or(parties.provider.key);
+    let user_key = opts.trust.user.unwrap_or(parties.user.key);
+
+    // 2. Manifest signature and co-signatures.
+    {
+        let c = &mut checks[1];
+        match bundle.read_small(layout::MANIFEST_SIG) {
+            Ok(Some(sig)) => match cose::verify_detached(&sig, &bundle.manifest_bytes, &recorder_key.0) {
+                Ok(_) => c.pass(format!("signed by the recorder ({})", recorder_key.fingerprint())),
+                Err(e) => c.fail("manifest-signature-invalid", format!("manifest.sig: {e}")),
+            },
+            Ok(None) => c.fail("member-missing", "manifest.sig is missing"),
+            Err(e) => c.fail("io", format!("manifest.sig: {e}")),
+        }
+        for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
+            let name = layout::manifest_cosig(role);
+            match bundle.read_small(&name) {
+                Ok(Some(sig)) => match cose::verify_detached(&sig, &bundle.manifest_bytes, &key.0) {
+                    Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
+                    Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
+                },
+                Ok(None) => {}
+                Err(e) => c.fail("io", format!("{name}: {e}")),
+            }
+        }
+    }
+
+    // 3-5 and the replay feed: one pass over the events.
+    let mut root = RootBuilder::new();
+    let mut next_seq = 0u64;
+    let mut last_time: Option<i64> = None;
+    let mut first_time: Option<i64> = None;
+    let mut sig_checked = 0u64;
+    let mut events_ok = true;
+    let sealed_verdict = bundle.read_small(layout::VERDICT).ok().flatten();
+    let mut replay = if sealed_verdict.is_some() {
+        start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
+    } else {
+        checks[7].skip("not checked: the bundle carries no sealed verdict");
+        None
+    };
+    let listed: BTreeMap<&str, [u8; 32]> =
+        m.members.iter().map(|e| (e.name.as_str(), e.sha256)).collect();
+    let total = m.log.events;
+    'chunks: for entry in &m.log.chunks {
+        let chunk = match bundle.chunk(entry) {
+            Ok(ch) => ch,
+            Err(e) => {
+                checks[2].fail(e.code(), e.to_string());
+                if let Ok(raw) = bundle.read_member_max(&entry.name, crate::seal::MAX_CHUNK_BYTES * 2) {
+                    if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
+                        let d: [u8; 32] = Sha256::digest(&raw).into();
+                        if &d != want {
+                            checks[0].fail("member-digest-mismatch", format!("{}: SHA-256 {} but the manifest says {}", entry.name, hex(&d), hex(want)));
+                        }
+                    }
+                }
+                events_ok = false;
+                break 'chunks;
+            }
+        };
+        if let Some(want) = listed.get(entry.name.as_str()) {
+            if *want != chunk.sha256 {
+                checks[0].fail(
+                    "member-digest-mismatch",
+                    format!("{}: SHA-256 {} but the manifest says {}", entry.name, hex(&chunk.sha256), hex(want)),
+                );
+            }
+        }
+        if entry.first != next_seq {
+            checks[2].fail("event-seq-gap", format!("{} starts at seq {}, expected {next_seq}", entry.name, entry.first));
+        }
+        let mut n_in_chunk = 0u64;
+        for r in chunk.events() {
+            let (e, bytes) = match r {
+                Ok(x) => x,
+                Err(err) => {
+                    checks[2].fail(err.code(), err.to_string());
+                    events_ok = false;
+                    break 'chunks;
+                }
+            };
+            n_in_chunk += 1;
+            if e.seq != next_seq {
+                let code = if e.seq < next_seq { "event-seq-duplicate" } else { "event-seq-gap" };
+                checks[2].fail(code, format!("{}: seq {} where {next_seq} was expected", entry.name, e.seq));
+                events_ok = false;
+            }
+            if let Some(t) = last_time {
+                if e.time < t {
+                    checks[2].fail("event-time-backwards", format!("seq {}: time {} is before the previous event's", e.seq, cfr_model::time::format_rfc3339(e.time)));
+                    events_ok = false;
+                }
+            }
+            if let Err(err) = contract.check_event(&e) {
+                if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
+                    checks[4].fail("event-signature-missing", format!("seq {}: {err}", e.seq));
+                } else {
+                    checks[2].fail("event-invalid", format!("seq {}: {err}", e.seq));
+                    events_ok = false;
+                }
+            }
+            if e.sig.is_some() {
+                sig_checked += 1;
+                if let Err(why) = check_signature(&contract, &e) {
+                    checks[4].fail("event-signature-invalid", format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor));
+                }
+            }
+            root.push(cfr_merkle::leaf_hash(bytes));
+            first_time.get_or_insert(e.time);
+            last_time = Some(e.time);
+            next_seq = e.seq.saturating_add(1);
+        }
+        let _ = n_in_chunk;
+        if let Some(r) = &mut replay {
+            if let Err(e) = r.feed(&chunk.raw, entry.events) {
+                checks[7].fail(e.0, e.1);
+                replay = None;
+            }
+        }
+        if let Some(p) = opts.progress.as_deref_mut() {
+            p(next_seq, total);
+        }
+    }
+    if events_ok {
+        if next_seq != m.log.events {
+            checks[2].fail("event-count-mismatch", format!("the log holds {next_seq} events; the manifest says {}", m.log.events));
+        }
+        if first_time != m.log.from || last_time != m.log.until {
+            checks[2].fail("manifest-span-mismatch", "the first/last event times differ from the manifest's from/until");
+        }
+        checks[2].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1).max(0)));
+        if sig_checked > 0 {
+            checks[4].pass(format!("{sig_checked} event signatures valid"));
+        } else {
+            checks[4].pass("no event carries or requires a signature");
+        }
+    } else {
+        checks[4].skip("not checked: the events could not all be read");
+    }
+
+    // 4. Merkle root and checkpoint.
+    {
+        let c = &mut checks[3];
+        match bundle.read_small(layout::CHECKPOINT) {
+            Ok(Some(note)) => match SignedCheckpoint::parse(&note) {
+                Ok(sc) => {
+                    let cp = sc.checkpoint().clone();
+                    report.bundle.root = Some(cp.root);
+                    let want_origin = origin(&contract.id);
+                    if cp.origin != want_origin {
+                        c.fail("checkpoint-origin-mismatch", format!("checkpoint origin {:?}, expected {want_origin:?}", cp.origin));
+                    }
+                    match sc.verify(&want_origin, &recorder_key.0) {
+                        Ok(_) => c.pass(format!("checkpoint signed by the recorder ({})", recorder_key.fingerprint())),
+                        Err(e) => c.fail("checkpoint-signature-invalid", format!("log/checkpoint: {e}")),
+                    }
+                    if cp.root != m.log.root {
+                        c.fail("manifest-root-mismatch", format!("the manifest's root {} differs from the checkpoint's {}", hex(&m.log.root), hex(&cp.root)));
+                    }
+                    if events_ok {
+                        if cp.size != next_seq {
+                            c.fail("checkpoint-size-mismatch", format!("checkpoint size {} but the log holds {next_seq} events", cp.size));
+                        }
+                        let computed = root.root();
+                        if computed != cp.root {
+                            c.fail("checkpoint-root-mismatch", format!("Merkle root over the events is {}; the checkpoint says {}", hex(&computed), hex(&cp.root)));
+                        } else {
+                            c.pass(format!("root {} over {next_seq} events", hex(&computed)));
+                        }
+                    } else {
+                        c.fail("checkpoint-root-unproven", "the events could not all be read, so the root cannot be recomputed");
+                    }
+                }
+                Err(e) => c.fail("checkpoint-invalid", format!("log/checkpoint: {e}")),
+            },
+            Ok(None) => c.fail("member-missing", "log/checkpoint is missing"),
+            Err(e) => c.fail("io", format!("log/checkpoint: {e}")),
+        }
+    }
+
+    // 6. Contract signatures.
+    {
+        let c = &mut checks[5];
+        let cbor = bundle.read_small(layout::CONTRACT_CBOR).ok().flatten().unwrap_or_default();
+        let mut any = false;
+        for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
+            let name = layout::contract_sig(role);
+            match bundle.read_small(&name) {
+                Ok(Some(sig)) => {
+                    any = true;
+                    match cose::verify_detached(&sig, &cbor, &key.0) {
+                        Ok(_) => c.pass(format!("signed by the {role} ({})", key.fingerprint())),
+                        Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
+                    }
+                }
+                Ok(None) => c.notes.push(format!("the bundle carries no contract signature by the {role}")),
+                Err(e) => c.fail("io", format!("{name}: {e}")),
+            }
+        }
+        if !any {
+            c.status = Status::NotChecked;
+        }
+    }
+
+    // 7. Analyzer digest and certificate.
+    {
+        let c = &mut checks[6];
+        match (&m.analyzer_sha256, bundle.member(layout::ANALYZER).is_some()) {
+            (None, false) => c.skip("not checked: the bundle carries no analyzer"),
+            (Some(_), false) | (None, true) => c.fail("analyzer-digest-mismatch", "the manifest and the archive disagree on whether there is an analyzer"),
+            (Some(d), true) => {
+                let listed = listed.get(layout::ANALYZER).copied();
+                if listed != Some(*d) {
+                    c.fail("analyzer-digest-mismatch", "the manifest's analyzer digest differs from the analyzer member's");
+                } else {
+                    c.pass(format!("analyzer SHA-256 {}", hex(d)));
+                }
+                match opts.shipped_analyzer {
+                    Some(s) if s == *d => c.notes.push("this is the analyzer this release of cfr ships".into()),
+                    _ => c.notes.push("this is NOT the analyzer this release of cfr ships".into()),
+                }
+                match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
+                    (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
+                        Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
+                        Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
+                    },
+                    (Ok(Some(_)), None) => c.notes.push("a certificate is present but no regulator key is pinned (--regulator-key): not checked".into()),
+                    (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
+                    (Ok(None), None) => c.notes.push("no analyzer certificate".into()),
+                    (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),
+                }
+            }
+        }
+    }
+
+    // 8. Replay.
+    if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
+        if !events_ok {
+            checks[7].fail("replay-incomplete", "the events could not all be read, so the verdict cannot be replayed");
+        } else {
+            match r.finish() {
+                Ok(bytes) => {
+                    if &bytes == sealed {
+                        match cfr_rules::Verdict::from_cbor(&bytes) {
+                            Ok(v) => {
+                                report.verdict = Some(v);
+                                checks[7].pass("the replayed verdict equals verdict/verdict.cbor byte for byte");
+                            }
+                            Err(e) => checks[7].fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
+                        }
+                    } else {
+                        checks[7].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.len(), hex(&Sha256::digest(sealed))));
+                    }
+                }
+                Err((code, detail)) => checks[7].fail(code, detail),
+            }
+        }
+    }
+
+    report.signers = signers;
+    report.checks = checks;
+    Ok(report)
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
+    let toml_bytes = bundle
+        .read_small(layout::CONTRACT_TOML)
+        .map_err(|e| ("io", format!("contract/contract.toml: {e}")))?
+        .ok_or(("member-missing", "contract/contract.toml is missing".to_owned()))?;
+    let cbor = bundle
+        .read_small(layout::CONTRACT_CBOR)
+        .map_err(|e| ("io", format!("contract/contract.cbor: {e}")))?
+        .ok_or(("member-missing", "contract/contract.cbor is missing".to_owned()))?;
+    let text = String::from_utf8(toml_bytes)
+        .map_err(|_| ("contract-invalid", "contract/contract.toml is not UTF-8".to_owned()))?;
+    let from_toml = Contract::from_toml(&text)
+        .map_err(|e| ("contract-invalid", format!("contract/contract.toml: {e}")))?;
+    let from_cbor = Contract::from_cbor(&cbor)
+        .map_err(|e| ("contract-invalid", format!("contract/contract.cbor: {e}")))?;
+    if from_toml.to_cbor() != cbor {
+        return Err((
+            "contract-mismatch",
+            "contract/contract.cbor is not the compiled form of contract/contract.toml".to_owned(),
+        ));
+    }
+    Ok(from_cbor)
+}
+
+/// A replay in progress: the bundled analyzer, another module, or native.
+enum ReplayRun {
+    Wasm(cfr_replay::Run),
+    Native(Box<cfr_rules::Engine>),
+}
+
+type ReplayFailure = (&'static str, String);
+
+impl ReplayRun {
+    fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
+        match self {
+            ReplayRun::Wasm(r) => r.feed(raw, events).map_err(|e| (e.code(), e.to_string())),
+            ReplayRun::Native(engine) => {
+                for item in cfr_model::EventSeq::new(raw) {
+                    let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
+                    engine.push(&e).map_err(|e| ("replay-failed", e.to_string()))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
+        match self {
+            ReplayRun::Wasm(r) => r.finish().map_err(|e| (e.code(), e.to_string())),
+            ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
+        }
+    }
+}
+
+fn start_replay(
+    bundle: &Bundle,
+    contract: &Contract,
+    how: &Replay,
+    check: &mut Check,
+) -> Option<ReplayRun> {
+    let contract_cbor = contract.to_cbor();
+    let module = match how {
+        Replay::Native => {
+            check.notes.push("replayed with the rule engine built into this release (--native)".into());
+            return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(contract))));
+        }
+        Replay::Module(m) => {
+            check.notes.push(format!("replayed with the analyzer given on the command line (SHA-256 {})", hex(&Sha256::digest(m))));
+            m.clone()
+        }
+        Replay::Bundled => match bundle.read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER) {
+            Ok(Some(m)) => {
+                check.notes.push("replayed with the bundled analyzer".into());
+                m
+            }
+            Ok(None) => {
+                check.notes.push("the bundle carries no analyzer: replayed with the rule engine built into this release".into());
+                return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(contract))));
+            }
+            Err(e) => {
+                check.fail("io", format!("analyzer/analyzer.wasm: {e}"));
+                return None;
+            }
+        },
+    };
+    let analyzer = match cfr_replay::Analyzer::compile(&module) {
+        Ok(a) => a,
+        Err(e) => {
+            check.fail(e.code(), e.to_string());
+            return None;
+        }
+    };
+    match analyzer.start(&contract_cbor, &cfr_replay::Limits::default()) {
+        Ok(run) => Some(ReplayRun::Wasm(run)),
+        Err(e) => {
+            check.fail(e.code(), e.to_string());
+            None
+        }
+    }
+}
