@@ -7,6 +7,8 @@ use cfr_rules::{analyze, Verdict};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
+pub const VERDICT_CDDL: &str = include_str!("../../verdict.cddl");
+
 fn scenarios() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/scenarios");
     let mut dirs: Vec<PathBuf> = std::fs::read_dir(&root)
@@ -76,11 +78,58 @@ fn every_scenario_gives_its_expected_verdict() {
                 verdict.to_json()
             ));
         }
-        // The CBOR form reads back to the same verdict and the same bytes.
+        // The CBOR form reads back to the same verdict and the same bytes,
+        // and matches verdict.cddl.
         let bytes = verdict.to_cbor();
+        if let Err(e) = cddl::validate_cbor_from_slice(VERDICT_CDDL, &bytes, None) {
+            panic!(
+                "{}: verdict does not match verdict.cddl: {e}",
+                dir.display()
+            );
+        }
         let back = Verdict::from_cbor(&bytes).unwrap();
         assert_eq!(back, verdict);
         assert_eq!(back.to_cbor(), bytes);
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn verdict_cddl_rejects_what_the_format_forbids() {
+    use cfr_model::cbor::{self, Cbor};
+    let dir = scenarios().into_iter().next().expect("a scenario");
+    let (verdict, _, _) = run(&dir);
+    let good = verdict.to_cbor_tree();
+    assert!(cddl::validate_cbor_from_slice(VERDICT_CDDL, &cbor::encode(&good), None).is_ok());
+    let with = |key: &str, value: Cbor| {
+        let mut tree = good.clone();
+        if let Cbor::Map(top) = &mut tree {
+            for (k, v) in top.iter_mut() {
+                if k.as_text() == Some("incidents") {
+                    if let Cbor::Array(items) = v {
+                        if let Cbor::Map(fields) = &mut items[0] {
+                            for (fk, fv) in fields.iter_mut() {
+                                if fk.as_text() == Some(key) {
+                                    *fv = value.clone();
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        cbor::encode(&tree)
+    };
+    for (key, bad) in [
+        ("party", Cbor::text("nobody")),
+        ("debtor", Cbor::text("external")),
+        ("from", Cbor::text("2026-03-02 10:00:00")),
+        ("evidence", Cbor::text("4, 5")),
+        ("excuse", Cbor::Int(3)),
+    ] {
+        assert!(
+            cddl::validate_cbor_from_slice(VERDICT_CDDL, &with(key, bad.clone()), None).is_err(),
+            "{key} = {bad:?} accepted"
+        );
+    }
 }
