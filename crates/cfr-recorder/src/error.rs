@@ -1,0 +1,242 @@
+//! Typed errors, one per operation.
+
+use crate::segment::{HeaderFault, RecordFault};
+use std::path::PathBuf;
+
+/// Why a log directory could not be created.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum InitError {
+    /// The directory exists and is not empty.
+    #[error("{path} exists and is not empty; refusing to initialise a log there")]
+    NotEmpty {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// The contract does not parse or check.
+    #[error("contract: {0}")]
+    Contract(#[from] cfr_contract::ContractError),
+    /// Creating or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Why a log could not be opened. A recorder refuses to start on any of
+/// these rather than guess.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OpenError {
+    /// The directory is not a log (no `contract.toml` or `segments/`).
+    #[error("{path} is not a cfr log directory (run `cfr-bundle log init` first)")]
+    NotALog {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// Another process holds the log's lock.
+    #[error("{path} is locked by another recorder; only one may write a log")]
+    Locked {
+        /// The lock file.
+        path: PathBuf,
+    },
+    /// Reading a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The log's contract does not parse or check.
+    #[error("{path}: {source}")]
+    Contract {
+        /// The contract file.
+        path: PathBuf,
+        /// Why.
+        source: cfr_contract::ContractError,
+    },
+    /// A segment header is wrong.
+    #[error(transparent)]
+    SegmentHeader(#[from] HeaderFault),
+    /// Segments are missing: a segment does not start where the previous ended.
+    #[error("{path}: segment starts at seq {found} but the log so far ends at seq {expected}; a segment is missing")]
+    SegmentGap {
+        /// The segment.
+        path: PathBuf,
+        /// The seq the log continues at.
+        expected: u64,
+        /// The segment's first seq.
+        found: u64,
+    },
+    /// A bad record inside the durable part of the log (not a torn tail).
+    #[error("{path}: corrupt record at byte {offset} (would be seq {seq}): {fault}; {bytes_after} bytes follow it. The log was not opened. `cfr-bundle log repair --move-bad-tail` moves everything from this record on aside (never deleting it) if the lost events are not covered by a signed checkpoint")]
+    Corrupt {
+        /// The segment.
+        path: PathBuf,
+        /// Byte offset of the bad record.
+        offset: u64,
+        /// The seq it would have.
+        seq: u64,
+        /// What is wrong.
+        fault: RecordFault,
+        /// Bytes from the bad record to the end of the log.
+        bytes_after: u64,
+    },
+    /// The stored checkpoint does not parse or verify.
+    #[error("{path}: the stored checkpoint is invalid: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The stored checkpoint covers more events than the log holds:
+    /// signed (so acknowledged) events are missing.
+    #[error("the last signed checkpoint covers {checkpoint_size} events but the log holds {log_size}: acknowledged events are missing; restore the log from a copy")]
+    CheckpointAhead {
+        /// Size in the checkpoint.
+        checkpoint_size: u64,
+        /// Events in the log.
+        log_size: u64,
+    },
+    /// The log's root at the checkpoint's size differs from the signed root:
+    /// the log was rewritten.
+    #[error("the log's Merkle root at size {size} is not the root of the last signed checkpoint: the log was altered")]
+    CheckpointMismatch {
+        /// The checkpoint's size.
+        size: u64,
+    },
+    /// The signing key is not the contract's recorder key.
+    #[error("the key given ({given}) is not the recorder key in the contract ({contract})")]
+    WrongKey {
+        /// Fingerprint of the key given.
+        given: String,
+        /// Fingerprint of the contract's recorder key.
+        contract: String,
+    },
+}
+
+/// Why an append failed. On any of these, none of the request's events
+/// was stored.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum AppendError {
+    /// An event was rejected (bad input).
+    #[error(transparent)]
+    Rejected(#[from] crate::submission::Rejection),
+    /// An id was already used for a different event.
+    #[error("item {item}: id {id:?} was already used for a different event (seq {seq})")]
+    IdConflict {
+        /// 1-based position in the request.
+        item: u64,
+        /// The id.
+        id: String,
+        /// The seq the id was first given to.
+        seq: u64,
+    },
+    /// The request's events do not fit one write batch.
+    #[error("the request's events take {bytes} bytes, more than the {max} one request may")]
+    TooLarge {
+        /// Encoded size.
+        bytes: u64,
+        /// The limit.
+        max: u64,
+    },
+    /// Writing or syncing failed (for example a full disk). Nothing of the
+    /// request is in the log.
+    #[error("{path}: write failed ({kind}): {message}")]
+    Storage {
+        /// The segment file.
+        path: PathBuf,
+        /// The I/O error kind.
+        kind: std::io::ErrorKind,
+        /// The I/O error message.
+        message: String,
+    },
+    /// The recorder stopped accepting appends after an unrecoverable
+    /// storage error; restart it (recovery runs on open).
+    #[error("the recorder stopped after a storage error ({reason}); restart it")]
+    Stopped {
+        /// The original error.
+        reason: String,
+    },
+    /// The recorder is shutting down.
+    #[error("the recorder is closed")]
+    Closed,
+}
+
+/// Why a checkpoint could not be signed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum CheckpointError {
+    /// The recorder was opened without its key.
+    #[error("no recorder key: checkpoints cannot be signed")]
+    NoKey,
+    /// Signing failed.
+    #[error("signing: {0}")]
+    Sign(#[from] cfr_merkle::CheckpointError),
+    /// Writing the checkpoint failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Why a proof could not be produced.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ProofError {
+    /// The sizes or seq are out of range.
+    #[error(transparent)]
+    Range(#[from] cfr_merkle::TreeError),
+}
+
+/// Why `repair` did not repair.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RepairError {
+    /// The log could not be read (lock held, not a log, missing segment...).
+    #[error(transparent)]
+    Open(OpenError),
+    /// Moving the bad tail aside would drop events covered by the last
+    /// signed checkpoint.
+    #[error("the bad record is at seq {seq} but the last signed checkpoint covers {checkpoint_size} events: those were acknowledged and signed; restore the log from a copy instead")]
+    WouldDropSigned {
+        /// The first seq that would be moved aside.
+        seq: u64,
+        /// The checkpoint's size.
+        checkpoint_size: u64,
+    },
+    /// Moving a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+}
+
+/// Why reading a log's events failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReadError {
+    /// The log could not be read.
+    #[error(transparent)]
+    Open(#[from] OpenError),
+    /// The log holds fewer valid events than asked for.
+    #[error("the log holds {available} readable events, fewer than the {wanted} asked for")]
+    Short {
+        /// Events asked for.
+        wanted: u64,
+        /// Events readable.
+        available: u64,
+    },
+}

@@ -1,0 +1,1044 @@
+//! The log directory and the group-committing recorder over it.
+
+use crate::error::{
+    AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
+};
+use crate::segment::{self, Record};
+use crate::submission::{content_digest, Submission};
+use cfr_contract::Contract;
+use cfr_merkle::{Checkpoint, Hash, SignedCheckpoint, Tree};
+use cfr_model::keys::SigningKey;
+use cfr_model::Event;
+use std::collections::HashMap;
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender, TryRecvError};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The contract file inside a log directory.
+pub const CONTRACT_FILE: &str = "contract.toml";
+/// The lock file.
+pub const LOCK_FILE: &str = "LOCK";
+/// The segments directory.
+pub const SEGMENTS_DIR: &str = "segments";
+/// The last signed checkpoint (a C2SP signed note).
+pub const CHECKPOINT_FILE: &str = "checkpoint";
+/// Where torn tails cut on open are kept.
+pub const TORN_DIR: &str = "torn";
+/// Where `repair` moves a corrupt tail.
+pub const QUARANTINE_DIR: &str = "quarantine";
+
+/// Most bytes one group-commit write adds; a request alone may add at most
+/// half of it. A torn tail can only be the last write, so on open a bad
+/// record followed by no more than this many bytes is a torn tail; beyond
+/// it, corruption.
+pub const MAX_BATCH_BYTES: u64 = 32 << 20;
+/// Most bytes one request's records may take.
+pub const MAX_REQUEST_BYTES: u64 = MAX_BATCH_BYTES / 2;
+
+/// How to open a log.
+#[derive(Clone)]
+pub struct RecorderOptions {
+    /// The recorder's key (the contract's `recorder` key); without it the
+    /// recorder appends and proves but cannot sign checkpoints.
+    pub key: Option<SigningKey>,
+    /// A new segment is started once the current one reaches this size.
+    pub segment_bytes: u64,
+    /// Most events in one group commit.
+    pub max_batch_events: usize,
+    /// Most requests waiting for the writer before appends block.
+    pub queue: usize,
+}
+
+impl Default for RecorderOptions {
+    fn default() -> Self {
+        RecorderOptions {
+            key: None,
+            segment_bytes: 16 << 20,
+            max_batch_events: 65_536,
+            queue: 4096,
+        }
+    }
+}
+
+/// An acknowledgement: the event is on disk at `seq`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Receipt {
+    /// The event's position in the log.
+    pub seq: u64,
+    /// Recorder time, ns since the epoch.
+    pub time: i64,
+    /// The RFC 9162 leaf hash of the event's canonical CBOR.
+    pub leaf: Hash,
+    /// True when the id had been appended before and this is the original receipt.
+    pub duplicate: bool,
+}
+
+/// An inclusion proof of one event in the tree of `size` events.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InclusionProof {
+    /// The event's seq (leaf index).
+    pub seq: u64,
+    /// The tree size proved against.
+    pub size: u64,
+    /// The event's leaf hash.
+    pub leaf: Hash,
+    /// The root of the tree of `size` events.
+    pub root: Hash,
+    /// RFC 9162 audit path, leaf up.
+    pub path: Vec<Hash>,
+}
+
+/// A consistency proof between two tree sizes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyProof {
+    /// The older size.
+    pub from: u64,
+    /// The newer size.
+    pub to: u64,
+    /// Root at `from`.
+    pub from_root: Hash,
+    /// Root at `to`.
+    pub to_root: Hash,
+    /// RFC 9162 consistency path.
+    pub path: Vec<Hash>,
+}
+
+/// What opening found and did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Recovery {
+    /// Events in the log.
+    pub events: u64,
+    /// Segments read.
+    pub segments: usize,
+    /// A torn tail that was cut: where it was kept and how many bytes.
+    pub torn_tail: Option<(PathBuf, u64)>,
+    /// The size of the last signed checkpoint, if any.
+    pub checkpoint_size: Option<u64>,
+}
+
+/// Creates a log directory bound to the contract `contract_toml`.
+pub fn init(dir: &Path, contract_toml: &str) -> Result<(), InitError> {
+    Contract::from_toml(contract_toml)?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| InitError::Io { path, source }
+    };
+    if dir.exists() {
+        let mut entries = std::fs::read_dir(dir).map_err(io(dir))?;
+        if entries.next().is_some() {
+            return Err(InitError::NotEmpty {
+                path: dir.to_owned(),
+            });
+        }
+    } else {
+        std::fs::create_dir_all(dir).map_err(io(dir))?;
+    }
+    let segs = dir.join(SEGMENTS_DIR);
+    std::fs::create_dir(&segs).map_err(io(&segs))?;
+    create_segment(&segs, 0).map_err(io(&segs))?;
+    write_atomically(&dir.join(CONTRACT_FILE), contract_toml.as_bytes()).map_err(io(dir))?;
+    sync_dir(dir).map_err(io(dir))?;
+    Ok(())
+}
+
+/// Writes `data` to a temporary file, syncs it, renames it over `path`
+/// and syncs the directory.
+fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let mut f = File::create(&tmp)?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)?;
+    sync_dir(dir)
+}
+
+fn sync_dir(dir: &Path) -> std::io::Result<()> {
+    File::open(dir)?.sync_all()
+}
+
+/// Creates segment `first` with its header (via a synced temporary file
+/// and a rename, so a segment file always has a whole header).
+fn create_segment(segs: &Path, first: u64) -> std::io::Result<PathBuf> {
+    let path = segs.join(segment::segment_name(first));
+    let tmp = segs.join(format!(".{}.tmp", segment::segment_name(first)));
+    let mut f = File::create(&tmp)?;
+    f.write_all(&segment::header(first))?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, &path)?;
+    sync_dir(segs)?;
+    Ok(path)
+}
+
+/// Segments of a log in order: `(first seq, path)`.
+fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, OpenError> {
+    let segs = dir.join(SEGMENTS_DIR);
+    let rd = std::fs::read_dir(&segs).map_err(|_| OpenError::NotALog {
+        path: dir.to_owned(),
+    })?;
+    let mut out = Vec::new();
+    for entry in rd {
+        let entry = entry.map_err(|source| OpenError::Io {
+            path: segs.clone(),
+            source,
+        })?;
+        let name = entry.file_name();
+        if let Some(first) = name.to_str().and_then(segment::parse_segment_name) {
+            out.push((first, entry.path()));
+        }
+    }
+    out.sort();
+    Ok(out)
+}
+
+fn read_contract(dir: &Path) -> Result<(String, Contract), OpenError> {
+    let path = dir.join(CONTRACT_FILE);
+    let text = std::fs::read_to_string(&path).map_err(|source| {
+        if source.kind() == std::io::ErrorKind::NotFound {
+            OpenError::NotALog {
+                path: dir.to_owned(),
+            }
+        } else {
+            OpenError::Io {
+                path: path.clone(),
+                source,
+            }
+        }
+    })?;
+    let contract =
+        Contract::from_toml(&text).map_err(|source| OpenError::Contract { path, source })?;
+    Ok((text, contract))
+}
+
+/// The result of walking every segment.
+struct Walk {
+    /// Segments in order with their clean lengths.
+    segments: Vec<(u64, PathBuf, u64)>,
+    /// The first bad record, if any: (segment index, offset, seq, fault,
+    /// bytes after it to the end of the log).
+    bad: Option<(usize, u64, u64, segment::RecordFault, u64)>,
+    /// Segment files in the directory (including any after a bad record).
+    total: usize,
+    /// Events read before `bad`.
+    events: u64,
+}
+
+/// Reads every segment in order, calling `each` for every good record.
+fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
+    let segs = list_segments(dir)?;
+    let mut expected = 0u64;
+    let mut last_time = None;
+    let mut out = Vec::new();
+    let mut sizes = Vec::with_capacity(segs.len());
+    for (first, path) in &segs {
+        let len = std::fs::metadata(path)
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        sizes.push(len);
+        let _ = first;
+    }
+    for (i, (first, path)) in segs.iter().enumerate() {
+        if *first != expected {
+            return Err(OpenError::SegmentGap {
+                path: path.clone(),
+                expected,
+                found: *first,
+            });
+        }
+        let mut bytes = Vec::new();
+        File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut bytes))
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        segment::check_header(path, &bytes, *first)?;
+        let scan = segment::scan(&bytes, *first, last_time);
+        for r in scan.records {
+            expected = r.event.seq + 1;
+            last_time = Some(r.event.time);
+            each(r);
+        }
+        out.push((*first, path.clone(), scan.good_len));
+        if let Some(fault) = scan.fault {
+            let after: u64 =
+                bytes.len() as u64 - scan.good_len + sizes[i + 1..].iter().sum::<u64>();
+            return Ok(Walk {
+                segments: out,
+                bad: Some((i, scan.good_len, expected, fault, after)),
+                events: expected,
+                total: segs.len(),
+            });
+        }
+    }
+    Ok(Walk {
+        segments: out,
+        bad: None,
+        events: expected,
+        total: segs.len(),
+    })
+}
+
+fn read_checkpoint(dir: &Path, contract: &Contract) -> Result<Option<SignedCheckpoint>, OpenError> {
+    let path = dir.join(CHECKPOINT_FILE);
+    let note = match std::fs::read(&path) {
+        Ok(n) => n,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(OpenError::Io { path, source }),
+    };
+    let bad = |reason: String| OpenError::Checkpoint {
+        path: path.clone(),
+        reason,
+    };
+    let signed = SignedCheckpoint::parse(&note).map_err(|e| bad(e.to_string()))?;
+    let origin = cfr_bundle_format::seal::origin(&contract.id);
+    let cp = signed
+        .verify(&origin, &contract.parties.recorder.key.0)
+        .map_err(|e| bad(e.to_string()))?;
+    if cp.origin != origin {
+        return Err(bad(format!("origin {:?} is not {origin:?}", cp.origin)));
+    }
+    Ok(Some(signed))
+}
+
+/// Moves a corrupt tail aside: everything from the first bad record on
+/// (the rest of its segment and every later segment) goes into
+/// `quarantine/`, nothing is deleted. Refuses when that would drop events
+/// covered by the last signed checkpoint. Returns what was moved, or an
+/// empty list when the log had nothing to repair (a torn tail is cut by
+/// opening, not here).
+pub fn repair(dir: &Path) -> Result<Vec<PathBuf>, RepairError> {
+    let lock = Lock::take(dir).map_err(RepairError::Open)?;
+    let (_, contract) = read_contract(dir).map_err(RepairError::Open)?;
+    let checkpoint = read_checkpoint(dir, &contract).map_err(RepairError::Open)?;
+    let w = walk(dir, |_| {}).map_err(RepairError::Open)?;
+    let Some((index, offset, seq, _, _)) = w.bad else {
+        return Ok(Vec::new());
+    };
+    if let Some(cp) = &checkpoint {
+        if cp.checkpoint().size > seq {
+            return Err(RepairError::WouldDropSigned {
+                seq,
+                checkpoint_size: cp.checkpoint().size,
+            });
+        }
+    }
+    let q = dir.join(QUARANTINE_DIR);
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| RepairError::Io { path, source }
+    };
+    std::fs::create_dir_all(&q).map_err(io(&q))?;
+    let stamp = now_ns();
+    let mut moved = Vec::new();
+    let (_, seg_path, _) = &w.segments[index];
+    let kept = q.join(format!("{stamp}-seq{seq}-from-byte{offset}.bin"));
+    copy_tail(seg_path, offset, &kept).map_err(io(&kept))?;
+    moved.push(kept);
+    let all = list_segments(dir).map_err(RepairError::Open)?;
+    for (first, path) in all.iter().filter(|(f, _)| *f > w.segments[index].0) {
+        let target = q.join(format!("{stamp}-{}", segment::segment_name(*first)));
+        std::fs::rename(path, &target).map_err(io(path))?;
+        moved.push(target);
+    }
+    truncate(seg_path, offset).map_err(io(seg_path))?;
+    sync_dir(&dir.join(SEGMENTS_DIR)).map_err(io(dir))?;
+    sync_dir(&q).map_err(io(&q))?;
+    drop(lock);
+    Ok(moved)
+}
+
+/// Copies `path[offset..]` into a new file `to` and syncs it.
+fn copy_tail(path: &Path, offset: u64, to: &Path) -> std::io::Result<()> {
+    let mut src = File::open(path)?;
+    src.seek(SeekFrom::Start(offset))?;
+    let mut dst = OpenOptions::new().write(true).create_new(true).open(to)?;
+    std::io::copy(&mut src, &mut dst)?;
+    dst.sync_all()?;
+    if let Some(parent) = to.parent() {
+        sync_dir(parent)?;
+    }
+    Ok(())
+}
+
+fn truncate(path: &Path, len: u64) -> std::io::Result<()> {
+    let f = OpenOptions::new().write(true).open(path)?;
+    f.set_len(len)?;
+    f.sync_all()
+}
+
+fn now_ns() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+}
+
+/// The advisory lock on `LOCK`, released when dropped (or when the
+/// process dies, even by SIGKILL).
+struct Lock {
+    _file: File,
+}
+
+impl Lock {
+    fn take(dir: &Path) -> Result<Lock, OpenError> {
+        if !dir.join(CONTRACT_FILE).exists() {
+            return Err(OpenError::NotALog {
+                path: dir.to_owned(),
+            });
+        }
+        let path = dir.join(LOCK_FILE);
+        let file = OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        match rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+            Ok(()) => Ok(Lock { _file: file }),
+            Err(e) if e == rustix::io::Errno::WOULDBLOCK => Err(OpenError::Locked { path }),
+            Err(e) => Err(OpenError::Io {
+                path,
+                source: e.into(),
+            }),
+        }
+    }
+}
+
+/// The in-memory index over the durable log: only events already synced
+/// to disk are in it.
+struct Index {
+    tree: Tree,
+    times: Vec<i64>,
+    ids: HashMap<String, (u64, [u8; 16])>,
+}
+
+impl Index {
+    fn last_time(&self) -> Option<i64> {
+        self.times.last().copied()
+    }
+}
+
+struct Shared {
+    dir: PathBuf,
+    contract: Contract,
+    contract_toml: String,
+    key: Option<SigningKey>,
+    index: RwLock<Index>,
+    checkpoint: Mutex<Option<SignedCheckpoint>>,
+    stopped: Mutex<Option<String>>,
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Vec<Receipt>, AppendError>>;
+
+struct Job {
+    subs: Vec<Submission>,
+    reply: Reply,
+}
+
+/// An open log with its group-commit writer. Cheap to share behind an
+/// [`Arc`]; every method takes `&self`.
+pub struct Recorder {
+    shared: Arc<Shared>,
+    tx: Mutex<Option<SyncSender<Job>>>,
+    writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    recovery: Recovery,
+    _lock: Lock,
+}
+
+impl Recorder {
+    /// Opens the log at `dir`: takes the lock, reads every segment, cuts a
+    /// torn tail (keeping its bytes in `torn/`), refuses corruption in the
+    /// durable part, rebuilds the Merkle tree and checks it against the
+    /// last signed checkpoint, then starts the writer thread.
+    pub fn open(dir: &Path, opts: RecorderOptions) -> Result<Recorder, OpenError> {
+        let lock = Lock::take(dir)?;
+        let (contract_toml, contract) = read_contract(dir)?;
+        if let Some(key) = &opts.key {
+            if key.verifying_key() != contract.parties.recorder.key.0 {
+                return Err(OpenError::WrongKey {
+                    given: cfr_model::keys::fingerprint(&key.verifying_key()),
+                    contract: contract.parties.recorder.key.fingerprint(),
+                });
+            }
+        }
+        let mut index = Index {
+            tree: Tree::new(),
+            times: Vec::new(),
+            ids: HashMap::new(),
+        };
+        let w = walk(dir, |r| {
+            index.tree.push(cfr_merkle::leaf_hash(&r.cbor));
+            index.times.push(r.event.time);
+            if !r.id.is_empty() {
+                index
+                    .ids
+                    .insert(r.id, (r.event.seq, content_digest(&r.event)));
+            }
+        })?;
+        let mut recovery = Recovery {
+            events: w.events,
+            segments: w.segments.len(),
+            ..Recovery::default()
+        };
+        let mut segments = w.segments;
+        if let Some((i, offset, seq, fault, after)) = w.bad {
+            let (_, path, _) = &segments[i];
+            if i + 1 != w.total || after > MAX_BATCH_BYTES {
+                return Err(OpenError::Corrupt {
+                    path: path.clone(),
+                    offset,
+                    seq,
+                    fault,
+                    bytes_after: after,
+                });
+            }
+            // A torn tail: the last write, never acknowledged. Keep its
+            // bytes for inspection, then cut it.
+            let torn = dir.join(TORN_DIR);
+            let kept = torn.join(format!("{}-seq{seq}-byte{offset}.bin", now_ns()));
+            let io = |p: &Path| {
+                let p = p.to_owned();
+                move |source| OpenError::Io { path: p, source }
+            };
+            std::fs::create_dir_all(&torn).map_err(io(&torn))?;
+            copy_tail(path, offset, &kept).map_err(io(&kept))?;
+            truncate(path, offset).map_err(io(path))?;
+            recovery.torn_tail = Some((kept, after));
+        }
+        let checkpoint = read_checkpoint(dir, &contract)?;
+        if let Some(cp) = &checkpoint {
+            let c = cp.checkpoint();
+            if c.size > index.tree.size() {
+                return Err(OpenError::CheckpointAhead {
+                    checkpoint_size: c.size,
+                    log_size: index.tree.size(),
+                });
+            }
+            let root = index
+                .tree
+                .root_at(c.size)
+                .map_err(|_| OpenError::CheckpointMismatch { size: c.size })?;
+            if root != c.root {
+                return Err(OpenError::CheckpointMismatch { size: c.size });
+            }
+            recovery.checkpoint_size = Some(c.size);
+        }
+        let segs_dir = dir.join(SEGMENTS_DIR);
+        if segments.is_empty() {
+            let path = create_segment(&segs_dir, 0).map_err(|source| OpenError::Io {
+                path: segs_dir.clone(),
+                source,
+            })?;
+            segments.push((0, path, segment::HEADER_LEN as u64));
+        }
+        let (first, path, _) = segments.last().cloned().unwrap_or_default();
+        let file = OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?;
+        let len = file
+            .metadata()
+            .map_err(|source| OpenError::Io {
+                path: path.clone(),
+                source,
+            })?
+            .len();
+        let _ = first;
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            contract,
+            contract_toml,
+            key: opts.key.clone(),
+            index: RwLock::new(index),
+            checkpoint: Mutex::new(checkpoint),
+            stopped: Mutex::new(None),
+        });
+        let (tx, rx) = sync_channel(opts.queue.max(1));
+        let writer = Writer {
+            shared: shared.clone(),
+            segs_dir,
+            path,
+            file,
+            len,
+            opts,
+        };
+        let handle = std::thread::Builder::new()
+            .name("cfr-recorder-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|source| OpenError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
+        Ok(Recorder {
+            shared,
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            recovery,
+            _lock: lock,
+        })
+    }
+
+    /// What opening found (events, torn tail cut, checkpoint size).
+    pub fn recovery(&self) -> &Recovery {
+        &self.recovery
+    }
+
+    /// The log's contract.
+    pub fn contract(&self) -> &Contract {
+        &self.shared.contract
+    }
+
+    /// The contract text the log was created with.
+    pub fn contract_toml(&self) -> &str {
+        &self.shared.contract_toml
+    }
+
+    /// The log directory.
+    pub fn dir(&self) -> &Path {
+        &self.shared.dir
+    }
+
+    /// Number of durable events.
+    pub fn size(&self) -> u64 {
+        self.read_index().tree.size()
+    }
+
+    /// Time of event `seq`.
+    pub fn time_of(&self, seq: u64) -> Option<i64> {
+        let i = usize::try_from(seq).ok()?;
+        self.read_index().times.get(i).copied()
+    }
+
+    /// Number of events whose time is at or before `until`.
+    pub fn size_until(&self, until: i64) -> u64 {
+        self.read_index().times.partition_point(|t| *t <= until) as u64
+    }
+
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        // A poisoned lock means a panic in the writer while it held the
+        // lock; the index it protects is only ever appended to after a
+        // successful sync, so it is still a valid prefix.
+        self.shared.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Checks `subs` against the contract (all or nothing), then appends
+    /// them in one group commit and waits until they are durable.
+    pub fn append(&self, subs: Vec<Submission>) -> Result<Vec<Receipt>, AppendError> {
+        let rx = self.submit(subs)?;
+        rx.blocking_recv().unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// Like [`append`](Self::append) for async callers: checks in the
+    /// caller, then waits for the writer without blocking the runtime
+    /// (the queue hand-off itself may block briefly when the queue is full;
+    /// call it from `spawn_blocking` under load).
+    pub fn submit(
+        &self,
+        subs: Vec<Submission>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
+    {
+        for (i, s) in subs.iter().enumerate() {
+            crate::submission::check(&self.shared.contract, s).map_err(|reason| {
+                crate::submission::Rejection {
+                    unit: "item",
+                    number: i as u64 + 1,
+                    reason,
+                }
+            })?;
+        }
+        self.enqueue(subs)
+    }
+
+    /// Hands already-checked submissions to the writer.
+    pub(crate) fn enqueue(
+        &self,
+        subs: Vec<Submission>,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
+    {
+        if let Some(reason) = self.stopped() {
+            return Err(AppendError::Stopped { reason });
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(AppendError::Closed)?;
+        tx.send(Job { subs, reply })
+            .map_err(|_| AppendError::Closed)?;
+        Ok(rx)
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// The last signed checkpoint, if any.
+    pub fn checkpoint(&self) -> Option<SignedCheckpoint> {
+        self.shared
+            .checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Signs a checkpoint over every durable event now (or returns the
+    /// last one if the log has not grown), and persists it before
+    /// returning. A new checkpoint is only ever of a size at least the
+    /// previous one's over the same append-only tree, so it is always
+    /// consistent with every checkpoint signed before.
+    pub fn sign_checkpoint(&self) -> Result<SignedCheckpoint, CheckpointError> {
+        let key = self.shared.key.as_ref().ok_or(CheckpointError::NoKey)?;
+        let mut last = self
+            .shared
+            .checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let (size, root) = {
+            let index = self.read_index();
+            (index.tree.size(), index.tree.root())
+        };
+        if let Some(prev) = last.as_ref() {
+            if prev.checkpoint().size >= size {
+                return Ok(prev.clone());
+            }
+        }
+        let origin = cfr_bundle_format::seal::origin(&self.shared.contract.id);
+        let cp = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root,
+        };
+        let signed = cp.sign(key, &origin)?;
+        let path = self.shared.dir.join(CHECKPOINT_FILE);
+        write_atomically(&path, signed.to_note().as_bytes())
+            .map_err(|source| CheckpointError::Io { path, source })?;
+        *last = Some(signed.clone());
+        Ok(signed)
+    }
+
+    /// Inclusion proof of event `seq` in the tree of `size` events.
+    pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<InclusionProof, ProofError> {
+        let index = self.read_index();
+        let path = index.tree.inclusion_proof(seq, size)?;
+        Ok(InclusionProof {
+            seq,
+            size,
+            leaf: index.tree.leaf(seq).unwrap_or_default(),
+            root: index.tree.root_at(size)?,
+            path,
+        })
+    }
+
+    /// Consistency proof between sizes `from` and `to`.
+    pub fn consistency_proof(&self, from: u64, to: u64) -> Result<ConsistencyProof, ProofError> {
+        let index = self.read_index();
+        let path = index.tree.consistency_proof(from, to)?;
+        Ok(ConsistencyProof {
+            from,
+            to,
+            from_root: index.tree.root_at(from)?,
+            to_root: index.tree.root_at(to)?,
+            path,
+        })
+    }
+
+    /// Stops the writer after the requests already queued, and waits.
+    pub fn close(&self) {
+        self.tx.lock().unwrap_or_else(|e| e.into_inner()).take();
+        if let Some(h) = self.writer.lock().unwrap_or_else(|e| e.into_inner()).take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl Drop for Recorder {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// The writer thread: owns the current segment file.
+struct Writer {
+    shared: Arc<Shared>,
+    segs_dir: PathBuf,
+    path: PathBuf,
+    file: File,
+    len: u64,
+    opts: RecorderOptions,
+}
+
+/// What one job will produce once the batch is durable.
+enum Planned {
+    Failed(AppendError),
+    Receipts(Vec<Receipt>),
+}
+
+impl Writer {
+    fn run(mut self, rx: Receiver<Job>) {
+        while let Ok(first) = rx.recv() {
+            let mut jobs = vec![first];
+            let mut events = jobs[0].subs.len();
+            while events < self.opts.max_batch_events {
+                match rx.try_recv() {
+                    Ok(j) => {
+                        events += j.subs.len();
+                        jobs.push(j);
+                    }
+                    Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
+                }
+            }
+            self.commit(jobs);
+        }
+    }
+
+    fn commit(&mut self, jobs: Vec<Job>) {
+        let stopped = self
+            .shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(reason) = stopped {
+            for j in jobs {
+                let _ = j.reply.send(Err(AppendError::Stopped {
+                    reason: reason.clone(),
+                }));
+            }
+            return;
+        }
+        // Plan: dedup, assign seq and time, encode. Only this thread
+        // changes the index, so what it reads here stays true until it
+        // adds the batch below.
+        let mut buf: Vec<u8> = Vec::new();
+        let mut leaves: Vec<(Hash, i64)> = Vec::new();
+        let mut new_ids: HashMap<String, (u64, [u8; 16])> = HashMap::new();
+        let mut plans: Vec<Planned> = Vec::with_capacity(jobs.len());
+        {
+            let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
+            let base = index.tree.size();
+            let mut last_time = index.last_time().unwrap_or(i64::MIN);
+            for job in &jobs {
+                let mark = (buf.len(), leaves.len());
+                let mut job_ids: Vec<String> = Vec::new();
+                let mut receipts = Vec::with_capacity(job.subs.len());
+                let mut failed = None;
+                for (i, sub) in job.subs.iter().enumerate() {
+                    let digest = sub.content_digest();
+                    if let Some(id) = &sub.id {
+                        let known = index.ids.get(id).or_else(|| new_ids.get(id)).copied();
+                        if let Some((seq, d)) = known {
+                            if d != digest {
+                                failed = Some(AppendError::IdConflict {
+                                    item: i as u64 + 1,
+                                    id: id.clone(),
+                                    seq,
+                                });
+                                break;
+                            }
+                            let (leaf, time) = if seq < base {
+                                (
+                                    index.tree.leaf(seq).unwrap_or_default(),
+                                    index.times.get(seq as usize).copied().unwrap_or_default(),
+                                )
+                            } else {
+                                leaves
+                                    .get((seq - base) as usize)
+                                    .copied()
+                                    .unwrap_or_default()
+                            };
+                            receipts.push(Receipt {
+                                seq,
+                                time,
+                                leaf,
+                                duplicate: true,
+                            });
+                            continue;
+                        }
+                    }
+                    let seq = base + leaves.len() as u64;
+                    let time = now_ns().max(last_time);
+                    let mut event = sub.event.clone();
+                    event.seq = seq;
+                    event.time = time;
+                    let cbor = event.encode();
+                    let leaf = cfr_merkle::leaf_hash(&cbor);
+                    segment::encode_record(&mut buf, sub.id.as_deref().unwrap_or(""), &cbor);
+                    leaves.push((leaf, time));
+                    last_time = time;
+                    if let Some(id) = &sub.id {
+                        new_ids.insert(id.clone(), (seq, digest));
+                        job_ids.push(id.clone());
+                    }
+                    receipts.push(Receipt {
+                        seq,
+                        time,
+                        leaf,
+                        duplicate: false,
+                    });
+                }
+                let too_large = (buf.len() - mark.0) as u64;
+                if failed.is_none() && too_large > MAX_REQUEST_BYTES {
+                    failed = Some(AppendError::TooLarge {
+                        bytes: too_large,
+                        max: MAX_REQUEST_BYTES,
+                    });
+                }
+                if let Some(e) = failed {
+                    // All or nothing: undo this job's part of the batch.
+                    buf.truncate(mark.0);
+                    leaves.truncate(mark.1);
+                    for id in job_ids {
+                        new_ids.remove(&id);
+                    }
+                    last_time = leaves
+                        .last()
+                        .map(|l| l.1)
+                        .or(index.last_time())
+                        .unwrap_or(i64::MIN);
+                    plans.push(Planned::Failed(e));
+                } else {
+                    plans.push(Planned::Receipts(receipts));
+                }
+            }
+        }
+        if !buf.is_empty() {
+            if let Err(e) = self.write(&buf, leaves.len() as u64) {
+                for (job, plan) in jobs.into_iter().zip(plans) {
+                    let _ = job.reply.send(Err(match plan {
+                        Planned::Failed(f) => f,
+                        Planned::Receipts(_) => e.clone(),
+                    }));
+                }
+                return;
+            }
+            let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
+            for (leaf, time) in &leaves {
+                index.tree.push(*leaf);
+                index.times.push(*time);
+            }
+            index.ids.extend(new_ids);
+        }
+        for (job, plan) in jobs.into_iter().zip(plans) {
+            let _ = job.reply.send(match plan {
+                Planned::Failed(f) => Err(f),
+                Planned::Receipts(r) => Ok(r),
+            });
+        }
+    }
+
+    /// Writes one batch and syncs it. On a write error the segment is cut
+    /// back to its previous length (the batch was never acknowledged); if
+    /// that, or the sync, fails, the recorder stops: after a failed fsync
+    /// the kernel may have dropped dirty pages, so only a fresh open (which
+    /// rescans the file) can say what is durable.
+    fn write(&mut self, buf: &[u8], _events: u64) -> Result<(), AppendError> {
+        if self.len >= self.opts.segment_bytes {
+            let first = self
+                .shared
+                .index
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .tree
+                .size();
+            let rotated = create_segment(&self.segs_dir, first).and_then(|path| {
+                let file = OpenOptions::new().append(true).open(&path)?;
+                Ok((path, file))
+            });
+            match rotated {
+                Ok((path, file)) => {
+                    self.path = path;
+                    self.file = file;
+                    self.len = segment::HEADER_LEN as u64;
+                }
+                Err(e) => return Err(self.storage_error(&e)),
+            }
+        }
+        let before = self.len;
+        if let Err(e) = self.file.write_all(buf) {
+            let err = self.storage_error(&e);
+            if let Err(e2) = self
+                .file
+                .set_len(before)
+                .and_then(|_| self.file.sync_data())
+            {
+                self.stop(format!(
+                    "{err}; cutting the partial write back failed: {e2}"
+                ));
+            }
+            return Err(err);
+        }
+        if let Err(e) = self.file.sync_data() {
+            let err = self.storage_error(&e);
+            self.stop(err.to_string());
+            return Err(err);
+        }
+        self.len += buf.len() as u64;
+        Ok(())
+    }
+
+    fn storage_error(&self, e: &std::io::Error) -> AppendError {
+        AppendError::Storage {
+            path: self.path.clone(),
+            kind: e.kind(),
+            message: e.to_string(),
+        }
+    }
+
+    fn stop(&self, reason: String) {
+        *self
+            .shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+}
+
+/// Calls `each` with the first `upto` events of the log at `dir`, in
+/// order, read-only and without the lock (so a running recorder is not
+/// disturbed), checking every record. Only ask for events known to be
+/// durable (for example up to a signed checkpoint): a running recorder's
+/// unsynced tail is visible to readers but may not survive a crash.
+pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Result<(), ReadError> {
+    let w = walk(dir, |r: Record| {
+        if r.event.seq < upto {
+            each(r.event);
+        }
+    })?;
+    if w.events < upto {
+        return Err(ReadError::Short {
+            wanted: upto,
+            available: w.events,
+        });
+    }
+    Ok(())
+}
+
+/// The contract text, contract and last signed checkpoint of the log at
+/// `dir`, read without the lock.
+pub fn inspect(dir: &Path) -> Result<(String, Contract, Option<SignedCheckpoint>), OpenError> {
+    let (text, contract) = read_contract(dir)?;
+    let cp = read_checkpoint(dir, &contract)?;
+    Ok((text, contract, cp))
+}

@@ -1,0 +1,232 @@
+//! Shared helpers: the sample contract and keys, logs, servers, raw HTTP.
+
+use cfr_model::keys::{read_signing_key, SigningKey};
+use cfr_model::{Attrs, Value};
+use cfr_recorder::server::{serve, ServerOptions};
+use cfr_recorder::{init, Recorder, RecorderOptions, Submission};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+
+pub fn sample_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/storage-month")
+}
+
+pub fn contract_toml() -> String {
+    std::fs::read_to_string(sample_dir().join("contract.toml")).expect("sample contract")
+}
+
+pub fn key(name: &str) -> SigningKey {
+    read_signing_key(&sample_dir().join(format!("keys/{name}.key"))).expect("sample key")
+}
+
+pub fn key_path(name: &str) -> PathBuf {
+    sample_dir().join(format!("keys/{name}.key"))
+}
+
+pub const CONTRACT_ID: &str = "acme-objstore-2026-03";
+
+/// A fresh log directory (inside a temp dir that must outlive it).
+pub fn new_log() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("log");
+    init(&dir, &contract_toml()).expect("init");
+    (tmp, dir)
+}
+
+pub fn open(dir: &Path) -> Recorder {
+    Recorder::open(
+        dir,
+        RecorderOptions {
+            key: Some(key("recorder")),
+            ..RecorderOptions::default()
+        },
+    )
+    .expect("open")
+}
+
+/// An unsigned `request` by the user.
+pub fn request(n: u64) -> Submission {
+    let mut attrs = Attrs::new();
+    attrs.insert("id", Value::Text(format!("r-{n}")));
+    attrs.insert("op", Value::Text("get".into()));
+    attrs.insert("object", Value::Text(format!("obj/{n}")));
+    Submission::new("request", "user", attrs)
+}
+
+/// An `outage` by the grid attestor (a signed kind), unsigned.
+pub fn outage() -> Submission {
+    let mut attrs = Attrs::new();
+    attrs.insert("start", Value::Int(1_772_445_600_000_000_000));
+    attrs.insert("end", Value::Int(1_772_452_800_000_000_000));
+    attrs.insert("cause", Value::Text("substation fault".into()));
+    Submission::new("outage", "grid", attrs)
+}
+
+/// A request line in JSON Lines.
+pub fn request_line(n: u64) -> String {
+    format!(
+        r#"{{"id":"line-{n}","kind":"request","actor":"user","attrs":{{"id":"r-{n}","op":"get","object":"obj/{n}"}}}}"#
+    )
+}
+
+/// An in-process server on a loopback port.
+pub struct InProcess {
+    pub addr: String,
+    pub recorder: Arc<Recorder>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InProcess {
+    pub fn start(recorder: Recorder, opts: ServerOptions) -> InProcess {
+        let recorder = Arc::new(recorder);
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+        let r = recorder.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("bind");
+                addr_tx
+                    .send(listener.local_addr().expect("addr").to_string())
+                    .expect("send");
+                serve(r, listener, opts, async {
+                    let _ = stopped.await;
+                })
+                .await
+                .expect("serve");
+            });
+        });
+        let addr = addr_rx.recv().expect("server address");
+        InProcess {
+            addr,
+            recorder,
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// One raw HTTP/1.1 request with `Connection: close`: (status, body).
+pub fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).expect("connect");
+    s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+        .expect("timeout");
+    let head = format!(
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    s.write_all(head.as_bytes()).expect("write");
+    let _ = s.write_all(body);
+    let mut resp = Vec::new();
+    let _ = s.read_to_end(&mut resp);
+    let text = String::from_utf8_lossy(&resp).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = text
+        .split_once("\r\n\r\n")
+        .map(|x| x.1.to_owned())
+        .unwrap_or_default();
+    (status, body)
+}
+
+/// A recorder process (`cfr-recorder DIR KEY`), killed on drop.
+pub struct Process {
+    pub child: Child,
+    pub addr: String,
+}
+
+impl Process {
+    pub fn start(dir: &Path) -> Process {
+        Process::start_with(Command::new(env!("CARGO_BIN_EXE_cfr-recorder")), dir)
+    }
+
+    /// Starts `cmd DIR KEY 127.0.0.1:0 200` and waits for its address.
+    pub fn start_with(mut cmd: Command, dir: &Path) -> Process {
+        let mut child = cmd
+            .arg(dir)
+            .arg(key_path("recorder"))
+            .arg("127.0.0.1:0")
+            .arg("200")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn recorder");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read address");
+        let Some(addr) = line.trim().strip_prefix("listening on ") else {
+            let mut err = String::new();
+            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("recorder did not start: {line:?} {err}");
+        };
+        Process {
+            addr: addr.to_owned(),
+            child,
+        }
+    }
+
+    /// SIGKILL, and reap.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A small deterministic generator (xorshift64*).
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+pub fn seed() -> u64 {
+    std::env::var("CFR_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 | 1)
+                .unwrap_or(88172645463325252)
+        })
+}

@@ -1,0 +1,325 @@
+//! The HTTP API: bad input of every kind, limits, slow clients, proofs,
+//! and a bounded load test.
+
+use crate::common::*;
+use cfr_merkle::{verify_consistency, verify_inclusion, SignedCheckpoint};
+use cfr_recorder::client::{parse_hash, Client, ClientError};
+use cfr_recorder::server::ServerOptions;
+use std::io::Write as _;
+use std::time::{Duration, Instant};
+
+fn server(opts: ServerOptions) -> (tempfile::TempDir, InProcess) {
+    let (t, dir) = new_log();
+    (t, InProcess::start(open(&dir), opts))
+}
+
+fn quiet() -> ServerOptions {
+    ServerOptions {
+        checkpoint_interval: None,
+        ..ServerOptions::default()
+    }
+}
+
+#[test]
+fn json_lines_and_cbor_are_appended_with_receipts() {
+    let (_t, s) = server(quiet());
+    let body = format!("{}\n\n{}\n", request_line(1), request_line(2));
+    let (status, text) = http(
+        &s.addr,
+        "POST",
+        "/v1/events",
+        "application/jsonl",
+        body.as_bytes(),
+    );
+    assert_eq!(status, 200, "{text}");
+    let v: serde_json::Value = serde_json::from_str(&text).expect("json");
+    assert_eq!(v["receipts"][1]["seq"], 1);
+    assert_eq!(v["receipts"][1]["leaf"].as_str().expect("leaf").len(), 64);
+    let mut c = Client::new(s.addr.clone());
+    let mut subs = vec![request(3), outage().signed(&key("grid"), CONTRACT_ID)];
+    let r = c.append(&mut subs).expect("cbor append");
+    assert_eq!(r[1].seq, 3);
+    assert_eq!(s.recorder.size(), 4);
+}
+
+#[test]
+fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
+    let (_t, s) = server(quiet());
+    let good = request_line(1);
+    let cases: Vec<(&str, String, &str, u16)> = vec![
+        ("unknown kind", format!("{good}\n{{\"kind\":\"nope\",\"actor\":\"user\",\"attrs\":{{}}}}"), "line 2: unknown event kind", 400),
+        ("wrong actor", format!("{good}\n{{\"kind\":\"request\",\"actor\":\"provider\",\"attrs\":{{\"id\":\"a\",\"op\":\"b\",\"object\":\"c\"}}}}"), "line 2: actor \"provider\" may not emit", 400),
+        ("malformed JSON", format!("{good}\n{{\"kind\":"), "line 2: not a valid event object", 400),
+        ("not an object", format!("{good}\n[1,2]"), "line 2", 400),
+        ("missing attribute", "{\"kind\":\"request\",\"actor\":\"user\",\"attrs\":{\"id\":\"a\"}}".into(), "line 1", 400),
+        ("mistyped attribute", "{\"kind\":\"response\",\"actor\":\"provider\",\"attrs\":{\"id\":\"a\",\"status\":\"200\"}}".into(), "line 1: attribute \"status\": expected int", 400),
+        ("time given", "{\"time\":\"2026-03-01T00:00:00Z\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "assigned by the recorder", 400),
+        ("unsigned signed kind", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}}}}"), "line 2", 400),
+        ("bad signature", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}},\"sig\":\"{}\"}}", format!("{}==", "A".repeat(86))), "line 2: bad signature", 400),
+        ("bad id", "{\"id\":\"has space\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "line 1: id must be", 400),
+        ("not UTF-8", String::from_utf8_lossy(b"\xff\xfe").into_owned(), "line 1", 400),
+    ];
+    for (what, body, want, code) in cases {
+        let (status, text) = http(
+            &s.addr,
+            "POST",
+            "/v1/events",
+            "application/jsonl",
+            body.as_bytes(),
+        );
+        assert_eq!(status, code, "{what}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("a JSON error body");
+        let message = v["error"].as_str().expect("error text");
+        assert!(message.contains(want), "{what}: {message} lacks {want:?}");
+        assert_eq!(s.recorder.size(), 0, "{what}: something was stored");
+    }
+    // Raw invalid UTF-8.
+    let (status, text) = http(
+        &s.addr,
+        "POST",
+        "/v1/events",
+        "application/jsonl",
+        b"\xff\n",
+    );
+    assert_eq!(status, 400, "{text}");
+    // CBOR: truncated, not a map, non-canonical (a two-byte head for a small
+    // length), an unknown key, and a wrong signature length.
+    let mut good_cbor = request(1).to_cbor();
+    let cbor_cases: Vec<(&str, Vec<u8>, &str)> = vec![
+        (
+            "truncated",
+            good_cbor[..good_cbor.len() - 2].to_vec(),
+            "item 1",
+        ),
+        ("not a map", vec![0x83, 1, 2, 3], "expected a map"),
+        (
+            "trailing garbage",
+            {
+                let mut b = good_cbor.clone();
+                b.push(0xff);
+                b
+            },
+            "item 2",
+        ),
+        (
+            "non-canonical",
+            {
+                let mut b = good_cbor.clone();
+                b[0] = 0xb8;
+                b.insert(1, 3);
+                b
+            },
+            "non-canonical",
+        ),
+        (
+            "unknown key",
+            cfr_model::cbor::encode(&cfr_model::cbor::Cbor::map([
+                ("kind", cfr_model::cbor::Cbor::text("request")),
+                ("zzz", cfr_model::cbor::Cbor::Int(1)),
+            ])),
+            "item 1",
+        ),
+    ];
+    for (what, body, want) in cbor_cases {
+        let (status, text) = http(&s.addr, "POST", "/v1/events", "application/cbor-seq", &body);
+        assert_eq!(status, 400, "{what}: {text}");
+        let v: serde_json::Value = serde_json::from_str(&text).expect("a JSON error body");
+        let message = v["error"].as_str().expect("error text");
+        assert!(message.contains(want), "{what}: {message} lacks {want:?}");
+        assert_eq!(s.recorder.size(), 0, "{what}: something was stored");
+    }
+    good_cbor.extend(request(2).to_cbor());
+    let (status, text) = http(
+        &s.addr,
+        "POST",
+        "/v1/events",
+        "application/cbor-seq",
+        &good_cbor,
+    );
+    assert_eq!(status, 200, "{text}");
+    let (status, _) = http(&s.addr, "POST", "/v1/events", "image/png", b"x");
+    assert_eq!(status, 415);
+    // Id reuse for a different event: 409; the same event: the receipt again.
+    let line = request_line(5);
+    assert_eq!(
+        http(&s.addr, "POST", "/v1/events", "", line.as_bytes()).0,
+        200
+    );
+    let (status, text) = http(&s.addr, "POST", "/v1/events", "", line.as_bytes());
+    assert_eq!(status, 200);
+    assert!(text.contains("\"duplicate\":true"), "{text}");
+    let other = line.replace("obj/5", "obj/6");
+    let (status, text) = http(&s.addr, "POST", "/v1/events", "", other.as_bytes());
+    assert_eq!(status, 409, "{text}");
+    assert_eq!(s.recorder.size(), 3);
+}
+
+#[test]
+fn oversized_bodies_are_refused() {
+    let (_t, s) = server(ServerOptions {
+        body_limit: 64 << 10,
+        ..quiet()
+    });
+    let body: String = (0..2000).map(|i| request_line(i) + "\n").collect();
+    assert!(body.len() > 64 << 10);
+    let (status, text) = http(
+        &s.addr,
+        "POST",
+        "/v1/events",
+        "application/jsonl",
+        body.as_bytes(),
+    );
+    assert_eq!(status, 413, "{text}");
+    // Without a declared length (chunked), the limit still holds.
+    let mut conn = std::net::TcpStream::connect(&s.addr).expect("connect");
+    let head = format!("POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+    conn.write_all(head.as_bytes()).expect("write");
+    for chunk in body.as_bytes().chunks(8192) {
+        if conn
+            .write_all(format!("{:x}\r\n", chunk.len()).as_bytes())
+            .is_err()
+        {
+            break;
+        }
+        let _ = conn.write_all(chunk);
+        let _ = conn.write_all(b"\r\n");
+    }
+    let _ = conn.write_all(b"0\r\n\r\n");
+    let mut resp = String::new();
+    let _ = std::io::Read::read_to_string(&mut conn, &mut resp);
+    assert!(resp.starts_with("HTTP/1.1 413"), "{resp}");
+    assert_eq!(s.recorder.size(), 0);
+}
+
+#[test]
+fn a_stuck_client_does_not_block_others() {
+    let (_t, s) = server(ServerOptions {
+        body_timeout: Duration::from_secs(2),
+        ..quiet()
+    });
+    // Promise 1000 bytes, send 10, then stall.
+    let mut stuck = std::net::TcpStream::connect(&s.addr).expect("connect");
+    stuck
+        .write_all(
+            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"kind\":\"",
+        )
+        .expect("write");
+    let started = Instant::now();
+    let mut c = Client::new(s.addr.clone());
+    for i in 0..20 {
+        c.append(&mut [request(i)])
+            .expect("append while a client is stuck");
+    }
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    stuck
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .expect("timeout");
+    let mut resp = String::new();
+    let _ = std::io::Read::read_to_string(&mut stuck, &mut resp);
+    assert!(resp.starts_with("HTTP/1.1 408"), "{resp}");
+    assert_eq!(s.recorder.size(), 20);
+}
+
+#[test]
+fn checkpoints_and_proofs_over_http_verify() {
+    let (_t, s) = server(quiet());
+    let mut c = Client::new(s.addr.clone());
+    let first = c
+        .append(&mut (0..5).map(request).collect::<Vec<_>>())
+        .expect("append");
+    let old = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
+    let rk = key("recorder").verifying_key();
+    let origin = cfr_bundle_format::seal::origin(CONTRACT_ID);
+    let old = old
+        .verify(&origin, &rk)
+        .expect("signed by the recorder")
+        .clone();
+    c.append(&mut (5..12).map(request).collect::<Vec<_>>())
+        .expect("append");
+    let new = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
+    let new = new.verify(&origin, &rk).expect("signed").clone();
+    assert_eq!((old.size, new.size), (5, 12));
+    let p = c.inclusion_proof(3, Some(old.size)).expect("proof");
+    let path: Vec<_> = p["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+        .collect();
+    verify_inclusion(3, old.size, &first[3].leaf, &path, &old.root).expect("included");
+    // Default size: the last signed checkpoint.
+    let p = c.inclusion_proof(3, None).expect("proof");
+    assert_eq!(p["size"], 12);
+    let p = c.consistency_proof(old.size, None).expect("proof");
+    let path: Vec<_> = p["path"]
+        .as_array()
+        .expect("path")
+        .iter()
+        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+        .collect();
+    verify_consistency(old.size, new.size, &old.root, &new.root, &path).expect("consistent");
+    match c.inclusion_proof(50, Some(12)) {
+        Err(ClientError::Refused { status: 400, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    let (status, note) = http(&s.addr, "GET", "/v1/checkpoint", "", b"");
+    assert_eq!(status, 200);
+    assert!(note.starts_with(&format!("{origin}\n12\n")), "{note}");
+}
+
+/// Many concurrent clients on loopback, bounded in count and time; every
+/// acknowledged event is in the log exactly once.
+#[test]
+fn load_many_concurrent_clients_lose_nothing() {
+    const CLIENTS: u64 = 32;
+    const REQUESTS: u64 = 40;
+    const PER_REQUEST: u64 = 10;
+    let (_t, s) = server(ServerOptions {
+        checkpoint_interval: Some(Duration::from_millis(100)),
+        ..ServerOptions::default()
+    });
+    let started = Instant::now();
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let addr = s.addr.clone();
+            std::thread::spawn(move || {
+                let mut client = Client::new(addr);
+                let mut out = Vec::new();
+                for r in 0..REQUESTS {
+                    let mut subs: Vec<_> = (0..PER_REQUEST)
+                        .map(|i| {
+                            request(c * 1_000_000 + r * 1000 + i).with_id(format!("c{c}-r{r}-{i}"))
+                        })
+                        .collect();
+                    out.extend(client.append(&mut subs).expect("append"));
+                }
+                out
+            })
+        })
+        .collect();
+    let mut receipts = Vec::new();
+    for t in threads {
+        receipts.extend(t.join().expect("client thread"));
+    }
+    let elapsed = started.elapsed();
+    assert!(
+        elapsed < Duration::from_secs(120),
+        "load test took {elapsed:?}"
+    );
+    let total = CLIENTS * REQUESTS * PER_REQUEST;
+    assert_eq!(receipts.len() as u64, total);
+    let mut seqs: Vec<u64> = receipts.iter().map(|r| r.seq).collect();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len() as u64, total, "two events got one seq");
+    assert_eq!(s.recorder.size(), total);
+    for r in &receipts {
+        let p = s.recorder.inclusion_proof(r.seq, total).expect("proof");
+        assert_eq!(p.leaf, r.leaf);
+    }
+    eprintln!("load: {total} events from {CLIENTS} clients in {elapsed:?}");
+}

@@ -1,0 +1,530 @@
+//! `cfr-bundle log ...`: run and use a recorder (glue over `cfr-recorder`).
+//!
+//! Exit codes: `0` success, `1` input rejected / proof failed, `2` could
+//! not run (usage, unreadable input, recorder unreachable).
+
+use anyhow::{anyhow, Context as _, Result};
+use cfr_model::keys::{read_signing_key, PublicKey};
+use cfr_recorder::client::{Client, ClientError};
+use cfr_recorder::seal::{load_checkpoint, prove_consistency, seal_log, LogSealOptions, Prefix};
+use cfr_recorder::server::{receipt_json, serve, ServerOptions, DEFAULT_LISTEN};
+use cfr_recorder::{Recorder, RecorderOptions};
+use clap::Subcommand;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// `cfr-bundle log` subcommands.
+#[derive(Subcommand)]
+pub enum LogCmd {
+    /// Create a log directory bound to a contract.
+    Init {
+        /// The log directory (created; must be empty if it exists).
+        dir: PathBuf,
+        /// The contract (TOML).
+        #[arg(long)]
+        contract: PathBuf,
+    },
+    /// Append events (JSON Lines of {id?, kind, actor, attrs, sig?}), to a
+    /// running recorder (--url) or to a log no recorder is serving (--dir).
+    /// Lines without an id get `<file digest>-<line>`, so re-running the
+    /// same file appends nothing twice. Prints one receipt per event.
+    Append {
+        /// The events file (`-` for standard input).
+        events: PathBuf,
+        /// A recorder's address, `host:port`.
+        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        url: Option<String>,
+        /// A log directory.
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Events per request.
+        #[arg(long, default_value_t = 1000)]
+        batch: usize,
+    },
+    /// Serve a log over HTTP (loopback by default).
+    Serve {
+        /// The log directory.
+        dir: PathBuf,
+        /// The recorder's private key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// Address to listen on.
+        #[arg(long, default_value = DEFAULT_LISTEN)]
+        listen: String,
+        /// Sign a checkpoint this often when the log grew (`0s`: never).
+        #[arg(long, default_value = "10s")]
+        checkpoint_interval: String,
+        /// Largest request body in bytes.
+        #[arg(long, default_value_t = 8 << 20)]
+        body_limit: usize,
+        /// How long a client may take to send a body.
+        #[arg(long, default_value = "10s")]
+        body_timeout: String,
+    },
+    /// Sign a checkpoint now and print it (a C2SP signed note).
+    Checkpoint {
+        /// A recorder's address.
+        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        url: Option<String>,
+        /// A log directory no recorder is serving.
+        #[arg(long, requires = "key")]
+        dir: Option<PathBuf>,
+        /// The recorder's private key (with --dir).
+        #[arg(long)]
+        key: Option<PathBuf>,
+    },
+    /// Prove an event's inclusion (--seq) or two checkpoints' consistency
+    /// (--consistency OLD NEW, each a bundle or a checkpoint file; NEW a bundle).
+    Prove {
+        /// The event to prove.
+        #[arg(
+            long,
+            conflicts_with = "consistency",
+            required_unless_present = "consistency"
+        )]
+        seq: Option<u64>,
+        /// The tree size to prove against (default: the last signed checkpoint's).
+        #[arg(long, requires = "seq")]
+        size: Option<u64>,
+        /// Two sealed bundles (or a checkpoint file, then a bundle).
+        #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
+        consistency: Vec<PathBuf>,
+        /// A recorder's address (for --seq).
+        #[arg(long, conflicts_with = "dir")]
+        url: Option<String>,
+        /// A log directory (for --seq; or the contract whose recorder key
+        /// checks --consistency).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+        /// Pin the recorder key (`ed25519:...` or a key file).
+        #[arg(long)]
+        recorder_key: Option<String>,
+    },
+    /// Seal a prefix of the log into a bundle: everything (up to the last
+    /// signed checkpoint when a recorder is serving the log), the first
+    /// --size events, or the events up to --until.
+    Seal {
+        /// The log directory.
+        dir: PathBuf,
+        /// The recorder's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The bundle to write.
+        #[arg(short, long)]
+        output: PathBuf,
+        /// Seal the first N events.
+        #[arg(long, conflicts_with = "until")]
+        size: Option<u64>,
+        /// Seal the events at or before this time (RFC 3339).
+        #[arg(long)]
+        until: Option<String>,
+        /// Embed this analyzer instead of the one this release ships.
+        #[arg(long, conflicts_with = "no_analyzer")]
+        analyzer: Option<PathBuf>,
+        /// Embed no analyzer (the native engine's verdict is stored).
+        #[arg(long)]
+        no_analyzer: bool,
+    },
+    /// Move a corrupt tail aside into quarantine/ (never deletes) so the
+    /// log opens again. Refuses if signed events would be lost.
+    Repair {
+        /// The log directory.
+        dir: PathBuf,
+        /// Required: say that the bad tail may be moved out of the log.
+        #[arg(long, required = true)]
+        move_bad_tail: bool,
+    },
+}
+
+/// Runs a `log` subcommand; returns the exit code.
+pub fn run(cmd: LogCmd) -> Result<u8> {
+    match cmd {
+        LogCmd::Init { dir, contract } => {
+            let text = std::fs::read_to_string(&contract)
+                .with_context(|| format!("reading {}", contract.display()))?;
+            match cfr_recorder::init(&dir, &text) {
+                Ok(()) => {
+                    println!(
+                        "initialised log {} for contract {}",
+                        dir.display(),
+                        contract.display()
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(2)
+                }
+            }
+        }
+        LogCmd::Append {
+            events,
+            url,
+            dir,
+            batch,
+        } => append(&events, url, dir, batch.max(1)),
+        LogCmd::Serve {
+            dir,
+            key,
+            listen,
+            checkpoint_interval,
+            body_limit,
+            body_timeout,
+        } => {
+            let key = read_signing_key(&key)?;
+            let every = cfr_model::time::parse_duration(&checkpoint_interval)
+                .map_err(|e| anyhow!("--checkpoint-interval: {e}"))?;
+            let body_timeout = cfr_model::time::parse_duration(&body_timeout)
+                .map_err(|e| anyhow!("--body-timeout: {e}"))?;
+            let recorder = match Recorder::open(
+                &dir,
+                RecorderOptions {
+                    key: Some(key),
+                    ..RecorderOptions::default()
+                },
+            ) {
+                Ok(r) => Arc::new(r),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(1);
+                }
+            };
+            let rec = recorder.recovery();
+            if let Some((path, bytes)) = &rec.torn_tail {
+                eprintln!(
+                    "cut a torn tail of {bytes} bytes (never acknowledged); kept in {}",
+                    path.display()
+                );
+            }
+            let opts = ServerOptions {
+                body_limit,
+                body_timeout: std::time::Duration::from_nanos(body_timeout.max(1) as u64),
+                checkpoint_interval: (every > 0)
+                    .then(|| std::time::Duration::from_nanos(every as u64)),
+            };
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::bind(&listen)
+                    .await
+                    .with_context(|| format!("listening on {listen}"))?;
+                println!(
+                    "listening on {} ({} events, log {})",
+                    listener.local_addr()?,
+                    recorder.size(),
+                    dir.display()
+                );
+                let _ = std::io::stdout().flush();
+                let shutdown = async {
+                    let _ = tokio::signal::ctrl_c().await;
+                };
+                serve(recorder, listener, opts, shutdown).await?;
+                Ok::<_, anyhow::Error>(())
+            })?;
+            Ok(0)
+        }
+        LogCmd::Checkpoint { url, dir, key } => {
+            if let Some(url) = url {
+                let mut c = Client::new(url);
+                return match c.sign_checkpoint() {
+                    Ok(note) => {
+                        print!("{note}");
+                        Ok(0)
+                    }
+                    Err(e) => client_failure(&e),
+                };
+            }
+            let (Some(dir), Some(key)) = (dir, key) else {
+                return Err(anyhow!("give --url, or --dir and --key"));
+            };
+            let key = read_signing_key(&key)?;
+            let r = Recorder::open(
+                &dir,
+                RecorderOptions {
+                    key: Some(key),
+                    ..RecorderOptions::default()
+                },
+            )?;
+            print!("{}", r.sign_checkpoint()?.to_note());
+            Ok(0)
+        }
+        LogCmd::Prove {
+            seq,
+            size,
+            consistency,
+            url,
+            dir,
+            recorder_key,
+        } => {
+            if let [old, new] = consistency.as_slice() {
+                return prove_bundles(old, new, dir.as_deref(), recorder_key.as_deref());
+            }
+            let Some(seq) = seq else {
+                return Err(anyhow!("give --seq or --consistency"));
+            };
+            if let Some(url) = url {
+                let mut c = Client::new(url);
+                return match c.inclusion_proof(seq, size) {
+                    Ok(v) => {
+                        println!("{v}");
+                        Ok(0)
+                    }
+                    Err(e) => client_failure(&e),
+                };
+            }
+            let dir = dir.ok_or_else(|| anyhow!("give --url or --dir"))?;
+            let r = Recorder::open(&dir, RecorderOptions::default())?;
+            let cp = r.checkpoint();
+            let size = size
+                .or_else(|| cp.as_ref().map(|c| c.checkpoint().size))
+                .ok_or_else(|| anyhow!("no checkpoint signed yet: give --size"))?;
+            let p = match r.inclusion_proof(seq, size) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    return Ok(1);
+                }
+            };
+            cfr_merkle::verify_inclusion(p.seq, p.size, &p.leaf, &p.path, &p.root)?;
+            let hex = |h: &[u8]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+            println!(
+                "{}",
+                serde_json::json!({
+                    "seq": p.seq, "size": p.size, "leaf": hex(&p.leaf), "root": hex(&p.root),
+                    "path": p.path.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+                    "checkpoint": cp.filter(|c| c.checkpoint().size == size).map(|c| c.to_note()),
+                })
+            );
+            Ok(0)
+        }
+        LogCmd::Seal {
+            dir,
+            key,
+            output,
+            size,
+            until,
+            analyzer,
+            no_analyzer,
+        } => {
+            let key = read_signing_key(&key)?;
+            let prefix = match (size, until) {
+                (Some(n), _) => Prefix::Size(n),
+                (None, Some(t)) => Prefix::Until(
+                    cfr_model::time::parse_rfc3339(&t).map_err(|e| anyhow!("--until: {e}"))?,
+                ),
+                (None, None) => Prefix::All,
+            };
+            let analyzer = match (analyzer, no_analyzer) {
+                (Some(p), _) => {
+                    Some(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)
+                }
+                (None, true) => None,
+                (None, false) => crate::analyzer::shipped().map(<[u8]>::to_vec),
+            };
+            let opts = LogSealOptions {
+                key: &key,
+                analyzer,
+                native_verdict: true,
+                chunk_bytes: cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES,
+                prefix,
+            };
+            match seal_log(&dir, &opts, &output) {
+                Ok((n, s)) => {
+                    println!(
+                        "sealed events [0, {n}) of {} into {} ({} bytes, root {}, sha256 {})",
+                        dir.display(),
+                        output.display(),
+                        s.bytes,
+                        s.root
+                            .iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<String>(),
+                        s.sha256
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Ok(1)
+                }
+            }
+        }
+        LogCmd::Repair { dir, .. } => match cfr_recorder::repair(&dir) {
+            Ok(moved) if moved.is_empty() => {
+                println!("nothing to repair in {}", dir.display());
+                Ok(0)
+            }
+            Ok(moved) => {
+                for m in moved {
+                    println!("moved aside: {}", m.display());
+                }
+                Ok(0)
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                Ok(1)
+            }
+        },
+    }
+}
+
+fn client_failure(e: &ClientError) -> Result<u8> {
+    eprintln!("error: {e}");
+    Ok(match e {
+        ClientError::Refused { .. } => 1,
+        _ => 2,
+    })
+}
+
+/// Adds `"id":"<prefix>-<line>"` to a JSON object line that has no id,
+/// textually (re-serialising would hide duplicate keys from the recorder).
+fn with_id(line: &str, prefix: &str, number: usize) -> String {
+    let has_id = serde_json::from_str::<serde_json::Value>(line)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key("id")));
+    match (has_id, line.trim_start().strip_prefix('{')) {
+        (Some(false), Some(rest)) => {
+            let sep = if rest.trim_start().starts_with('}') {
+                ""
+            } else {
+                ","
+            };
+            format!("{{\"id\":\"{prefix}-{number}\"{sep}{rest}")
+        }
+        _ => line.to_owned(),
+    }
+}
+
+fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize) -> Result<u8> {
+    let text = if events.as_os_str() == "-" {
+        let mut s = String::new();
+        std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
+        s
+    } else {
+        std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?
+    };
+    use sha2::{Digest as _, Sha256};
+    let prefix: String = Sha256::digest(text.as_bytes())[..8]
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let lines: Vec<String> = text
+        .split('\n')
+        .enumerate()
+        .map(|(i, l)| {
+            if l.trim().is_empty() {
+                String::new()
+            } else {
+                with_id(l, &prefix, i + 1)
+            }
+        })
+        .collect();
+    let out = std::io::stdout();
+    let mut out = out.lock();
+    if let Some(url) = url {
+        let mut client = Client::new(url);
+        for (b, chunk) in lines.chunks(batch).enumerate() {
+            let body = chunk.join("\n");
+            match client.append_jsonl(&body) {
+                Ok(receipts) => {
+                    for r in receipts {
+                        writeln!(out, "{}", receipt_json(&r))?;
+                    }
+                }
+                Err(ClientError::Refused {
+                    status,
+                    message,
+                    number: Some(n),
+                }) => {
+                    let line = b * batch + n as usize;
+                    eprintln!(
+                        "error: line {line}: rejected ({status}): {}",
+                        message.split_once(": ").map_or(message.as_str(), |x| x.1)
+                    );
+                    eprintln!("events before this request were appended; none of this request's");
+                    return Ok(1);
+                }
+                Err(e) => return client_failure(&e),
+            }
+        }
+        return Ok(0);
+    }
+    let dir = dir.ok_or_else(|| anyhow!("give --url or --dir"))?;
+    let r = Recorder::open(&dir, RecorderOptions::default())?;
+    let subs =
+        match cfr_recorder::submission::parse_jsonl(r.contract(), lines.join("\n").as_bytes()) {
+            Ok(s) => s,
+            Err(e) => {
+                eprintln!("error: {e}; nothing was appended");
+                return Ok(1);
+            }
+        };
+    for chunk in subs.chunks(batch) {
+        match r.append(chunk.to_vec()) {
+            Ok(receipts) => {
+                for rc in receipts {
+                    writeln!(out, "{}", receipt_json(&rc))?;
+                }
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                return Ok(1);
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn prove_bundles(old: &Path, new: &Path, dir: Option<&Path>, pinned: Option<&str>) -> Result<u8> {
+    let (key, origin, note) = match (pinned, dir) {
+        (Some(k), _) => {
+            let key = if Path::new(k).exists() {
+                PublicKey::read(Path::new(k))?
+            } else {
+                PublicKey::parse(k)?
+            };
+            let cp = load_checkpoint(new)?;
+            (key, cp.checkpoint().origin.clone(), "pinned")
+        }
+        (None, Some(d)) => {
+            let (_, contract, _) = cfr_recorder::inspect(d)?;
+            (
+                contract.parties.recorder.key,
+                cfr_bundle_format::seal::origin(&contract.id),
+                "from the log's contract",
+            )
+        }
+        (None, None) => {
+            let b = cfr_bundle_format::bundle::Bundle::open(new)
+                .map_err(|e| anyhow!("{}: {e}", new.display()))?;
+            let contract = b
+                .contract()
+                .map_err(|e| anyhow!("{}: {e}", new.display()))?;
+            (
+                contract.parties.recorder.key,
+                cfr_bundle_format::seal::origin(&contract.id),
+                "from the bundle's own contract, NOT pinned (use --recorder-key)",
+            )
+        }
+    };
+    println!("recorder key {} ({note})", key.fingerprint());
+    match prove_consistency(old, new, &key, &origin) {
+        Ok(c) => {
+            println!(
+                "consistent: {} (size {}) is a prefix of {} (size {}); proof of {} hashes verified",
+                old.display(),
+                c.old.size,
+                new.display(),
+                c.new.size,
+                c.proof.len()
+            );
+            Ok(0)
+        }
+        Err(e) => {
+            println!("NOT proven consistent: {e}");
+            Ok(1)
+        }
+    }
+}
