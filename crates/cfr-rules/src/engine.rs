@@ -62,6 +62,16 @@ pub struct Engine {
     span: Span,
 }
 
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("contract", &self.contract)
+            .field("rules", &self.rules.len())
+            .field("events", &self.span.events)
+            .finish_non_exhaustive()
+    }
+}
+
 impl Engine {
     /// An engine for `contract`. The contract is expected to have passed
     /// its own check (references resolve, no excuse cycles, durations
