@@ -57,7 +57,7 @@ pub enum OpenError {
         /// The contract file.
         path: PathBuf,
         /// Why.
-        source: cfr_contract::ContractError,
+        source: Box<cfr_contract::ContractError>,
     },
     /// A segment header is wrong.
     #[error(transparent)]

@@ -212,8 +212,10 @@ fn read_contract(dir: &Path) -> Result<(String, Contract), OpenError> {
             }
         }
     })?;
-    let contract =
-        Contract::from_toml(&text).map_err(|source| OpenError::Contract { path, source })?;
+    let contract = Contract::from_toml(&text).map_err(|source| OpenError::Contract {
+        path,
+        source: Box::new(source),
+    })?;
     Ok((text, contract))
 }
 

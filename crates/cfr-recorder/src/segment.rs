@@ -286,7 +286,7 @@ mod tests {
     #[test]
     fn scans_clean_segment() {
         let buf = segment(3);
-        check_header(Path::new("x"), &buf, 5).unwrap();
+        check_header(Path::new("x"), &buf, 5).expect("good header");
         let s = scan(&buf, 5, None);
         assert!(s.fault.is_none());
         assert_eq!(s.records.len(), 3);

@@ -41,7 +41,7 @@ fn run_clients(
         .map(|(c, state)| {
             let (addr, state, stop) = (addr.to_owned(), state.clone(), stop.clone());
             std::thread::spawn(move || {
-                let mut rng = Rng(rng_seed ^ (c as u64 + 1) * 0x9e37_79b9);
+                let mut rng = Rng(rng_seed ^ ((c as u64 + 1) * 0x9e37_79b9));
                 let mut client = Client::new(addr);
                 client.retries = 0;
                 client.timeout = Duration::from_secs(5);

@@ -55,7 +55,7 @@ fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
         ("mistyped attribute", "{\"kind\":\"response\",\"actor\":\"provider\",\"attrs\":{\"id\":\"a\",\"status\":\"200\"}}".into(), "line 1: attribute \"status\": expected int", 400),
         ("time given", "{\"time\":\"2026-03-01T00:00:00Z\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "assigned by the recorder", 400),
         ("unsigned signed kind", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}}}}"), "line 2", 400),
-        ("bad signature", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}},\"sig\":\"{}\"}}", format!("{}==", "A".repeat(86))), "line 2: bad signature", 400),
+        ("bad signature", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}},\"sig\":\"{}==\"}}", "A".repeat(86)), "line 2: bad signature", 400),
         ("bad id", "{\"id\":\"has space\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "line 1: id must be", 400),
         ("not UTF-8", String::from_utf8_lossy(b"\xff\xfe").into_owned(), "line 1", 400),
     ];
@@ -172,7 +172,7 @@ fn oversized_bodies_are_refused() {
     assert_eq!(status, 413, "{text}");
     // Without a declared length (chunked), the limit still holds.
     let mut conn = std::net::TcpStream::connect(&s.addr).expect("connect");
-    let head = format!("POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n");
+    let head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
     conn.write_all(head.as_bytes()).expect("write");
     for chunk in body.as_bytes().chunks(8192) {
         if conn

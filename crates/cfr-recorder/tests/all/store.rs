@@ -57,7 +57,7 @@ fn appends_are_numbered_timed_and_idempotent() {
     // (including its valid first event) stores nothing.
     let err = log
         .append(vec![request(9).with_id("new"), request(7).with_id("a0")])
-        .unwrap_err();
+        .expect_err("must fail");
     assert!(
         matches!(
             err,
@@ -81,11 +81,13 @@ fn appends_are_numbered_timed_and_idempotent() {
 fn signed_kinds_need_the_actors_signature() {
     let (_t, dir) = new_log();
     let log = open(&dir);
-    let err = log.append(vec![request(0), outage()]).unwrap_err();
+    let err = log
+        .append(vec![request(0), outage()])
+        .expect_err("must fail");
     assert!(err.to_string().contains("item 2"), "{err}");
     assert!(err.to_string().contains("signed"), "{err}");
     let forged = outage().signed(&key("user"), CONTRACT_ID);
-    let err = log.append(vec![forged]).unwrap_err();
+    let err = log.append(vec![forged]).expect_err("must fail");
     assert!(err.to_string().contains("bad signature"), "{err}");
     let other_contract = outage().signed(&key("grid"), "another-contract");
     assert!(log.append(vec![other_contract]).is_err());
@@ -209,7 +211,7 @@ fn repair_refuses_to_drop_signed_events() {
         Recorder::open(&dir, opts).err(),
         Some(OpenError::Corrupt { .. })
     ));
-    let err = repair(&dir).unwrap_err();
+    let err = repair(&dir).expect_err("must fail");
     assert!(
         matches!(
             err,
