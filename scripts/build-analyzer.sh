@@ -13,7 +13,8 @@
 # (std's sources, for -Zbuild-std) and lld-22 (the linker behind Debian's
 # /usr/bin/rust-lld). They are installed with apt-get when missing. The
 # build is reproducible: the same bytes from any checkout directory, because
-# every absolute path is remapped (checked at the end).
+# it runs in a fixed staging directory (/tmp/cfr-analyzer-build) and every
+# absolute path is remapped (checked at the end).
 #
 # Exit status: 0 ok (or current), 1 committed file differs, 2 cannot build.
 set -euo pipefail
@@ -75,13 +76,31 @@ else
 fi
 cargo_home=${CARGO_HOME:-$HOME/.cargo}
 
+# Cargo hashes the absolute path of a path dependency that lies outside the
+# building workspace (cfr-model, cfr-contract, cfr-rules lie outside
+# crates/cfr-analyzer) into its crate metadata, which changes symbol hashes
+# and hence code layout: building in place would give different bytes in
+# every checkout directory. So the sources are copied to a fixed directory
+# and built there (one build at a time: the directory is locked).
+stage=/tmp/cfr-analyzer-build
+exec 9>"$stage.lock"
+flock 9 || die "cannot lock $stage.lock"
+rm -rf "$stage"
+mkdir -p "$stage/crates"
+cp "$root/Cargo.toml" "$stage/"
+for dir in "$root"/crates/*/; do
+	name=$(basename "$dir")
+	mkdir -p "$stage/crates/$name"
+	tar -C "$dir" --exclude=./target --exclude=./analyzer.wasm -cf - . | tar -C "$stage/crates/$name" -xf -
+done
+
 # rustc applies the last matching remap, so the more specific paths
 # (the target directory may lie inside the checkout) come last.
 sep=$'\x1f'
 flags=(
 	"--remap-path-prefix=$cargo_home=/cargo"
 	"--remap-path-prefix=$std_src=/rustc/src"
-	"--remap-path-prefix=$root=/cfr"
+	"--remap-path-prefix=$stage=/cfr"
 	"--remap-path-prefix=$target=/target"
 )
 encoded=$(
@@ -91,7 +110,7 @@ encoded=$(
 
 echo "build-analyzer: $("$rustc" --version), $("$linker" -flavor wasm --version)" >&2
 (
-	cd "$crate"
+	cd "$stage/crates/cfr-analyzer"
 	env -u RUSTFLAGS -u RUSTC_WRAPPER -u RUSTC_WORKSPACE_WRAPPER \
 		-u CARGO_BUILD_RUSTFLAGS -u CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS \
 		RUSTC="$rustc" RUSTDOC=/usr/bin/rustdoc RUSTC_BOOTSTRAP=1 \
@@ -106,7 +125,7 @@ built="$target/wasm32-unknown-unknown/release/cfr_analyzer.wasm"
 [[ -f $built ]] || die "no module at $built"
 
 # No absolute path of this machine may leak into the module.
-for leak in "$root" "$cargo_home" "$std_src" "$target" "$HOME"; do
+for leak in "$root" "$stage" "$cargo_home" "$std_src" "$target" "$HOME"; do
 	if grep -qaF -- "$leak" "$built"; then
 		die "the module contains the local path $leak: not reproducible"
 	fi
@@ -123,6 +142,9 @@ if [[ $mode == check ]]; then
 	echo "build-analyzer: run scripts/build-analyzer.sh and commit the result" >&2
 	exit 1
 fi
+# The build may have updated the guest's lock file (new dependencies).
+cmp -s "$stage/crates/cfr-analyzer/Cargo.lock" "$crate/Cargo.lock" ||
+	cp "$stage/crates/cfr-analyzer/Cargo.lock" "$crate/Cargo.lock"
 cp "$built" "$committed.tmp"
 mv "$committed.tmp" "$committed"
 echo "build-analyzer: wrote $committed ($size bytes, sha256 $digest)"
