@@ -1,1 +1,675 @@
-fn main() {}
+//! `cfr-bundle`: seal, verify, inspect and analyze cfr evidence bundles.
+//!
+//! The binary is glue: it parses arguments, opens files, calls the
+//! libraries in `crates/`, prints, and picks the exit code:
+//! `0` success / verified, `1` verification failed or input rejected,
+//! `2` could not run (usage, unreadable input).
+
+use anyhow::{anyhow, Context as _, Result};
+use cfr_bundle_format::import::{event_to_jsonl, Importer};
+use cfr_bundle_format::seal::{self, SealError, SealOptions};
+use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
+use cfr_bundle_format::{bundle::Bundle, layout, render};
+use cfr_contract::Contract;
+use cfr_model::keys::{self, PublicKey};
+use clap::{Parser, Subcommand};
+use std::io::{BufRead, BufReader, IsTerminal as _, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+mod analyzer;
+mod log_cmd;
+
+#[derive(Parser)]
+#[command(
+    name = "cfr-bundle",
+    version,
+    about = "Cloud Flight Recorder: seal, verify and analyze evidence bundles"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Make an Ed25519 key pair: NAME.key (PKCS#8 PEM, 0600) and NAME.pub.
+    Keygen {
+        /// Base name of the two files.
+        name: PathBuf,
+    },
+    /// Contract commands.
+    #[command(subcommand)]
+    Contract(ContractCmd),
+    /// Event commands.
+    #[command(subcommand)]
+    Event(EventCmd),
+    /// Seal a JSON Lines event log into a bundle.
+    Seal {
+        /// The contract (TOML).
+        #[arg(long)]
+        contract: PathBuf,
+        /// The events (JSON Lines; `-` for standard input).
+        #[arg(long)]
+        events: PathBuf,
+        /// The recorder's private key (PKCS#8 PEM).
+        #[arg(long)]
+        key: PathBuf,
+        /// A contract signature by the provider or the user (repeatable).
+        #[arg(long = "contract-sig")]
+        contract_sig: Vec<PathBuf>,
+        /// Embed this analyzer instead of the one this release ships.
+        #[arg(long, conflicts_with = "no_analyzer")]
+        analyzer: Option<PathBuf>,
+        /// Embed no analyzer (the verdict is computed by the native engine).
+        #[arg(long)]
+        no_analyzer: bool,
+        /// A regulator's certificate over the analyzer's digest.
+        #[arg(long = "analyzer-cert")]
+        analyzer_cert: Option<PathBuf>,
+        /// Decompressed bytes per event chunk.
+        #[arg(long, default_value_t = seal::DEFAULT_CHUNK_BYTES)]
+        chunk_bytes: usize,
+        /// The bundle to write.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Verify a bundle: integrity, signatures, and the verdict's replay.
+    Verify {
+        /// The bundle.
+        bundle: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        pins: Pins,
+        /// Replay with this analyzer module instead of the bundled one.
+        #[arg(long, conflicts_with = "native")]
+        analyzer: Option<PathBuf>,
+        /// Replay with the rule engine built into this release.
+        #[arg(long)]
+        native: bool,
+    },
+    /// Show a bundle's members, parties, counts, time span and checkpoint.
+    Inspect {
+        /// The bundle.
+        bundle: PathBuf,
+    },
+    /// Unpack every member, plus the events as JSON Lines (events.jsonl).
+    Extract {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The directory to write into (created; must be empty if it exists).
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+    /// Replay a contract's rules over a JSON Lines log and print the verdict.
+    Analyze {
+        /// The contract (TOML).
+        #[arg(long)]
+        contract: PathBuf,
+        /// The events (JSON Lines; `-` for standard input).
+        #[arg(long)]
+        events: PathBuf,
+        /// Print the cfr-verdict/1 JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Analyzer commands.
+    #[command(subcommand)]
+    Analyzer(AnalyzerCmd),
+    /// The recorder: a durable, tamper-evident log bound to one contract.
+    #[command(subcommand)]
+    Log(log_cmd::LogCmd),
+}
+
+#[derive(clap::Args, Default)]
+struct Pins {
+    /// A trust file pinning keys (recorder, provider, user, regulator, [attestors]).
+    #[arg(long)]
+    trust: Option<PathBuf>,
+    /// Pin the recorder's key (a .pub/.key file or `ed25519:...`).
+    #[arg(long)]
+    recorder_key: Option<String>,
+    /// Pin the provider's key.
+    #[arg(long)]
+    provider_key: Option<String>,
+    /// Pin the user's key.
+    #[arg(long)]
+    user_key: Option<String>,
+    /// Trust analyzer certificates by this regulator key.
+    #[arg(long)]
+    regulator_key: Option<String>,
+}
+
+#[derive(Subcommand)]
+enum ContractCmd {
+    /// Check a contract and print a summary of it.
+    Check {
+        /// The contract (TOML).
+        contract: PathBuf,
+    },
+    /// Print the CDDL of the events the contract requires (the recorder specification).
+    Schema {
+        /// The contract (TOML).
+        contract: PathBuf,
+    },
+    /// Sign a contract (its canonical CBOR) as the provider or the user.
+    Sign {
+        /// The contract (TOML).
+        contract: PathBuf,
+        /// The signer's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// `provider` or `user`.
+        #[arg(long)]
+        role: String,
+        /// Where to write the COSE_Sign1 signature.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum EventCmd {
+    /// Sign events (JSON Lines on stdin -> stdout) with the actor's key.
+    Sign {
+        /// The signer's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// The contract: it types the attributes, and its id is signed.
+        #[arg(long)]
+        contract: PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AnalyzerCmd {
+    /// Certify an analyzer module: a COSE_Sign1 over its SHA-256.
+    Certify {
+        /// The module.
+        module: PathBuf,
+        /// The regulator's private key.
+        #[arg(long)]
+        key: PathBuf,
+        /// Where to write the certificate.
+        #[arg(short, long)]
+        output: PathBuf,
+    },
+}
+
+/// An error with the exit code it deserves.
+struct Failure {
+    code: u8,
+    error: anyhow::Error,
+}
+
+fn rejected(e: impl Into<anyhow::Error>) -> Failure {
+    Failure {
+        code: 1,
+        error: e.into(),
+    }
+}
+
+impl<E: Into<anyhow::Error>> From<E> for Failure {
+    fn from(e: E) -> Self {
+        Failure {
+            code: 2,
+            error: e.into(),
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(f) => {
+            eprintln!("cfr-bundle: {:#}", f.error);
+            ExitCode::from(f.code)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.command {
+        Command::Keygen { name } => {
+            let (k, p, key) = keys::write_new_keypair(&name).map_err(rejected)?;
+            println!("wrote {} (private, mode 0600)", k.display());
+            println!("wrote {}", p.display());
+            println!("{}", PublicKey(key.verifying_key()));
+            println!("fingerprint {}", keys::fingerprint(&key.verifying_key()));
+            Ok(0)
+        }
+        Command::Contract(c) => contract_cmd(c),
+        Command::Event(EventCmd::Sign { key, contract }) => event_sign(&key, &contract),
+        Command::Seal {
+            contract,
+            events,
+            key,
+            contract_sig,
+            analyzer,
+            no_analyzer,
+            analyzer_cert,
+            chunk_bytes,
+            output,
+        } => {
+            let contract_toml = read_text(&contract)?;
+            let recorder_key = keys::read_signing_key(&key)?;
+            let contract_sigs = contract_sig
+                .iter()
+                .map(|p| read_bytes(p))
+                .collect::<Result<Vec<_>>>()?;
+            let analyzer = match (analyzer, no_analyzer) {
+                (Some(p), _) => Some(read_bytes(&p)?),
+                (None, true) => None,
+                (None, false) => analyzer::shipped().map(<[u8]>::to_vec),
+            };
+            let analyzer_cert = analyzer_cert.as_deref().map(read_bytes).transpose()?;
+            let parsed = Contract::from_toml(&contract_toml)
+                .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+            let opts = SealOptions {
+                contract_toml,
+                contract_sigs,
+                recorder_key: &recorder_key,
+                analyzer,
+                analyzer_cert,
+                chunk_bytes,
+                native_verdict: true,
+            };
+            let input = open_input(&events)?;
+            let mut importer = Importer::new(&parsed);
+            let lines = input.lines();
+            let events_iter = lines.filter_map(|line| match line {
+                Err(e) => Some(Err(SealError::Io {
+                    path: events.clone(),
+                    source: e,
+                })),
+                Ok(l) => importer.line(&l).map_err(SealError::Import).transpose(),
+            });
+            let bar = progress_bar("sealing");
+            let mut tick = |n: u64| {
+                if let Some(b) = &bar {
+                    b.set_position(n);
+                }
+            };
+            let summary =
+                seal::seal(&opts, events_iter, &output, &mut tick).map_err(|e| match e {
+                    SealError::Io { .. } => Failure::from(anyhow!(e)),
+                    other => rejected(anyhow!(other)),
+                })?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            println!(
+                "sealed {} events in {} chunks into {} ({} bytes)",
+                summary.events,
+                summary.chunks,
+                output.display(),
+                summary.bytes
+            );
+            println!("SHA-256      {}", summary.sha256);
+            println!("Merkle root  {}", hexs(&summary.root));
+            if summary.analyzer_disagrees {
+                eprintln!("warning: the analyzer's verdict differs from this release's native engine; the analyzer's is sealed");
+            }
+            Ok(0)
+        }
+        Command::Verify {
+            bundle,
+            json,
+            pins,
+            analyzer,
+            native,
+        } => {
+            let trust = load_trust(&pins)?;
+            let replay = match (analyzer, native) {
+                (Some(p), _) => Replay::Module(read_bytes(&p)?),
+                (None, true) => Replay::Native,
+                _ => Replay::Bundled,
+            };
+            let bar = progress_bar("verifying");
+            let mut tick = |done: u64, total: u64| {
+                if let Some(b) = &bar {
+                    b.set_length(total);
+                    b.set_position(done);
+                }
+            };
+            let report = verify::verify(
+                &bundle,
+                VerifyOptions {
+                    trust,
+                    replay,
+                    shipped_analyzer: analyzer::shipped_digest(),
+                    progress: Some(&mut tick),
+                },
+            )?;
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            if json {
+                println!(
+                    "{}",
+                    serde_json::to_string_pretty(&render::report_json(&report))?
+                );
+            } else {
+                print!(
+                    "{}",
+                    render::report_text(&report, &bundle.display().to_string())
+                );
+            }
+            Ok(if report.verified() { 0 } else { 1 })
+        }
+        Command::Inspect { bundle } => inspect(&bundle),
+        Command::Extract { bundle, output } => extract(&bundle, &output),
+        Command::Analyze {
+            contract,
+            events,
+            json,
+        } => {
+            let text = read_text(&contract)?;
+            let c = Contract::from_toml(&text)
+                .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+            let mut importer = Importer::new(&c);
+            let mut engine = cfr_rules::Engine::new(&c);
+            for line in open_input(&events)?.lines() {
+                let line = line.with_context(|| events.display().to_string())?;
+                if let Some(e) = importer
+                    .line(&line)
+                    .map_err(|e| rejected(anyhow!("{}: {e}", events.display())))?
+                {
+                    engine
+                        .push(&e)
+                        .map_err(|e| rejected(anyhow!("{}: {e}", events.display())))?;
+                }
+            }
+            let v = engine.finish();
+            if json {
+                println!("{}", v.to_json());
+            } else {
+                print!("{}", render::verdict_text(&v));
+            }
+            Ok(0)
+        }
+        Command::Log(cmd) => log_cmd::run(cmd).map_err(rejected),
+        Command::Analyzer(AnalyzerCmd::Certify {
+            module,
+            key,
+            output,
+        }) => {
+            let m = read_bytes(&module)?;
+            let k = keys::read_signing_key(&key)?;
+            use sha2::Digest as _;
+            let digest = sha2::Sha256::digest(&m);
+            let cert =
+                cfr_bundle_format::cose::sign_detached(&k, &digest, seal::ANALYZER_CONTENT_TYPE)
+                    .map_err(|e| anyhow!("{e}"))?;
+            write_new(&output, &cert)?;
+            println!(
+                "certified analyzer SHA-256 {} with {}",
+                hexs(&digest),
+                keys::fingerprint(&k.verifying_key())
+            );
+            Ok(0)
+        }
+    }
+}
+
+fn contract_cmd(c: ContractCmd) -> Result<u8, Failure> {
+    match c {
+        ContractCmd::Check { contract } => {
+            let text = read_text(&contract)?;
+            match Contract::from_toml(&text) {
+                Ok(c) => {
+                    print!("{}", cfr_contract::summary(&c));
+                    Ok(0)
+                }
+                Err(e) => Err(rejected(anyhow!("{}: {e}", contract.display()))),
+            }
+        }
+        ContractCmd::Schema { contract } => {
+            let text = read_text(&contract)?;
+            let c = Contract::from_toml(&text)
+                .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+            print!("{}", c.events_cddl());
+            Ok(0)
+        }
+        ContractCmd::Sign {
+            contract,
+            key,
+            role,
+            output,
+        } => {
+            let text = read_text(&contract)?;
+            let c = Contract::from_toml(&text)
+                .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+            let k = keys::read_signing_key(&key)?;
+            let sig = seal::sign_contract(&c, &k, &role).map_err(|e| rejected(anyhow!(e)))?;
+            write_new(&output, &sig)?;
+            println!("signed contract {} as {role}: {}", c.id, output.display());
+            Ok(0)
+        }
+    }
+}
+
+fn event_sign(key: &Path, contract: &Path) -> Result<u8, Failure> {
+    use ed25519_dalek::Signer as _;
+    let k = keys::read_signing_key(key)?;
+    let c = Contract::from_toml(&read_text(contract)?)
+        .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+    let mut importer = Importer::new(&c).without_signature_checks();
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut line_out = String::new();
+    for line in std::io::stdin().lock().lines() {
+        let line = line?;
+        let Some(mut e) = importer
+            .line(&line)
+            .map_err(|e| rejected(anyhow!("stdin: {e}")))?
+        else {
+            continue;
+        };
+        let actor_key = c.party_key(&e.actor).ok_or_else(|| {
+            rejected(anyhow!(
+                "line {}: actor {:?} has no key in the contract",
+                e.seq + 1,
+                e.actor
+            ))
+        })?;
+        if actor_key.0 != k.verifying_key() {
+            return Err(rejected(anyhow!(
+                "event seq {}: the key given is not {:?}'s key in the contract; only the actor signs its events",
+                e.seq,
+                e.actor
+            )));
+        }
+        e.sig = Some(k.sign(&e.signing_payload(&c.id)).to_bytes());
+        line_out.clear();
+        event_to_jsonl(&c, &e, &mut line_out);
+        out.write_all(line_out.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn inspect(path: &Path) -> Result<u8, Failure> {
+    let b = Bundle::open(path).map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
+    let m = &b.manifest;
+    println!("Bundle    {}  ({})", path.display(), m.format);
+    println!("Sealed by {}", m.tool);
+    match b.contract() {
+        Ok(c) => {
+            println!("Contract  {} — {}", c.id, c.title);
+            println!("Parties");
+            println!(
+                "  provider  {:<28} {}",
+                c.parties.provider.name,
+                c.parties.provider.key.fingerprint()
+            );
+            println!(
+                "  user      {:<28} {}",
+                c.parties.user.name,
+                c.parties.user.key.fingerprint()
+            );
+            println!(
+                "  recorder  {:<28} {}",
+                c.parties.recorder.name,
+                c.parties.recorder.key.fingerprint()
+            );
+            for (id, p) in &c.parties.attestors {
+                println!(
+                    "  {:<9} {:<28} {} (attestor)",
+                    id,
+                    p.name,
+                    p.key.fingerprint()
+                );
+            }
+        }
+        Err(e) => println!("Contract  {} (unreadable: {e})", m.contract_id),
+    }
+    let span = match (m.log.from, m.log.until) {
+        (Some(f), Some(u)) => format!(
+            "{} to {}",
+            cfr_model::time::format_rfc3339(f),
+            cfr_model::time::format_rfc3339(u)
+        ),
+        _ => "(empty)".into(),
+    };
+    println!(
+        "Log       {} events in {} chunks, {span}",
+        m.log.events,
+        m.log.chunks.len()
+    );
+    println!("Root      {}", hexs(&m.log.root));
+    if let Ok(Some(cp)) = b.read_small(layout::CHECKPOINT) {
+        println!("Checkpoint (unverified; run `cfr-bundle verify`)");
+        for line in String::from_utf8_lossy(&cp).lines() {
+            println!("  {line}");
+        }
+    }
+    println!("Members");
+    for member in b.members() {
+        println!("  {:>10}  {}", member.size(), member.name());
+    }
+    Ok(0)
+}
+
+fn extract(path: &Path, out: &Path) -> Result<u8, Failure> {
+    let b = Bundle::open(path).map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
+    if out.exists() && std::fs::read_dir(out)?.next().is_some() {
+        return Err(anyhow!("{} exists and is not empty", out.display()).into());
+    }
+    std::fs::create_dir_all(out)?;
+    for m in b.members() {
+        // Names passed the strict profile: relative, no `..`, no empty parts.
+        let dest = out.join(m.name());
+        if let Some(parent) = dest.parent() {
+            std::fs::create_dir_all(parent)?;
+        }
+        let mut f = std::fs::File::create(&dest).with_context(|| dest.display().to_string())?;
+        b.copy_member(m, &mut f)?;
+    }
+    let contract = b
+        .contract()
+        .map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
+    let jsonl = out.join("events.jsonl");
+    let mut w = std::io::BufWriter::new(std::fs::File::create(&jsonl)?);
+    let mut line = String::new();
+    let mut n = 0u64;
+    for e in b.events() {
+        let e = e.map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
+        line.clear();
+        event_to_jsonl(&contract, &e, &mut line);
+        w.write_all(line.as_bytes())?;
+        n += 1;
+    }
+    w.flush()?;
+    println!(
+        "extracted {} members and {n} events (events.jsonl) into {}",
+        b.members().len(),
+        out.display()
+    );
+    Ok(0)
+}
+
+fn load_trust(p: &Pins) -> Result<Trust, Failure> {
+    let mut t = match &p.trust {
+        Some(path) => {
+            Trust::from_toml(&read_text(path)?).map_err(|e| anyhow!("{}: {e}", path.display()))?
+        }
+        None => Trust::default(),
+    };
+    let key = |s: &Option<String>| -> Result<Option<PublicKey>, Failure> {
+        match s {
+            None => Ok(None),
+            Some(s) if s.starts_with("ed25519:") => Ok(Some(PublicKey::parse(s)?)),
+            Some(path) => Ok(Some(PublicKey::read(Path::new(path))?)),
+        }
+    };
+    if let Some(k) = key(&p.recorder_key)? {
+        t.recorder = Some(k);
+    }
+    if let Some(k) = key(&p.provider_key)? {
+        t.provider = Some(k);
+    }
+    if let Some(k) = key(&p.user_key)? {
+        t.user = Some(k);
+    }
+    if let Some(k) = key(&p.regulator_key)? {
+        t.regulator = Some(k);
+    }
+    Ok(t)
+}
+
+fn progress_bar(what: &'static str) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let b = indicatif::ProgressBar::new_spinner();
+    b.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} {msg} {human_pos} events ({per_sec})")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+    );
+    b.set_message(what);
+    Some(b)
+}
+
+fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {
+    if path.as_os_str() == "-" {
+        return Ok(Box::new(BufReader::new(std::io::stdin())));
+    }
+    let f = std::fs::File::open(path).with_context(|| path.display().to_string())?;
+    Ok(Box::new(BufReader::with_capacity(1 << 20, f)))
+}
+
+fn read_text(path: &Path) -> Result<String> {
+    std::fs::read_to_string(path).with_context(|| path.display().to_string())
+}
+
+fn read_bytes(path: &Path) -> Result<Vec<u8>> {
+    std::fs::read(path).with_context(|| path.display().to_string())
+}
+
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&dir).with_context(|| dir.display().to_string())?;
+    tmp.write_all(data)?;
+    tmp.as_file().sync_all()?;
+    tmp.persist_noclobber(path)
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+fn hexs(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}

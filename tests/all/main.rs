@@ -1,1 +1,8 @@
-//! End-to-end tests of cfr-bundle.
+//! End-to-end tests of `cfr-bundle` and its libraries, in one binary so
+//! that wasmtime is linked once.
+
+mod bundle_e2e;
+mod recorder;
+mod schemas;
+mod tamper;
+mod util;

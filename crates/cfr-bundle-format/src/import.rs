@@ -101,8 +101,8 @@ impl<'c> Importer<'c> {
                 text.len()
             )));
         }
-        let raw: Line<'_> =
-            serde_json::from_str(text).map_err(|e| err(format!("not a valid event object: {e}")))?;
+        let raw: Line<'_> = serde_json::from_str(text)
+            .map_err(|e| err(format!("not a valid event object: {e}")))?;
         if let Some(seq) = raw.seq {
             if seq != self.next_seq {
                 return Err(err(format!(
@@ -150,7 +150,10 @@ impl<'c> Importer<'c> {
                     .decode(b64)
                     .map_err(|_| err("sig is not valid base64".into()))?;
                 Some(<[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| {
-                    err(format!("sig is {} bytes, an Ed25519 signature is 64", bytes.len()))
+                    err(format!(
+                        "sig is {} bytes, an Ed25519 signature is 64",
+                        bytes.len()
+                    ))
                 })?)
             }
         };
@@ -203,9 +206,10 @@ fn convert(spec: &AttrSpec, json: &serde_json::Value) -> Result<Value, String> {
     let want = spec.ty;
     let mismatch = || format!("expected {want}, found {}", json_type(json));
     Ok(match (want, json) {
-        (ValueType::Int, J::Number(n)) => {
-            Value::Int(n.as_i64().ok_or_else(|| format!("{n} is not a 64-bit integer"))?)
-        }
+        (ValueType::Int, J::Number(n)) => Value::Int(
+            n.as_i64()
+                .ok_or_else(|| format!("{n} is not a 64-bit integer"))?,
+        ),
         (ValueType::Text, J::String(s)) => Value::Text(s.clone()),
         (ValueType::Bool, J::Bool(b)) => Value::Bool(*b),
         (ValueType::Bytes, J::String(s)) => Value::Bytes(parse_hex(s)?),
@@ -341,7 +345,10 @@ impl<'de> Deserialize<'de> for UniqueMap {
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object of attributes")
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<UniqueMap, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<UniqueMap, A::Error> {
                 let mut out: Vec<(String, serde_json::Value)> = Vec::new();
                 while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
                     if out.iter().any(|(e, _)| *e == k) {

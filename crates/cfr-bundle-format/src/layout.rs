@@ -42,7 +42,9 @@ pub fn chunk_name(index: u32) -> String {
 
 /// The chunk index of a chunk member name.
 pub fn chunk_index(name: &str) -> Option<u32> {
-    let n = name.strip_prefix("log/events-")?.strip_suffix(".cbor.zst")?;
+    let n = name
+        .strip_prefix("log/events-")?
+        .strip_suffix(".cbor.zst")?;
     if n.len() != 6 || !n.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -70,7 +72,9 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
             if let Some(s) = name.strip_prefix("schemas/") {
                 let ok = s.ends_with(".cddl")
                     && s.len() > 5
-                    && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+                    && s.bytes().all(|b| {
+                        b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.'
+                    });
                 if !ok {
                     return None;
                 }
@@ -110,7 +114,12 @@ mod tests {
             VERDICT,
         ];
         for w in names.windows(2) {
-            assert!(rank(w[0]).unwrap() < rank(w[1]).unwrap(), "{} < {}", w[0], w[1]);
+            assert!(
+                rank(w[0]).unwrap() < rank(w[1]).unwrap(),
+                "{} < {}",
+                w[0],
+                w[1]
+            );
         }
         assert_eq!(rank("log/events-1.cbor.zst"), None);
         assert_eq!(rank("schemas/../x.cddl"), None);

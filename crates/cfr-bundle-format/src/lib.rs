@@ -18,6 +18,7 @@ pub mod layout;
 pub mod manifest;
 pub mod readme;
 pub mod render;
+pub mod sandbox;
 pub mod schemas;
 pub mod seal;
 pub mod tar;

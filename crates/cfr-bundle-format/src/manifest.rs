@@ -124,7 +124,10 @@ fn exact_keys(v: &Cbor, name: &'static str, keys: &[&str]) -> Result<(), Manifes
     if entries.len() != keys.len() {
         return Err(field(
             name,
-            format!("expected exactly the keys {keys:?}, found {} keys", entries.len()),
+            format!(
+                "expected exactly the keys {keys:?}, found {} keys",
+                entries.len()
+            ),
         ));
     }
     for (k, _) in entries {
@@ -254,7 +257,10 @@ impl Manifest {
                 Ok(ChunkEntry {
                     name: text(req(c, "name", "log.chunks[].name")?, "log.chunks[].name")?,
                     first: uint(req(c, "first", "log.chunks[].first")?, "log.chunks[].first")?,
-                    events: uint(req(c, "events", "log.chunks[].events")?, "log.chunks[].events")?,
+                    events: uint(
+                        req(c, "events", "log.chunks[].events")?,
+                        "log.chunks[].events",
+                    )?,
                     raw_size: uint(
                         req(c, "raw_size", "log.chunks[].raw_size")?,
                         "log.chunks[].raw_size",
@@ -266,7 +272,10 @@ impl Manifest {
             Cbor::Null => None,
             a => {
                 exact_keys(a, "analyzer", &["sha256"])?;
-                Some(b32(req(a, "sha256", "analyzer.sha256")?, "analyzer.sha256")?)
+                Some(b32(
+                    req(a, "sha256", "analyzer.sha256")?,
+                    "analyzer.sha256",
+                )?)
             }
         };
         let members = req(&m, "members", "members")?

@@ -86,7 +86,10 @@ pub fn render(f: &Facts<'_>) -> String {
             }
         }
         None => {
-            let _ = writeln!(s, "\nVerdict:      none sealed (no analyzer or rules were run)");
+            let _ = writeln!(
+                s,
+                "\nVerdict:      none sealed (no analyzer or rules were run)"
+            );
         }
     }
     let _ = writeln!(

@@ -80,7 +80,10 @@ pub fn report_text(r: &Report, name: &str) -> String {
             s,
             "Contract  {}{}",
             id,
-            b.contract_title.as_ref().map(|t| format!(" — {t}")).unwrap_or_default()
+            b.contract_title
+                .as_ref()
+                .map(|t| format!(" — {t}"))
+                .unwrap_or_default()
         );
     }
     if let Some(n) = b.events {
@@ -98,7 +101,11 @@ pub fn report_text(r: &Report, name: &str) -> String {
                 Pin::NotPinned => "NOT pinned",
                 Pin::Mismatch => "PIN MISMATCH",
             };
-            let _ = writeln!(s, "  {:<10} {:<28} {}  {pin}", k.role, k.name, k.fingerprint);
+            let _ = writeln!(
+                s,
+                "  {:<10} {:<28} {}  {pin}",
+                k.role, k.name, k.fingerprint
+            );
         }
         if r.unpinned() {
             let _ = writeln!(
@@ -122,7 +129,11 @@ pub fn report_text(r: &Report, name: &str) -> String {
                 let _ = writeln!(s, "           [{}] {}", f.code, f.detail);
             }
             if c.failure_count > c.failures.len() as u64 {
-                let _ = writeln!(s, "           ... and {} more", c.failure_count - c.failures.len() as u64);
+                let _ = writeln!(
+                    s,
+                    "           ... and {} more",
+                    c.failure_count - c.failures.len() as u64
+                );
             }
         } else {
             for n in &c.notes {
@@ -159,7 +170,11 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
         (Some(f), Some(u)) => format!("{} to {}", format_rfc3339(f), format_rfc3339(u)),
         _ => "empty log".to_owned(),
     };
-    let _ = writeln!(s, "Verdict for contract {} ({} events, {span})", v.contract, v.log.events);
+    let _ = writeln!(
+        s,
+        "Verdict for contract {} ({} events, {span})",
+        v.contract, v.log.events
+    );
     let t = &v.totals;
     let _ = writeln!(
         s,
@@ -171,7 +186,13 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
         t.none,
         t.inconclusive
     );
-    for party in [Party::Provider, Party::User, Party::External, Party::None, Party::Inconclusive] {
+    for party in [
+        Party::Provider,
+        Party::User,
+        Party::External,
+        Party::None,
+        Party::Inconclusive,
+    ] {
         let list: Vec<(usize, &cfr_rules::Incident)> = v
             .incidents
             .iter()
@@ -189,7 +210,11 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
             Party::Inconclusive => "Inconclusive",
         };
         let _ = writeln!(s, "\n{heading} ({})", list.len());
-        let _ = writeln!(s, "  {:>4}  {:<24} {:<18} {:<22} {}", "#", "from", "kind", "rule", "explanation");
+        let _ = writeln!(
+            s,
+            "  {:>4}  {:<24} {:<18} {:<22} {}",
+            "#", "from", "kind", "rule", "explanation"
+        );
         for (n, i) in list {
             let _ = writeln!(
                 s,
@@ -204,7 +229,11 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
     }
     if !v.rules.is_empty() {
         let _ = writeln!(s, "\nRules");
-        let _ = writeln!(s, "  {:<24} {:>9} {:>9} {:>9} {:>9}", "rule", "checked", "fulfilled", "pending", "incidents");
+        let _ = writeln!(
+            s,
+            "  {:<24} {:>9} {:>9} {:>9} {:>9}",
+            "rule", "checked", "fulfilled", "pending", "incidents"
+        );
         for r in &v.rules {
             let _ = writeln!(
                 s,
@@ -226,7 +255,9 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
                 if p.breached {
                     format!(
                         ": BREACHED, credit {}",
-                        p.credit_ppm.map(format_percent).unwrap_or_else(|| "none".into())
+                        p.credit_ppm
+                            .map(format_percent)
+                            .unwrap_or_else(|| "none".into())
                     )
                 } else {
                     ": met".into()

@@ -6,11 +6,26 @@ use cfr_contract::Contract;
 
 /// Schemas that do not depend on the contract: (member name, text).
 pub const STATIC: &[(&str, &str)] = &[
-    ("schemas/contract.cddl", include_str!("../../../schemas/contract.cddl")),
-    ("schemas/cose.cddl", include_str!("../../../schemas/cose.cddl")),
-    ("schemas/event.cddl", include_str!("../../../schemas/event.cddl")),
-    ("schemas/manifest.cddl", include_str!("../../../schemas/manifest.cddl")),
-    ("schemas/verdict.cddl", include_str!("../../../schemas/verdict.cddl")),
+    (
+        "schemas/contract.cddl",
+        include_str!("../../../schemas/contract.cddl"),
+    ),
+    (
+        "schemas/cose.cddl",
+        include_str!("../../../schemas/cose.cddl"),
+    ),
+    (
+        "schemas/event.cddl",
+        include_str!("../../../schemas/event.cddl"),
+    ),
+    (
+        "schemas/manifest.cddl",
+        include_str!("../../../schemas/manifest.cddl"),
+    ),
+    (
+        "schemas/verdict.cddl",
+        include_str!("../../../schemas/verdict.cddl"),
+    ),
 ];
 
 /// Member name of the contract-specific events schema.

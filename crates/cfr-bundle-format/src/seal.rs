@@ -184,7 +184,7 @@ struct Sealer<'a> {
     chunks: Vec<(ChunkEntry, u64, [u8; 32])>,
     root: RootBuilder,
     engine: Option<cfr_rules::Engine>,
-    analyzer: Option<cfr_replay::Run>,
+    analyzer: Option<crate::sandbox::Run>,
     next_seq: u64,
     from: Option<i64>,
     until: Option<i64>,
@@ -229,10 +229,10 @@ impl Sealer<'_> {
         }
         if let Some(run) = &mut self.analyzer {
             run.feed(&self.chunk, self.chunk_events)
-                .map_err(|e| SealError::Analyzer(e.to_string()))?;
+                .map_err(|(_, e)| SealError::Analyzer(e))?;
         }
-        let compressed = zstd::bulk::compress(&self.chunk, ZSTD_LEVEL)
-            .map_err(io_err(&self.spool_path))?;
+        let compressed =
+            zstd::bulk::compress(&self.chunk, ZSTD_LEVEL).map_err(io_err(&self.spool_path))?;
         self.spool
             .write_all(&compressed)
             .map_err(io_err(&self.spool_path))?;
@@ -302,14 +302,10 @@ where
         cose::inspect(cert).map_err(|e| SealError::AnalyzerCertificate(e.to_string()))?;
     }
     let analyzer_run = match &opts.analyzer {
-        Some(module) => {
-            let a = cfr_replay::Analyzer::compile(module)
-                .map_err(|e| SealError::Analyzer(e.to_string()))?;
-            Some(
-                a.start(&contract_cbor, &cfr_replay::Limits::default())
-                    .map_err(|e| SealError::Analyzer(e.to_string()))?,
-            )
-        }
+        Some(module) => Some(
+            crate::sandbox::start(module, &contract_cbor)
+                .map_err(|(_, e)| SealError::Analyzer(e))?,
+        ),
         None => None,
     };
 
@@ -348,9 +344,7 @@ where
     let native_cbor = native.as_ref().map(|v| v.to_cbor());
     let (verdict_cbor, analyzer_disagrees) = match s.analyzer.take() {
         Some(run) => {
-            let v = run
-                .finish()
-                .map_err(|e| SealError::Analyzer(e.to_string()))?;
+            let v = run.finish().map_err(|(_, e)| SealError::Analyzer(e))?;
             let differs = native_cbor.as_ref().is_some_and(|n| *n != v);
             (Some(v), differs)
         }
@@ -358,10 +352,9 @@ where
         None => (None, false),
     };
     let verdict = match &verdict_cbor {
-        Some(b) => Some(
-            cfr_rules::Verdict::from_cbor(b)
-                .map_err(|e| SealError::Analyzer(format!("the analyzer's verdict does not decode: {e}")))?,
-        ),
+        Some(b) => Some(cfr_rules::Verdict::from_cbor(b).map_err(|e| {
+            SealError::Analyzer(format!("the analyzer's verdict does not decode: {e}"))
+        })?),
         None => None,
     };
 
@@ -436,8 +429,9 @@ where
         members,
     };
     let manifest_cbor = manifest.to_cbor();
-    let manifest_sig = cose::sign_detached(opts.recorder_key, &manifest_cbor, MANIFEST_CONTENT_TYPE)
-        .map_err(|e| SealError::Internal(e.to_string()))?;
+    let manifest_sig =
+        cose::sign_detached(opts.recorder_key, &manifest_cbor, MANIFEST_CONTENT_TYPE)
+            .map_err(|e| SealError::Internal(e.to_string()))?;
 
     // Write the archive to a temporary file, then rename.
     let tmp = tempfile::Builder::new()
@@ -450,21 +444,27 @@ where
         path: out.to_owned(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut w = TarWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), mtime)
+    let mut w =
+        TarWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), mtime).map_err(tar_err)?;
+    w.append(layout::README, readme.as_bytes())
         .map_err(tar_err)?;
-    w.append(layout::README, readme.as_bytes()).map_err(tar_err)?;
-    w.append(layout::MANIFEST, &manifest_cbor).map_err(tar_err)?;
-    w.append(layout::MANIFEST_SIG, &manifest_sig).map_err(tar_err)?;
+    w.append(layout::MANIFEST, &manifest_cbor)
+        .map_err(tar_err)?;
+    w.append(layout::MANIFEST_SIG, &manifest_sig)
+        .map_err(tar_err)?;
     for (name, text) in &schema_members {
         w.append(name, text.as_bytes()).map_err(tar_err)?;
     }
     w.append(layout::CONTRACT_TOML, opts.contract_toml.as_bytes())
         .map_err(tar_err)?;
-    w.append(layout::CONTRACT_CBOR, &contract_cbor).map_err(tar_err)?;
+    w.append(layout::CONTRACT_CBOR, &contract_cbor)
+        .map_err(tar_err)?;
     for (role, sig) in &contract_sigs {
-        w.append(&layout::contract_sig(role), sig).map_err(tar_err)?;
+        w.append(&layout::contract_sig(role), sig)
+            .map_err(tar_err)?;
     }
-    w.append(layout::CHECKPOINT, &checkpoint_text).map_err(tar_err)?;
+    w.append(layout::CHECKPOINT, &checkpoint_text)
+        .map_err(tar_err)?;
     s.spool.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
     for (c, size, _) in &s.chunks {
         let mut part = (&mut s.spool).take(*size);

@@ -367,30 +367,52 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             .members()
             .iter()
             .map(|x| x.name())
-            .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest.") )
+            .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest."))
             .collect();
         let listed_names: Vec<&str> = m.members.iter().map(|e| e.name.as_str()).collect();
         for n in &in_archive {
             if !listed.contains_key(n) {
-                c.fail("member-unexpected", format!("{n} is in the archive but not in the manifest"));
+                c.fail(
+                    "member-unexpected",
+                    format!("{n} is in the archive but not in the manifest"),
+                );
             }
         }
         for n in &listed_names {
             if !in_archive.contains(n) {
-                c.fail("member-missing", format!("{n} is in the manifest but not in the archive"));
+                c.fail(
+                    "member-missing",
+                    format!("{n} is in the manifest but not in the archive"),
+                );
             }
         }
-        if in_archive.iter().filter(|n| listed.contains_key(*n)).collect::<Vec<_>>()
-            != listed_names.iter().filter(|n| in_archive.contains(n)).collect::<Vec<_>>()
+        if in_archive
+            .iter()
+            .filter(|n| listed.contains_key(*n))
+            .collect::<Vec<_>>()
+            != listed_names
+                .iter()
+                .filter(|n| in_archive.contains(n))
+                .collect::<Vec<_>>()
         {
-            c.fail("member-order", "the manifest lists the members in another order than the archive");
+            c.fail(
+                "member-order",
+                "the manifest lists the members in another order than the archive",
+            );
         }
         for tm in bundle.members() {
-            let Some(e) = listed.get(tm.name()) else { continue };
+            let Some(e) = listed.get(tm.name()) else {
+                continue;
+            };
             if tm.size() != e.size {
                 c.fail(
                     "member-size-mismatch",
-                    format!("{}: {} bytes; the manifest says {}", tm.name(), tm.size(), e.size),
+                    format!(
+                        "{}: {} bytes; the manifest says {}",
+                        tm.name(),
+                        tm.size(),
+                        e.size
+                    ),
                 );
                 continue;
             }
@@ -416,12 +438,28 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 );
             }
         }
-        if m.log.chunks.len() != bundle.members().iter().filter(|x| layout::chunk_index(x.name()).is_some()).count() {
-            c.fail("member-missing", "the manifest's chunk list does not match the archive's event chunks");
+        if m.log.chunks.len()
+            != bundle
+                .members()
+                .iter()
+                .filter(|x| layout::chunk_index(x.name()).is_some())
+                .count()
+        {
+            c.fail(
+                "member-missing",
+                "the manifest's chunk list does not match the archive's event chunks",
+            );
         }
         for (i, ch) in m.log.chunks.iter().enumerate() {
             if ch.name != layout::chunk_name(i as u32) {
-                c.fail("manifest-invalid", format!("chunk #{i} is named {:?}, expected {:?}", ch.name, layout::chunk_name(i as u32)));
+                c.fail(
+                    "manifest-invalid",
+                    format!(
+                        "chunk #{i} is named {:?}, expected {:?}",
+                        ch.name,
+                        layout::chunk_name(i as u32)
+                    ),
+                );
             }
         }
     }
@@ -439,7 +477,10 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         if c.id != m.contract_id {
             checks[0].fail(
                 "contract-mismatch",
-                format!("the manifest names contract {:?}; the bundle holds {:?}", m.contract_id, c.id),
+                format!(
+                    "the manifest names contract {:?}; the bundle holds {:?}",
+                    m.contract_id, c.id
+                ),
             );
         }
     }
@@ -488,7 +529,13 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
     for s in &signers {
         if s.pin == Pin::Mismatch {
-            let check = if s.role == "recorder" { 1 } else if s.role == "provider" || s.role == "user" { 5 } else { 4 };
+            let check = if s.role == "recorder" {
+                1
+            } else if s.role == "provider" || s.role == "user" {
+                5
+            } else {
+                4
+            };
             checks[check].fail(
                 "key-pin-mismatch",
                 format!(
@@ -507,20 +554,27 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     {
         let c = &mut checks[1];
         match bundle.read_small(layout::MANIFEST_SIG) {
-            Ok(Some(sig)) => match cose::verify_detached(&sig, &bundle.manifest_bytes, &recorder_key.0) {
-                Ok(_) => c.pass(format!("signed by the recorder ({})", recorder_key.fingerprint())),
-                Err(e) => c.fail("manifest-signature-invalid", format!("manifest.sig: {e}")),
-            },
+            Ok(Some(sig)) => {
+                match cose::verify_detached(&sig, &bundle.manifest_bytes, &recorder_key.0) {
+                    Ok(_) => c.pass(format!(
+                        "signed by the recorder ({})",
+                        recorder_key.fingerprint()
+                    )),
+                    Err(e) => c.fail("manifest-signature-invalid", format!("manifest.sig: {e}")),
+                }
+            }
             Ok(None) => c.fail("member-missing", "manifest.sig is missing"),
             Err(e) => c.fail("io", format!("manifest.sig: {e}")),
         }
         for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
             let name = layout::manifest_cosig(role);
             match bundle.read_small(&name) {
-                Ok(Some(sig)) => match cose::verify_detached(&sig, &bundle.manifest_bytes, &key.0) {
-                    Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
-                    Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
-                },
+                Ok(Some(sig)) => {
+                    match cose::verify_detached(&sig, &bundle.manifest_bytes, &key.0) {
+                        Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
+                        Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => c.fail("io", format!("{name}: {e}")),
             }
@@ -541,19 +595,32 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         checks[7].skip("not checked: the bundle carries no sealed verdict");
         None
     };
-    let listed: BTreeMap<&str, [u8; 32]> =
-        m.members.iter().map(|e| (e.name.as_str(), e.sha256)).collect();
+    let listed: BTreeMap<&str, [u8; 32]> = m
+        .members
+        .iter()
+        .map(|e| (e.name.as_str(), e.sha256))
+        .collect();
     let total = m.log.events;
     'chunks: for entry in &m.log.chunks {
         let chunk = match bundle.chunk(entry) {
             Ok(ch) => ch,
             Err(e) => {
                 checks[2].fail(e.code(), e.to_string());
-                if let Ok(raw) = bundle.read_member_max(&entry.name, crate::seal::MAX_CHUNK_BYTES * 2) {
+                if let Ok(raw) =
+                    bundle.read_member_max(&entry.name, crate::seal::MAX_CHUNK_BYTES * 2)
+                {
                     if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
                         let d: [u8; 32] = Sha256::digest(&raw).into();
                         if &d != want {
-                            checks[0].fail("member-digest-mismatch", format!("{}: SHA-256 {} but the manifest says {}", entry.name, hex(&d), hex(want)));
+                            checks[0].fail(
+                                "member-digest-mismatch",
+                                format!(
+                                    "{}: SHA-256 {} but the manifest says {}",
+                                    entry.name,
+                                    hex(&d),
+                                    hex(want)
+                                ),
+                            );
                         }
                     }
                 }
@@ -565,12 +632,23 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             if *want != chunk.sha256 {
                 checks[0].fail(
                     "member-digest-mismatch",
-                    format!("{}: SHA-256 {} but the manifest says {}", entry.name, hex(&chunk.sha256), hex(want)),
+                    format!(
+                        "{}: SHA-256 {} but the manifest says {}",
+                        entry.name,
+                        hex(&chunk.sha256),
+                        hex(want)
+                    ),
                 );
             }
         }
         if entry.first != next_seq {
-            checks[2].fail("event-seq-gap", format!("{} starts at seq {}, expected {next_seq}", entry.name, entry.first));
+            checks[2].fail(
+                "event-seq-gap",
+                format!(
+                    "{} starts at seq {}, expected {next_seq}",
+                    entry.name, entry.first
+                ),
+            );
         }
         let mut n_in_chunk = 0u64;
         for r in chunk.events() {
@@ -584,13 +662,30 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             };
             n_in_chunk += 1;
             if e.seq != next_seq {
-                let code = if e.seq < next_seq { "event-seq-duplicate" } else { "event-seq-gap" };
-                checks[2].fail(code, format!("{}: seq {} where {next_seq} was expected", entry.name, e.seq));
+                let code = if e.seq < next_seq {
+                    "event-seq-duplicate"
+                } else {
+                    "event-seq-gap"
+                };
+                checks[2].fail(
+                    code,
+                    format!(
+                        "{}: seq {} where {next_seq} was expected",
+                        entry.name, e.seq
+                    ),
+                );
                 events_ok = false;
             }
             if let Some(t) = last_time {
                 if e.time < t {
-                    checks[2].fail("event-time-backwards", format!("seq {}: time {} is before the previous event's", e.seq, cfr_model::time::format_rfc3339(e.time)));
+                    checks[2].fail(
+                        "event-time-backwards",
+                        format!(
+                            "seq {}: time {} is before the previous event's",
+                            e.seq,
+                            cfr_model::time::format_rfc3339(e.time)
+                        ),
+                    );
                     events_ok = false;
                 }
             }
@@ -605,7 +700,10 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             if e.sig.is_some() {
                 sig_checked += 1;
                 if let Err(why) = check_signature(&contract, &e) {
-                    checks[4].fail("event-signature-invalid", format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor));
+                    checks[4].fail(
+                        "event-signature-invalid",
+                        format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
+                    );
                 }
             }
             root.push(cfr_merkle::leaf_hash(bytes));
@@ -626,10 +724,19 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
     if events_ok {
         if next_seq != m.log.events {
-            checks[2].fail("event-count-mismatch", format!("the log holds {next_seq} events; the manifest says {}", m.log.events));
+            checks[2].fail(
+                "event-count-mismatch",
+                format!(
+                    "the log holds {next_seq} events; the manifest says {}",
+                    m.log.events
+                ),
+            );
         }
         if first_time != m.log.from || last_time != m.log.until {
-            checks[2].fail("manifest-span-mismatch", "the first/last event times differ from the manifest's from/until");
+            checks[2].fail(
+                "manifest-span-mismatch",
+                "the first/last event times differ from the manifest's from/until",
+            );
         }
         checks[2].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1).max(0)));
         if sig_checked > 0 {
@@ -645,37 +752,71 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     {
         let c = &mut checks[3];
         match bundle.read_small(layout::CHECKPOINT) {
-            Ok(Some(note)) => match SignedCheckpoint::parse(&note) {
-                Ok(sc) => {
-                    let cp = sc.checkpoint().clone();
-                    report.bundle.root = Some(cp.root);
-                    let want_origin = origin(&contract.id);
-                    if cp.origin != want_origin {
-                        c.fail("checkpoint-origin-mismatch", format!("checkpoint origin {:?}, expected {want_origin:?}", cp.origin));
-                    }
-                    match sc.verify(&want_origin, &recorder_key.0) {
-                        Ok(_) => c.pass(format!("checkpoint signed by the recorder ({})", recorder_key.fingerprint())),
-                        Err(e) => c.fail("checkpoint-signature-invalid", format!("log/checkpoint: {e}")),
-                    }
-                    if cp.root != m.log.root {
-                        c.fail("manifest-root-mismatch", format!("the manifest's root {} differs from the checkpoint's {}", hex(&m.log.root), hex(&cp.root)));
-                    }
-                    if events_ok {
-                        if cp.size != next_seq {
-                            c.fail("checkpoint-size-mismatch", format!("checkpoint size {} but the log holds {next_seq} events", cp.size));
+            Ok(Some(note)) => {
+                match SignedCheckpoint::parse(&note) {
+                    Ok(sc) => {
+                        let cp = sc.checkpoint().clone();
+                        report.bundle.root = Some(cp.root);
+                        let want_origin = origin(&contract.id);
+                        if cp.origin != want_origin {
+                            c.fail(
+                                "checkpoint-origin-mismatch",
+                                format!(
+                                    "checkpoint origin {:?}, expected {want_origin:?}",
+                                    cp.origin
+                                ),
+                            );
                         }
-                        let computed = root.root();
-                        if computed != cp.root {
-                            c.fail("checkpoint-root-mismatch", format!("Merkle root over the events is {}; the checkpoint says {}", hex(&computed), hex(&cp.root)));
+                        match sc.verify(&want_origin, &recorder_key.0) {
+                            Ok(_) => c.pass(format!(
+                                "checkpoint signed by the recorder ({})",
+                                recorder_key.fingerprint()
+                            )),
+                            Err(e) => c.fail(
+                                "checkpoint-signature-invalid",
+                                format!("log/checkpoint: {e}"),
+                            ),
+                        }
+                        if cp.root != m.log.root {
+                            c.fail(
+                                "manifest-root-mismatch",
+                                format!(
+                                    "the manifest's root {} differs from the checkpoint's {}",
+                                    hex(&m.log.root),
+                                    hex(&cp.root)
+                                ),
+                            );
+                        }
+                        if events_ok {
+                            if cp.size != next_seq {
+                                c.fail(
+                                    "checkpoint-size-mismatch",
+                                    format!(
+                                        "checkpoint size {} but the log holds {next_seq} events",
+                                        cp.size
+                                    ),
+                                );
+                            }
+                            let computed = root.root();
+                            if computed != cp.root {
+                                c.fail(
+                                    "checkpoint-root-mismatch",
+                                    format!(
+                                        "Merkle root over the events is {}; the checkpoint says {}",
+                                        hex(&computed),
+                                        hex(&cp.root)
+                                    ),
+                                );
+                            } else {
+                                c.pass(format!("root {} over {next_seq} events", hex(&computed)));
+                            }
                         } else {
-                            c.pass(format!("root {} over {next_seq} events", hex(&computed)));
+                            c.fail("checkpoint-root-unproven", "the events could not all be read, so the root cannot be recomputed");
                         }
-                    } else {
-                        c.fail("checkpoint-root-unproven", "the events could not all be read, so the root cannot be recomputed");
                     }
+                    Err(e) => c.fail("checkpoint-invalid", format!("log/checkpoint: {e}")),
                 }
-                Err(e) => c.fail("checkpoint-invalid", format!("log/checkpoint: {e}")),
-            },
+            }
             Ok(None) => c.fail("member-missing", "log/checkpoint is missing"),
             Err(e) => c.fail("io", format!("log/checkpoint: {e}")),
         }
@@ -684,7 +825,11 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 6. Contract signatures.
     {
         let c = &mut checks[5];
-        let cbor = bundle.read_small(layout::CONTRACT_CBOR).ok().flatten().unwrap_or_default();
+        let cbor = bundle
+            .read_small(layout::CONTRACT_CBOR)
+            .ok()
+            .flatten()
+            .unwrap_or_default();
         let mut any = false;
         for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
             let name = layout::contract_sig(role);
@@ -696,7 +841,9 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                         Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
                     }
                 }
-                Ok(None) => c.notes.push(format!("the bundle carries no contract signature by the {role}")),
+                Ok(None) => c.notes.push(format!(
+                    "the bundle carries no contract signature by the {role}"
+                )),
                 Err(e) => c.fail("io", format!("{name}: {e}")),
             }
         }
@@ -708,19 +855,32 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 7. Analyzer digest and certificate.
     {
         let c = &mut checks[6];
-        match (&m.analyzer_sha256, bundle.member(layout::ANALYZER).is_some()) {
+        match (
+            &m.analyzer_sha256,
+            bundle.member(layout::ANALYZER).is_some(),
+        ) {
             (None, false) => c.skip("not checked: the bundle carries no analyzer"),
-            (Some(_), false) | (None, true) => c.fail("analyzer-digest-mismatch", "the manifest and the archive disagree on whether there is an analyzer"),
+            (Some(_), false) | (None, true) => c.fail(
+                "analyzer-digest-mismatch",
+                "the manifest and the archive disagree on whether there is an analyzer",
+            ),
             (Some(d), true) => {
                 let listed = listed.get(layout::ANALYZER).copied();
                 if listed != Some(*d) {
-                    c.fail("analyzer-digest-mismatch", "the manifest's analyzer digest differs from the analyzer member's");
+                    c.fail(
+                        "analyzer-digest-mismatch",
+                        "the manifest's analyzer digest differs from the analyzer member's",
+                    );
                 } else {
                     c.pass(format!("analyzer SHA-256 {}", hex(d)));
                 }
                 match opts.shipped_analyzer {
-                    Some(s) if s == *d => c.notes.push("this is the analyzer this release of cfr ships".into()),
-                    _ => c.notes.push("this is NOT the analyzer this release of cfr ships".into()),
+                    Some(s) if s == *d => c
+                        .notes
+                        .push("this is the analyzer this release of cfr ships".into()),
+                    _ => c
+                        .notes
+                        .push("this is NOT the analyzer this release of cfr ships".into()),
                 }
                 match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
                     (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
@@ -739,7 +899,10 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 8. Replay.
     if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
         if !events_ok {
-            checks[7].fail("replay-incomplete", "the events could not all be read, so the verdict cannot be replayed");
+            checks[7].fail(
+                "replay-incomplete",
+                "the events could not all be read, so the verdict cannot be replayed",
+            );
         } else {
             match r.finish() {
                 Ok(bytes) => {
@@ -749,7 +912,8 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                                 report.verdict = Some(v);
                                 checks[7].pass("the replayed verdict equals verdict/verdict.cbor byte for byte");
                             }
-                            Err(e) => checks[7].fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
+                            Err(e) => checks[7]
+                                .fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
                         }
                     } else {
                         checks[7].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.len(), hex(&Sha256::digest(sealed))));
@@ -781,13 +945,23 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
     let toml_bytes = bundle
         .read_small(layout::CONTRACT_TOML)
         .map_err(|e| ("io", format!("contract/contract.toml: {e}")))?
-        .ok_or(("member-missing", "contract/contract.toml is missing".to_owned()))?;
+        .ok_or((
+            "member-missing",
+            "contract/contract.toml is missing".to_owned(),
+        ))?;
     let cbor = bundle
         .read_small(layout::CONTRACT_CBOR)
         .map_err(|e| ("io", format!("contract/contract.cbor: {e}")))?
-        .ok_or(("member-missing", "contract/contract.cbor is missing".to_owned()))?;
-    let text = String::from_utf8(toml_bytes)
-        .map_err(|_| ("contract-invalid", "contract/contract.toml is not UTF-8".to_owned()))?;
+        .ok_or((
+            "member-missing",
+            "contract/contract.cbor is missing".to_owned(),
+        ))?;
+    let text = String::from_utf8(toml_bytes).map_err(|_| {
+        (
+            "contract-invalid",
+            "contract/contract.toml is not UTF-8".to_owned(),
+        )
+    })?;
     let from_toml = Contract::from_toml(&text)
         .map_err(|e| ("contract-invalid", format!("contract/contract.toml: {e}")))?;
     let from_cbor = Contract::from_cbor(&cbor)
@@ -803,7 +977,7 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
 
 /// A replay in progress: the bundled analyzer, another module, or native.
 enum ReplayRun {
-    Wasm(cfr_replay::Run),
+    Wasm(crate::sandbox::Run),
     Native(Box<cfr_rules::Engine>),
 }
 
@@ -812,11 +986,13 @@ type ReplayFailure = (&'static str, String);
 impl ReplayRun {
     fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => r.feed(raw, events).map_err(|e| (e.code(), e.to_string())),
+            ReplayRun::Wasm(r) => r.feed(raw, events),
             ReplayRun::Native(engine) => {
                 for item in cfr_model::EventSeq::new(raw) {
                     let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
-                    engine.push(&e).map_err(|e| ("replay-failed", e.to_string()))?;
+                    engine
+                        .push(&e)
+                        .map_err(|e| ("replay-failed", e.to_string()))?;
                 }
                 Ok(())
             }
@@ -825,7 +1001,7 @@ impl ReplayRun {
 
     fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => r.finish().map_err(|e| (e.code(), e.to_string())),
+            ReplayRun::Wasm(r) => r.finish(),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
         }
     }
@@ -840,39 +1016,45 @@ fn start_replay(
     let contract_cbor = contract.to_cbor();
     let module = match how {
         Replay::Native => {
-            check.notes.push("replayed with the rule engine built into this release (--native)".into());
-            return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(contract))));
+            check
+                .notes
+                .push("replayed with the rule engine built into this release (--native)".into());
+            return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
+                contract,
+            ))));
         }
         Replay::Module(m) => {
-            check.notes.push(format!("replayed with the analyzer given on the command line (SHA-256 {})", hex(&Sha256::digest(m))));
+            check.notes.push(format!(
+                "replayed with the analyzer given on the command line (SHA-256 {})",
+                hex(&Sha256::digest(m))
+            ));
             m.clone()
         }
-        Replay::Bundled => match bundle.read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER) {
-            Ok(Some(m)) => {
-                check.notes.push("replayed with the bundled analyzer".into());
-                m
+        Replay::Bundled => {
+            match bundle.read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER) {
+                Ok(Some(m)) => {
+                    check
+                        .notes
+                        .push("replayed with the bundled analyzer".into());
+                    m
+                }
+                Ok(None) => {
+                    check.notes.push("the bundle carries no analyzer: replayed with the rule engine built into this release".into());
+                    return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
+                        contract,
+                    ))));
+                }
+                Err(e) => {
+                    check.fail("io", format!("analyzer/analyzer.wasm: {e}"));
+                    return None;
+                }
             }
-            Ok(None) => {
-                check.notes.push("the bundle carries no analyzer: replayed with the rule engine built into this release".into());
-                return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(contract))));
-            }
-            Err(e) => {
-                check.fail("io", format!("analyzer/analyzer.wasm: {e}"));
-                return None;
-            }
-        },
-    };
-    let analyzer = match cfr_replay::Analyzer::compile(&module) {
-        Ok(a) => a,
-        Err(e) => {
-            check.fail(e.code(), e.to_string());
-            return None;
         }
     };
-    match analyzer.start(&contract_cbor, &cfr_replay::Limits::default()) {
+    match crate::sandbox::start(&module, &contract_cbor) {
         Ok(run) => Some(ReplayRun::Wasm(run)),
-        Err(e) => {
-            check.fail(e.code(), e.to_string());
+        Err((code, detail)) => {
+            check.fail(code, detail);
             None
         }
     }

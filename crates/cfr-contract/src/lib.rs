@@ -91,8 +91,8 @@ pub mod model;
 pub mod predicate;
 mod read;
 mod rules;
-#[cfg(feature = "toml")]
 mod summary;
+#[cfg(feature = "toml")]
 mod toml_doc;
 
 pub use error::{ContractError, EventError, Position, PredicateError, PredicateErrorKind, Problem};

@@ -20,7 +20,12 @@ pub fn summary(c: &Contract) -> String {
         let _ = writeln!(s, "  {role:<10} {:<28} {}", p.name, p.key.fingerprint());
     }
     for (id, p) in &c.parties.attestors {
-        let _ = writeln!(s, "  {id:<10} {:<28} {} (attestor)", p.name, p.key.fingerprint());
+        let _ = writeln!(
+            s,
+            "  {id:<10} {:<28} {} (attestor)",
+            p.name,
+            p.key.fingerprint()
+        );
     }
     let _ = writeln!(s, "\nevents ({})", c.events.len());
     for (kind, spec) in &c.events {
@@ -64,7 +69,11 @@ pub fn summary(c: &Contract) -> String {
                 cfr_model::time::format_percent(a.target_ppm)
             ),
             RuleKind::Heartbeat(h) => {
-                format!("heartbeat: a {} at least every {}", h.event, format_duration(h.every))
+                format!(
+                    "heartbeat: a {} at least every {}",
+                    h.event,
+                    format_duration(h.every)
+                )
             }
         };
         let _ = writeln!(s, "  {:<22} party {:<9} {what}", r.id, r.debtor.as_str());

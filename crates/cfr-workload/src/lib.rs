@@ -238,8 +238,8 @@ impl<'a> Generator<'a> {
             // whatever the mix of episodes.
             let jitter = self.rng.below(self.step as u64 / 2 + 1) as i64;
             let due = self.w.start
-                + (i128::from(self.w.span) * i128::from(self.emitted) / i128::from(self.w.events.max(1)))
-                    as i64;
+                + (i128::from(self.w.span) * i128::from(self.emitted)
+                    / i128::from(self.w.events.max(1))) as i64;
             self.t = self.t.max(due) + jitter;
             if let Some(&(at, sp)) = self.specials.last() {
                 if at <= self.t {
@@ -299,7 +299,12 @@ impl<'a> Generator<'a> {
         if down {
             if self.rng.chance(5_000) {
                 let rt = t + 100_000_000;
-                self.push(rt, "response", "provider", format!("\"id\":\"{id}\",\"status\":503"));
+                self.push(
+                    rt,
+                    "response",
+                    "provider",
+                    format!("\"id\":\"{id}\",\"status\":503"),
+                );
             }
             return;
         }
@@ -314,7 +319,12 @@ impl<'a> Generator<'a> {
         let rt = t + latency;
         let status = if self.rng.chance(30) { 500 } else { 200 };
         if status != 200 {
-            self.push(rt, "response", "provider", format!("\"id\":\"{id}\",\"status\":{status}"));
+            self.push(
+                rt,
+                "response",
+                "provider",
+                format!("\"id\":\"{id}\",\"status\":{status}"),
+            );
             return;
         }
         match op {
@@ -337,8 +347,18 @@ impl<'a> Generator<'a> {
             }
             "delete" => {
                 self.digests[slot] = None;
-                self.push(rt, "response", "provider", format!("\"id\":\"{id}\",\"status\":200"));
-                self.push(rt, "removed", "provider", format!("\"object\":\"obj/{slot}\""));
+                self.push(
+                    rt,
+                    "response",
+                    "provider",
+                    format!("\"id\":\"{id}\",\"status\":200"),
+                );
+                self.push(
+                    rt,
+                    "removed",
+                    "provider",
+                    format!("\"object\":\"obj/{slot}\""),
+                );
             }
             _ => {
                 let stored = self.digests[slot].unwrap_or_default();
@@ -387,7 +407,11 @@ impl<'a> Generator<'a> {
                     attrs,
                     sig: None,
                 };
-                let sig = self.keys.grid.sign(&e.signing_payload(CONTRACT_ID)).to_bytes();
+                let sig = self
+                    .keys
+                    .grid
+                    .sign(&e.signing_payload(CONTRACT_ID))
+                    .to_bytes();
                 let line = format!(
                     "{{\"time\":\"{}\",\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"{}\",\"end\":\"{}\",\"cause\":\"substation fault\"}},\"sig\":\"{}\"}}\n",
                     format_rfc3339(t),

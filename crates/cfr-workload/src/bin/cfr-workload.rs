@@ -4,6 +4,7 @@
 //! ```text
 //! cfr-workload events N SEED [KEYDIR] > events.jsonl
 //! cfr-workload contract [SEED | KEYDIR] > contract.toml
+//! cfr-workload keys SEED DIR      # the seed-derived keys as PEM
 //! ```
 //!
 //! With KEYDIR, keys are read from `KEYDIR/{provider,user,recorder,grid}.key`;
@@ -33,7 +34,7 @@ fn keys(arg: Option<&String>, seed: u64) -> Result<Keys, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cfr-workload events N SEED [KEYDIR] | cfr-workload contract [SEED | KEYDIR]";
+    let usage = "usage: cfr-workload events N SEED [KEYDIR] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
     let num = |i: usize| -> Result<u64, String> {
         args.get(i)
             .ok_or(usage)?
@@ -49,6 +50,24 @@ fn run(args: &[String]) -> Result<(), String> {
             Workload::march_2026(n, seed)
                 .write_jsonl(&keys, &mut out)
                 .map_err(|e| e.to_string())?;
+        }
+        Some("keys") => {
+            // Writes the seed-derived keys as PEM (benchmarks only).
+            let seed = num(1)?;
+            let dir = Path::new(args.get(2).ok_or(usage)?);
+            let keys = Keys::from_seed(seed);
+            for (role, k) in [
+                ("provider", &keys.provider),
+                ("user", &keys.user),
+                ("recorder", &keys.recorder),
+                ("grid", &keys.grid),
+            ] {
+                std::fs::write(
+                    dir.join(format!("{role}.key")),
+                    cfr_model::keys::signing_key_to_pem(k),
+                )
+                .map_err(|e| e.to_string())?;
+            }
         }
         Some("contract") => {
             let seed = args.get(1).and_then(|s| s.parse().ok()).unwrap_or(0);

@@ -1,0 +1,355 @@
+//! The command line end to end: keygen, seal, verify, inspect, extract.
+
+use crate::util::*;
+use std::collections::BTreeMap;
+use std::path::Path;
+
+fn seal_sample(dir: &Path, events: &Path, extra: &[&str]) -> (i32, String, String) {
+    let s = sample_dir();
+    run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(s.join("contract.toml"))
+        .arg("--events")
+        .arg(events)
+        .arg("--key")
+        .arg(s.join("keys/recorder.key"))
+        .args(extra)
+        .arg("-o")
+        .arg(dir.join("evidence.cfr")))
+}
+
+#[test]
+fn keygen_writes_private_keys_and_never_overwrites() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let base = dir.path().join("alice");
+    let (code, out, _) = run(cfr().arg("keygen").arg(&base));
+    assert_eq!(code, 0);
+    assert!(out.contains("ed25519:"));
+    let pem = std::fs::read_to_string(dir.path().join("alice.key")).expect("key");
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----"));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(dir.path().join("alice.key"))
+            .expect("meta")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let (code, _, err) = run(cfr().arg("keygen").arg(&base));
+    assert_ne!(code, 0);
+    assert!(err.contains("already exists"), "{err}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("alice.key")).expect("key"),
+        pem
+    );
+}
+
+#[test]
+fn seal_then_verify_the_sample_with_and_without_pinned_keys() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (code, out, err) = seal_sample(
+        dir.path(),
+        &sample_dir().join("events.jsonl"),
+        &["--no-analyzer"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("sealed 3000 events"), "{out}");
+    let b = dir.path().join("evidence.cfr");
+
+    let (code, out, _) = run(cfr().arg("verify").arg(&b));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("NOT pinned"), "{out}");
+    assert!(out.contains("Keys not pinned"), "{out}");
+    assert!(out.contains("VERIFIED"), "{out}");
+
+    let keys = sample_dir().join("keys");
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(&b)
+        .arg("--json")
+        .arg("--recorder-key")
+        .arg(keys.join("recorder.pub"))
+        .arg("--provider-key")
+        .arg(keys.join("provider.pub"))
+        .arg("--user-key")
+        .arg(keys.join("user.pub")));
+    assert_eq!(code, 0, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    assert_eq!(j["verified"], true);
+    assert_eq!(j["bundle"]["events"], 3000);
+    let checks = j["checks"].as_array().expect("checks");
+    assert_eq!(checks.len(), 8);
+    for c in checks {
+        assert_ne!(c["status"], "fail", "{c}");
+    }
+    // The log checks really ran.
+    assert_eq!(checks[2]["status"], "pass");
+    assert_eq!(checks[3]["status"], "pass");
+
+    // A wrong pinned key: exit 1, named.
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(&b)
+        .arg("--json")
+        .arg("--recorder-key")
+        .arg(keys.join("user.pub")));
+    assert_eq!(code, 1);
+    assert!(out.contains("key-pin-mismatch"), "{out}");
+
+    // A trust file.
+    let trust = dir.path().join("trust.toml");
+    let rec = std::fs::read_to_string(keys.join("recorder.pub")).expect("pub");
+    std::fs::write(&trust, format!("recorder = \"{}\"\n", rec.trim())).expect("write");
+    let (code, out, _) = run(cfr().arg("verify").arg(&b).arg("--trust").arg(&trust));
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("pinned"));
+}
+
+#[test]
+fn unreadable_input_exits_2_and_usage_errors_too() {
+    let (code, _, err) = run(cfr().arg("verify").arg("/nonexistent/evidence.cfr"));
+    assert_eq!(code, 2, "{err}");
+    let (code, _, _) = run(cfr().arg("verify"));
+    assert_eq!(code, 2);
+}
+
+#[test]
+fn tar_lists_readme_first_and_extracts_what_extract_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(200)).expect("write");
+    let (code, sealed, err) = seal_sample(dir.path(), &events, &["--no-analyzer"]);
+    assert_eq!(code, 0, "{sealed}{err}");
+    let b = dir.path().join("evidence.cfr");
+    let Ok(listing) = std::process::Command::new("tar")
+        .arg("-tf")
+        .arg(&b)
+        .output()
+    else {
+        eprintln!("note: no tar on this machine; skipping the tar interop part");
+        return;
+    };
+    let listing = String::from_utf8_lossy(&listing.stdout).into_owned();
+    assert_eq!(listing.lines().next(), Some("README.txt"), "{listing}");
+
+    let by_tar = dir.path().join("by-tar");
+    std::fs::create_dir(&by_tar).expect("mkdir");
+    let st = std::process::Command::new("tar")
+        .arg("-xf")
+        .arg(&b)
+        .arg("-C")
+        .arg(&by_tar)
+        .status()
+        .expect("tar");
+    assert!(st.success());
+    let by_cfr = dir.path().join("by-cfr");
+    let (code, out, err) = run(cfr().arg("extract").arg(&b).arg("-o").arg(&by_cfr));
+    assert_eq!(code, 0, "{out}{err}");
+    let tar_files = files(&by_tar);
+    let mut cfr_files = files(&by_cfr);
+    assert!(
+        cfr_files.remove("events.jsonl").is_some(),
+        "extract writes events.jsonl"
+    );
+    assert_eq!(tar_files, cfr_files);
+    assert_eq!(tar_files.len(), listing.lines().count());
+
+    // extract then seal reproduces the same events and the same root.
+    let again = dir.path().join("again");
+    std::fs::create_dir(&again).expect("mkdir");
+    let (code, out2, err) = seal_sample(&again, &by_cfr.join("events.jsonl"), &["--no-analyzer"]);
+    assert_eq!(code, 0, "{out2}{err}");
+    let root = |s: &str| {
+        s.lines()
+            .find(|l| l.starts_with("Merkle root"))
+            .map(str::to_owned)
+    };
+    assert_eq!(root(&sealed), root(&out2));
+    assert!(root(&sealed).is_some());
+    assert_eq!(
+        std::fs::read(&b).expect("read"),
+        std::fs::read(again.join("evidence.cfr")).expect("read"),
+        "sealing is deterministic"
+    );
+}
+
+fn files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("readdir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned();
+                out.insert(rel, std::fs::read(&p).expect("read"));
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn bad_lines_are_rejected_with_their_number_and_nothing_is_written() {
+    let good = sample_events(5);
+    let lines: Vec<&str> = good.lines().collect();
+    let cases: Vec<(String, &str)> = vec![
+        (
+            lines[1].replace("\"request\"", "\"teleport\""),
+            "unknown event kind",
+        ),
+        (
+            lines[1].replace("\"actor\":\"user\"", "\"actor\":\"provider\""),
+            "provider",
+        ),
+        (lines[1].replace("\"op\":\"put\",", ""), "op"),
+        (lines[1].replace("\"op\":\"put\"", "\"op\":7"), "op"),
+        (lines[1].replace("2026-03-01", "2025-03-01"), "backwards"),
+        ("{\"time\":".to_owned(), "not a valid event object"),
+        (
+            lines[1].replace("\"attrs\":{", "\"attrs\":{\"bogus\":1,"),
+            "not declared",
+        ),
+    ];
+    for (bad, why) in cases {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let events = dir.path().join("events.jsonl");
+        std::fs::write(
+            &events,
+            format!("{}\n{}\n{bad}\n{}\n", lines[0], lines[1], lines[2]),
+        )
+        .expect("write");
+        let (code, out, err) = seal_sample(dir.path(), &events, &["--no-analyzer"]);
+        assert_eq!(code, 1, "{bad}: {out}{err}");
+        assert!(err.contains("line 3"), "{bad}: {err}");
+        assert!(err.contains(why), "{bad}: expected {why:?} in {err}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("readdir")
+            .map(|e| e.expect("e").file_name())
+            .collect();
+        assert_eq!(left.len(), 1, "only the input remains: {left:?}");
+    }
+}
+
+#[test]
+fn contract_signatures_are_carried_and_checked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let s = sample_dir();
+    for role in ["provider", "user"] {
+        let (code, out, err) = run(cfr()
+            .args(["contract", "sign"])
+            .arg(s.join("contract.toml"))
+            .arg("--key")
+            .arg(s.join(format!("keys/{role}.key")))
+            .args(["--role", role, "-o"])
+            .arg(dir.path().join(format!("{role}.sig"))));
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    // The wrong key for a role is refused.
+    let (code, _, err) = run(cfr()
+        .args(["contract", "sign"])
+        .arg(s.join("contract.toml"))
+        .arg("--key")
+        .arg(s.join("keys/user.key"))
+        .args(["--role", "provider", "-o"])
+        .arg(dir.path().join("bad.sig")));
+    assert_eq!(code, 1, "{err}");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(50)).expect("write");
+    let p = dir.path().join("provider.sig");
+    let u = dir.path().join("user.sig");
+    let (code, out, err) = seal_sample(
+        dir.path(),
+        &events,
+        &[
+            "--no-analyzer",
+            "--contract-sig",
+            p.to_str().expect("utf8"),
+            "--contract-sig",
+            u.to_str().expect("utf8"),
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(dir.path().join("evidence.cfr"))
+        .arg("--json"));
+    assert_eq!(code, 0, "{out}");
+    let j: serde_json::Value = serde_json::from_str(&out).expect("json");
+    assert_eq!(j["checks"][5]["status"], "pass", "{}", j["checks"][5]);
+    assert_eq!(j["checks"][5]["notes"].as_array().expect("notes").len(), 2);
+}
+
+#[test]
+fn a_bundle_sealed_with_a_fresh_openssl_key_verifies() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let key = dir.path().join("rec.key");
+    let Ok(st) = std::process::Command::new("openssl")
+        .args(["genpkey", "-algorithm", "ed25519", "-out"])
+        .arg(&key)
+        .status()
+    else {
+        eprintln!("note: no openssl; the sample's recorder key (made by OpenSSL) covers this");
+        return;
+    };
+    assert!(st.success());
+    let (code, out, _) = run(cfr().args(["keygen"]).arg(dir.path().join("unused")));
+    assert_eq!(code, 0);
+    let _ = out;
+    let pubkey = cfr_model::keys::PublicKey::read(&key).expect("openssl key reads");
+    let contract = sample_contract().replace(
+        &std::fs::read_to_string(sample_dir().join("keys/recorder.pub"))
+            .expect("pub")
+            .trim()
+            .to_string(),
+        &pubkey.to_string(),
+    );
+    std::fs::write(dir.path().join("contract.toml"), contract).expect("write");
+    std::fs::write(dir.path().join("events.jsonl"), sample_events(30)).expect("write");
+    let (code, out, err) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(dir.path().join("contract.toml"))
+        .arg("--events")
+        .arg(dir.path().join("events.jsonl"))
+        .arg("--key")
+        .arg(&key)
+        .arg("--no-analyzer")
+        .arg("-o")
+        .arg(dir.path().join("e.cfr")));
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(dir.path().join("e.cfr"))
+        .arg("--recorder-key")
+        .arg(&key));
+    assert_eq!(code, 0, "{out}");
+}
+
+#[test]
+fn inspect_shows_members_parties_counts_and_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(100)).expect("write");
+    let (code, _, err) = seal_sample(dir.path(), &events, &["--no-analyzer"]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = run(cfr().arg("inspect").arg(dir.path().join("evidence.cfr")));
+    assert_eq!(code, 0);
+    for want in [
+        "README.txt",
+        "manifest.cbor",
+        "ACME Cloud SA",
+        "100 events",
+        "cfr/acme-objstore-2026-03",
+        "log/events-000000.cbor.zst",
+    ] {
+        assert!(out.contains(want), "missing {want:?} in\n{out}");
+    }
+}
