@@ -165,7 +165,10 @@ impl fmt::Display for CborError {
         match &self.kind {
             CborErrorKind::Truncated => write!(f, "input ends inside a CBOR item"),
             CborErrorKind::NonMinimalHead => {
-                write!(f, "non-canonical CBOR: length or integer not in shortest form")
+                write!(
+                    f,
+                    "non-canonical CBOR: length or integer not in shortest form"
+                )
             }
             CborErrorKind::IndefiniteLength => {
                 write!(f, "non-canonical CBOR: indefinite-length item")
@@ -179,7 +182,9 @@ impl fmt::Display for CborError {
             CborErrorKind::ReservedInfo(b) => {
                 write!(f, "malformed CBOR: reserved initial byte 0x{b:02x}")
             }
-            CborErrorKind::IntegerOutOfRange => write!(f, "integer outside the 64-bit signed range"),
+            CborErrorKind::IntegerOutOfRange => {
+                write!(f, "integer outside the 64-bit signed range")
+            }
             CborErrorKind::InvalidUtf8 => write!(f, "text string is not valid UTF-8"),
             CborErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH} levels"),
             CborErrorKind::TrailingBytes => write!(f, "unexpected bytes after the CBOR item"),
@@ -346,8 +351,9 @@ impl<'a> Decoder<'a> {
     pub fn int(&mut self) -> Result<i64, CborError> {
         let start = self.pos;
         match self.head()? {
-            Head::Uint(n) => i64::try_from(n)
-                .map_err(|_| self.error_at(start, CborErrorKind::IntegerOutOfRange)),
+            Head::Uint(n) => {
+                i64::try_from(n).map_err(|_| self.error_at(start, CborErrorKind::IntegerOutOfRange))
+            }
             Head::Nint(n) => i64::try_from(n)
                 .map(|n| -1 - n)
                 .map_err(|_| self.error_at(start, CborErrorKind::IntegerOutOfRange)),
@@ -644,7 +650,9 @@ pub fn encode_into(buf: &mut Vec<u8>, v: &Cbor) {
 /// Canonical ordering of two text map keys: shorter first, then bytewise
 /// (which is what bytewise order of their encodings amounts to).
 pub fn text_key_cmp(a: &str, b: &str) -> std::cmp::Ordering {
-    a.len().cmp(&b.len()).then_with(|| a.as_bytes().cmp(b.as_bytes()))
+    a.len()
+        .cmp(&b.len())
+        .then_with(|| a.as_bytes().cmp(b.as_bytes()))
 }
 
 #[cfg(test)]
@@ -678,7 +686,13 @@ mod tests {
 
     #[test]
     fn rejects_non_minimal_heads() {
-        for hexs in ["1817", "190017", "1a00000017", "1b0000000000000017", "5801ff"] {
+        for hexs in [
+            "1817",
+            "190017",
+            "1a00000017",
+            "1b0000000000000017",
+            "5801ff",
+        ] {
             let err = decode(&hex::decode(hexs).unwrap()).unwrap_err();
             assert_eq!(err.kind, CborErrorKind::NonMinimalHead, "{hexs}");
         }
@@ -724,17 +738,24 @@ mod tests {
     #[test]
     fn generic_roundtrip_and_ciborium_agrees() {
         let v = Cbor::map([
-            ("zz", Cbor::Array(vec![Cbor::Int(-5), Cbor::Null, Cbor::Bool(true)])),
+            (
+                "zz",
+                Cbor::Array(vec![Cbor::Int(-5), Cbor::Null, Cbor::Bool(true)]),
+            ),
             ("a", Cbor::Bytes(vec![1, 2, 3])),
             ("bb", Cbor::Tag(55799, Box::new(Cbor::text("x")))),
         ]);
         let bytes = encode(&v);
         // Decoding yields the canonical order; re-encoding is the identity.
         assert_eq!(encode(&decode(&bytes).expect("decodes")), bytes);
-        let reference: ciborium::Value = ciborium::from_reader(&bytes[..]).expect("ciborium decodes");
+        let reference: ciborium::Value =
+            ciborium::from_reader(&bytes[..]).expect("ciborium decodes");
         let mut again = Vec::new();
         ciborium::into_writer(&reference, &mut again).expect("ciborium encodes");
-        assert_eq!(again, bytes, "ciborium re-encodes our canonical bytes identically");
+        assert_eq!(
+            again, bytes,
+            "ciborium re-encodes our canonical bytes identically"
+        );
     }
 
     proptest::proptest! {

@@ -87,8 +87,10 @@ impl Value {
     pub fn fits(&self, ty: ValueType) -> bool {
         matches!(
             (self, ty),
-            (Value::Int(_), ValueType::Int | ValueType::Time | ValueType::Duration)
-                | (Value::Text(_), ValueType::Text)
+            (
+                Value::Int(_),
+                ValueType::Int | ValueType::Time | ValueType::Duration
+            ) | (Value::Text(_), ValueType::Text)
                 | (Value::Bool(_), ValueType::Bool)
                 | (Value::Bytes(_), ValueType::Bytes)
         )

@@ -64,7 +64,11 @@ pub fn read_signing_key(path: &Path) -> Result<SigningKey, KeyError> {
     })?;
     if meta.len() > 16 * 1024 {
         return Err(KeyError::BadPrivateKey {
-            reason: format!("{} is {} bytes, too large for a key", path.display(), meta.len()),
+            reason: format!(
+                "{} is {} bytes, too large for a key",
+                path.display(),
+                meta.len()
+            ),
         });
     }
     let text = std::fs::read_to_string(path).map_err(|source| KeyError::Io {
@@ -277,7 +281,10 @@ mod tests {
         }
         assert_eq!(read_signing_key(&kp).unwrap().to_bytes(), key.to_bytes());
         assert_eq!(PublicKey::read(&pp).unwrap().0, key.verifying_key());
-        assert!(matches!(write_new_keypair(&base), Err(KeyError::Exists { .. })));
+        assert!(matches!(
+            write_new_keypair(&base),
+            Err(KeyError::Exists { .. })
+        ));
         assert_eq!(read_signing_key(&kp).unwrap().to_bytes(), key.to_bytes());
         std::fs::remove_dir_all(&dir).unwrap();
     }

@@ -67,8 +67,9 @@ fn digits(s: &[u8]) -> Option<i64> {
     if s.is_empty() || !s.iter().all(u8::is_ascii_digit) {
         return None;
     }
-    s.iter()
-        .try_fold(0i64, |acc, &b| acc.checked_mul(10)?.checked_add(i64::from(b - b'0')))
+    s.iter().try_fold(0i64, |acc, &b| {
+        acc.checked_mul(10)?.checked_add(i64::from(b - b'0'))
+    })
 }
 
 /// Parses an RFC 3339 timestamp (`2026-03-02T10:00:00.25Z`, any precision
@@ -82,7 +83,11 @@ pub fn parse_rfc3339(s: &str) -> Result<i64, TimeError> {
     if b.len() < 20 || b.len() > 40 {
         return Err(err());
     }
-    if b[4] != b'-' || b[7] != b'-' || !matches!(b[10], b'T' | b't') || b[13] != b':' || b[16] != b':'
+    if b[4] != b'-'
+        || b[7] != b'-'
+        || !matches!(b[10], b'T' | b't')
+        || b[13] != b':'
+        || b[16] != b':'
     {
         return Err(err());
     }
@@ -166,7 +171,10 @@ pub fn format_rfc3339(ns: i64) -> String {
 pub fn month_of(ns: i64) -> (i64, String) {
     let days = ns.div_euclid(NS_PER_DAY);
     let (y, m, _) = civil_from_days(days);
-    (days_from_civil(y, m, 1) * NS_PER_DAY, format!("{y:04}-{m:02}"))
+    (
+        days_from_civil(y, m, 1) * NS_PER_DAY,
+        format!("{y:04}-{m:02}"),
+    )
 }
 
 /// The start (ns) of the calendar month after the one starting at `start`.
@@ -211,7 +219,11 @@ pub fn format_duration(ns: i64) -> String {
     if ns == 0 {
         return "0s".to_owned();
     }
-    for (unit, size) in [("d", NS_PER_DAY), ("h", 3600 * NS_PER_SEC), ("m", 60 * NS_PER_SEC)] {
+    for (unit, size) in [
+        ("d", NS_PER_DAY),
+        ("h", 3600 * NS_PER_SEC),
+        ("m", 60 * NS_PER_SEC),
+    ] {
         if ns % size == 0 {
             return format!("{}{unit}", ns / size);
         }
@@ -298,7 +310,10 @@ mod tests {
         assert_eq!(t, t2);
         assert_eq!(format_rfc3339(0), "1970-01-01T00:00:00Z");
         assert_eq!(format_rfc3339(1), "1970-01-01T00:00:00.000000001Z");
-        assert_eq!(parse_rfc3339("2024-02-29T00:00:00Z").unwrap() / NS_PER_SEC, 1_709_164_800);
+        assert_eq!(
+            parse_rfc3339("2024-02-29T00:00:00Z").unwrap() / NS_PER_SEC,
+            1_709_164_800
+        );
         for bad in [
             "2026-02-29T00:00:00Z",
             "2026-03-02 10:00:00Z",
