@@ -1,6 +1,7 @@
 //! End-to-end tests of `cfr-bundle` and its libraries, in one binary so
 //! that wasmtime is linked once.
 
+mod analyzer;
 mod bundle_e2e;
 mod recorder;
 mod schemas;

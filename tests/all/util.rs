@@ -184,7 +184,7 @@ pub fn forge_events(bundle: &[u8], chunk_raw: Vec<u8>, count: u64) -> Vec<u8> {
 
 /// Rewrites the manifest's member list from `ms`, re-signs it, and writes
 /// the archive.
-pub fn resign(ms: &mut Vec<(String, Vec<u8>)>, mut m: Manifest, key: &SigningKey) -> Vec<u8> {
+pub fn resign(ms: &mut [(String, Vec<u8>)], mut m: Manifest, key: &SigningKey) -> Vec<u8> {
     m.members = ms
         .iter()
         .filter(|(n, _)| n != layout::MANIFEST && !n.starts_with("manifest."))

@@ -89,6 +89,7 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

@@ -212,8 +212,8 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
         let _ = writeln!(s, "\n{heading} ({})", list.len());
         let _ = writeln!(
             s,
-            "  {:>4}  {:<24} {:<18} {:<22} {}",
-            "#", "from", "kind", "rule", "explanation"
+            "  {:>4}  {:<24} {:<18} {:<22} explanation",
+            "#", "from", "kind", "rule"
         );
         for (n, i) in list {
             let _ = writeln!(

@@ -738,7 +738,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 "the first/last event times differ from the manifest's from/until",
             );
         }
-        checks[2].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1).max(0)));
+        checks[2].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1)));
         if sig_checked > 0 {
             checks[4].pass(format!("{sig_checked} event signatures valid"));
         } else {
@@ -977,7 +977,7 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
 
 /// A replay in progress: the bundled analyzer, another module, or native.
 enum ReplayRun {
-    Wasm(crate::sandbox::Run),
+    Wasm(Box<crate::sandbox::Run>),
     Native(Box<cfr_rules::Engine>),
 }
 
@@ -1001,7 +1001,7 @@ impl ReplayRun {
 
     fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => r.finish(),
+            ReplayRun::Wasm(r) => (*r).finish(),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
         }
     }
@@ -1052,7 +1052,7 @@ fn start_replay(
         }
     };
     match crate::sandbox::start(&module, &contract_cbor) {
-        Ok(run) => Some(ReplayRun::Wasm(run)),
+        Ok(run) => Some(ReplayRun::Wasm(Box::new(run))),
         Err((code, detail)) => {
             check.fail(code, detail);
             None

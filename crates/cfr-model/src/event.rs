@@ -393,6 +393,7 @@ impl Iterator for EventSeq<'_> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
     use crate::cbor;

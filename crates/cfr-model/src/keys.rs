@@ -231,6 +231,7 @@ pub fn verify(key: &VerifyingKey, msg: &[u8], sig: &[u8]) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 

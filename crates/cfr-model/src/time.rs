@@ -299,6 +299,7 @@ pub fn format_percent3(ppm: u32) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
 
