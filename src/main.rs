@@ -89,6 +89,10 @@ enum Command {
         /// Replay with the rule engine built into this release.
         #[arg(long)]
         native: bool,
+        /// Also prove this log extends an earlier signed checkpoint (a
+        /// checkpoint file, or a bundle sealed earlier from the same log).
+        #[arg(long)]
+        earlier: Option<PathBuf>,
     },
     /// Show a bundle's members, parties, counts, time span and checkpoint.
     Inspect {
@@ -327,8 +331,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             pins,
             analyzer,
             native,
+            earlier,
         } => {
             let trust = load_trust(&pins)?;
+            let earlier = match earlier {
+                None => None,
+                Some(p) => Some(read_checkpoint(&p).map_err(rejected)?),
+            };
             let replay = match (analyzer, native) {
                 (Some(p), _) => Replay::Module(read_bytes(&p)?),
                 (None, true) => Replay::Native,
@@ -348,6 +357,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     replay,
                     shipped_analyzer: analyzer::shipped_digest(),
                     progress: Some(&mut tick),
+                    earlier,
                 },
             )?;
             if let Some(b) = bar {
@@ -596,6 +606,19 @@ fn extract(path: &Path, out: &Path) -> Result<u8, Failure> {
         out.display()
     );
     Ok(0)
+}
+
+/// A signed checkpoint from a checkpoint file or from a bundle's `log/checkpoint`.
+fn read_checkpoint(p: &Path) -> Result<cfr_merkle::SignedCheckpoint> {
+    let bytes = read_bytes(p)?;
+    let note = if bytes.starts_with(b"README.txt") {
+        let b = Bundle::open(p).map_err(|e| anyhow!("{}: {e}", p.display()))?;
+        b.read_small(layout::CHECKPOINT)?
+            .ok_or_else(|| anyhow!("{}: no log/checkpoint", p.display()))?
+    } else {
+        bytes
+    };
+    cfr_merkle::SignedCheckpoint::parse(&note).map_err(|e| anyhow!("{}: {e}", p.display()))
 }
 
 fn load_trust(p: &Pins) -> Result<Trust, Failure> {

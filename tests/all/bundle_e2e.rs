@@ -353,3 +353,40 @@ fn inspect_shows_members_parties_counts_and_checkpoint() {
         assert!(out.contains(want), "missing {want:?} in\n{out}");
     }
 }
+
+#[test]
+fn verify_proves_a_later_bundle_extends_an_earlier_checkpoint() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let early = dir.path().join("early");
+    let late = dir.path().join("late");
+    let forked = dir.path().join("forked");
+    for d in [&early, &late, &forked] {
+        std::fs::create_dir(d).expect("mkdir");
+    }
+    std::fs::write(early.join("events.jsonl"), sample_events(100)).expect("write");
+    std::fs::write(late.join("events.jsonl"), sample_events(250)).expect("write");
+    // The same 250 events, but one early event rewritten.
+    let rewritten = sample_events(250).replacen("\"obj/", "\"obj/x", 1);
+    std::fs::write(forked.join("events.jsonl"), rewritten).expect("write");
+    for d in [&early, &late, &forked] {
+        let (code, o, e) = seal_sample(d, &d.join("events.jsonl"), &["--no-analyzer"]);
+        assert_eq!(code, 0, "{o}{e}");
+    }
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(late.join("evidence.cfr"))
+        .arg("--earlier")
+        .arg(early.join("evidence.cfr")));
+    assert_eq!(code, 0, "{out}");
+    assert!(
+        out.contains("extends the earlier checkpoint of size 100"),
+        "{out}"
+    );
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(forked.join("evidence.cfr"))
+        .arg("--earlier")
+        .arg(early.join("evidence.cfr")));
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("earlier-checkpoint-inconsistent"), "{out}");
+}

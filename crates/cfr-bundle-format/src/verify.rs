@@ -232,6 +232,10 @@ pub struct VerifyOptions<'a> {
     pub shipped_analyzer: Option<[u8; 32]>,
     /// Told (events done, events total) as the log is read.
     pub progress: Option<&'a mut dyn FnMut(u64, u64)>,
+    /// A checkpoint signed earlier by the same recorder (for instance the
+    /// one in a bundle sealed before this one): check 4 then also proves
+    /// that this log extends it (same root at its size).
+    pub earlier: Option<SignedCheckpoint>,
 }
 
 /// Facts about the bundle, as read (and, where checks pass, verified).
@@ -583,6 +587,8 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
 
     // 3-5 and the replay feed: one pass over the events.
     let mut root = RootBuilder::new();
+    let earlier_size = opts.earlier.as_ref().map(|e| e.checkpoint().size);
+    let mut earlier_root: Option<[u8; 32]> = (earlier_size == Some(0)).then(cfr_merkle::empty_root);
     let mut next_seq = 0u64;
     let mut last_time: Option<i64> = None;
     let mut first_time: Option<i64> = None;
@@ -707,6 +713,9 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 }
             }
             root.push(cfr_merkle::leaf_hash(bytes));
+            if Some(root.size()) == earlier_size {
+                earlier_root = Some(root.root());
+            }
             first_time.get_or_insert(e.time);
             last_time = Some(e.time);
             next_seq = e.seq.saturating_add(1);
@@ -819,6 +828,45 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             }
             Ok(None) => c.fail("member-missing", "log/checkpoint is missing"),
             Err(e) => c.fail("io", format!("log/checkpoint: {e}")),
+        }
+    }
+
+    if let Some(e) = &opts.earlier {
+        let c = &mut checks[3];
+        let want_origin = origin(&contract.id);
+        let cp = e.checkpoint();
+        match e.verify(&want_origin, &recorder_key.0) {
+            Err(err) => c.fail(
+                "earlier-checkpoint-invalid",
+                format!("the earlier checkpoint is not signed by this recorder for {want_origin:?}: {err}"),
+            ),
+            Ok(_) if !events_ok => c.fail(
+                "earlier-checkpoint-unproven",
+                "the events could not all be read, so consistency cannot be shown",
+            ),
+            Ok(_) => match earlier_root {
+                Some(r) if r == cp.root => c.pass(format!(
+                    "extends the earlier checkpoint of size {} (same root {} at that size)",
+                    cp.size,
+                    hex(&r)
+                )),
+                Some(r) => c.fail(
+                    "earlier-checkpoint-inconsistent",
+                    format!(
+                        "at size {} this log's root is {}, but the earlier checkpoint says {}: the log was rewritten",
+                        cp.size,
+                        hex(&r),
+                        hex(&cp.root)
+                    ),
+                ),
+                None => c.fail(
+                    "earlier-checkpoint-inconsistent",
+                    format!(
+                        "the earlier checkpoint covers {} events; this log holds only {next_seq}",
+                        cp.size
+                    ),
+                ),
+            },
         }
     }
 

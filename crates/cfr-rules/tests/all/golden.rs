@@ -7,7 +7,7 @@ use cfr_rules::{analyze, Verdict};
 use serde_json::Value as Json;
 use std::path::{Path, PathBuf};
 
-pub const VERDICT_CDDL: &str = include_str!("../../verdict.cddl");
+pub const VERDICT_CDDL: &str = include_str!("../../../../schemas/verdict.cddl");
 
 fn scenarios() -> Vec<PathBuf> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/scenarios");
