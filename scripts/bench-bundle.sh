@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 N=${1:-1000000}
 R=${2:-3}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-target}
-cargo build --release --locked --quiet --bin cfr-bundle -p cfr-bundle -p cfr-workload
+cargo build --release --locked --quiet -p cfr-bundle -p cfr-workload
 bin=$CARGO_TARGET_DIR/release/cfr-bundle
 gen=$CARGO_TARGET_DIR/release/cfr-workload
 w=$(mktemp -d)

@@ -129,7 +129,7 @@ enum Command {
 
 #[derive(clap::Args, Default)]
 struct Pins {
-    /// A trust file pinning keys (recorder, provider, user, regulator, [attestors]).
+    /// A trust file pinning keys (recorder, provider, user, regulator, attestors).
     #[arg(long)]
     trust: Option<PathBuf>,
     /// Pin the recorder's key (a .pub/.key file or `ed25519:...`).
