@@ -184,7 +184,7 @@ struct Sealer<'a> {
     chunks: Vec<(ChunkEntry, u64, [u8; 32])>,
     root: RootBuilder,
     engine: Option<cfr_rules::Engine>,
-    analyzer: Option<crate::sandbox::Run>,
+    analyzer: Option<crate::sandbox::Worker>,
     next_seq: u64,
     from: Option<i64>,
     until: Option<i64>,
@@ -227,9 +227,15 @@ impl Sealer<'_> {
         if self.chunk_events == 0 {
             return Ok(());
         }
-        if let Some(run) = &mut self.analyzer {
-            run.feed(&self.chunk, self.chunk_events)
-                .map_err(|(_, e)| SealError::Analyzer(e))?;
+        if let Some(worker) = &mut self.analyzer {
+            if !worker.feed(self.chunk.clone(), self.chunk_events) {
+                let failed = self.analyzer.take().map(crate::sandbox::Worker::finish);
+                let detail = match failed {
+                    Some(Err((_, e))) => e,
+                    _ => "the analyzer stopped early".to_owned(),
+                };
+                return Err(SealError::Analyzer(detail));
+            }
         }
         let compressed =
             zstd::bulk::compress(&self.chunk, ZSTD_LEVEL).map_err(io_err(&self.spool_path))?;
@@ -302,10 +308,10 @@ where
         cose::inspect(cert).map_err(|e| SealError::AnalyzerCertificate(e.to_string()))?;
     }
     let analyzer_run = match &opts.analyzer {
-        Some(module) => Some(
+        Some(module) => Some(crate::sandbox::Worker::spawn(
             crate::sandbox::start(module, &contract_cbor)
                 .map_err(|(_, e)| SealError::Analyzer(e))?,
-        ),
+        )),
         None => None,
     };
 

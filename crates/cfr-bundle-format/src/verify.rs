@@ -595,8 +595,11 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     let mut sig_checked = 0u64;
     let mut events_ok = true;
     let sealed_verdict = bundle.read_small(layout::VERDICT).ok().flatten();
+    // The replay runs on its own thread, fed the decompressed chunks as
+    // the main pass reads them: on two cores, checking and judging overlap.
     let mut replay = if sealed_verdict.is_some() {
         start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
+            .map(crate::sandbox::Worker::spawn)
     } else {
         checks[7].skip("not checked: the bundle carries no sealed verdict");
         None
@@ -722,9 +725,13 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         }
         let _ = n_in_chunk;
         if let Some(r) = &mut replay {
-            if let Err(e) = r.feed(&chunk.raw, entry.events) {
-                checks[7].fail(e.0, e.1);
-                replay = None;
+            if !r.feed(chunk.raw, entry.events) {
+                // The worker stopped early; its error comes with `finish`.
+                if let Some(r) = replay.take() {
+                    if let Err((code, detail)) = r.finish() {
+                        checks[7].fail(code, detail);
+                    }
+                }
             }
         }
         if let Some(p) = opts.progress.as_deref_mut() {
@@ -1031,10 +1038,10 @@ enum ReplayRun {
 
 type ReplayFailure = (&'static str, String);
 
-impl ReplayRun {
+impl crate::sandbox::Feed for ReplayRun {
     fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => r.feed(raw, events),
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::feed(r.as_mut(), raw, events),
             ReplayRun::Native(engine) => {
                 for item in cfr_model::EventSeq::new(raw) {
                     let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
@@ -1049,7 +1056,7 @@ impl ReplayRun {
 
     fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => (*r).finish(),
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::finish(*r),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
         }
     }
