@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --locked --quiet --bin cfr-bundle
-bin=target/debug/cfr-bundle
+bin=${CARGO_TARGET_DIR:-target}/debug/cfr-bundle
 s=samples/storage-month
 "$bin" seal --contract "$s/contract.toml" --events "$s/events.jsonl" \
   --key "$s/keys/recorder.key" -o "$s/evidence.cfr.new"
