@@ -57,9 +57,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     assert_eq!(wv, nv, "WASM and native verdicts differ");
     let (w, n) = (median(wasm), median(native));
-    println!("events {events}, module {} bytes, compile {compile:.3} s", module.len());
-    println!("wasm replay   median {w:.3} s  {:.0} events/s", events as f64 / w);
-    println!("native engine median {n:.3} s  {:.0} events/s (decode + engine)", events as f64 / n);
+    println!(
+        "events {events}, module {} bytes, compile {compile:.3} s",
+        module.len()
+    );
+    println!(
+        "wasm replay   median {w:.3} s  {:.0} events/s",
+        events as f64 / w
+    );
+    println!(
+        "native engine median {n:.3} s  {:.0} events/s (decode + engine)",
+        events as f64 / n
+    );
     println!("wasm/native {:.2}x; verdicts byte-identical", w / n);
     Ok(())
 }
