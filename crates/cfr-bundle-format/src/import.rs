@@ -13,7 +13,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use cfr_contract::{AttrSpec, Contract};
+use cfr_contract::Contract;
 use cfr_model::time::{format_duration, format_rfc3339, parse_duration, parse_rfc3339};
 use cfr_model::{Attrs, Event, Value, ValueType};
 use serde::Deserialize;
@@ -44,7 +44,7 @@ struct Line<'a> {
     #[serde(borrow)]
     actor: std::borrow::Cow<'a, str>,
     #[serde(default)]
-    attrs: UniqueMap,
+    attrs: JsonAttrs,
     #[serde(default)]
     sig: Option<String>,
 }
@@ -140,7 +140,8 @@ impl<'c> Importer<'c> {
                 }
                 return Err(err(format!("attribute {name:?} is required; null given")));
             }
-            let v = convert(a, json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
+            let v =
+                attr_value(a.ty, json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
             attrs.insert(name.clone(), v);
         }
         let sig = match &raw.sig {
@@ -201,9 +202,10 @@ pub fn check_signature(contract: &Contract, event: &Event) -> Result<(), String>
     }
 }
 
-fn convert(spec: &AttrSpec, json: &serde_json::Value) -> Result<Value, String> {
+/// Converts an attribute's JSON value by the type the contract declares:
+/// `bytes` as lowercase hex, `time` as RFC 3339, `duration` as `"250ms"`.
+pub fn attr_value(want: ValueType, json: &serde_json::Value) -> Result<Value, String> {
     use serde_json::Value as J;
-    let want = spec.ty;
     let mismatch = || format!("expected {want}, found {}", json_type(json));
     Ok(match (want, json) {
         (ValueType::Int, J::Number(n)) => Value::Int(
@@ -331,24 +333,24 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
-/// A JSON object whose keys must be unique (serde_json would keep the last
-/// of two equal keys silently; an event with two values for one attribute
-/// is ambiguous, so it is rejected).
+/// A JSON object of attributes whose keys must be unique (serde_json would
+/// keep the last of two equal keys silently; an event with two values for
+/// one attribute is ambiguous, so it is rejected).
 #[derive(Default)]
-struct UniqueMap(Vec<(String, serde_json::Value)>);
+pub struct JsonAttrs(pub Vec<(String, serde_json::Value)>);
 
-impl<'de> Deserialize<'de> for UniqueMap {
+impl<'de> Deserialize<'de> for JsonAttrs {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueMap;
+            type Value = JsonAttrs;
             fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str("an object of attributes")
             }
             fn visit_map<A: serde::de::MapAccess<'de>>(
                 self,
                 mut m: A,
-            ) -> Result<UniqueMap, A::Error> {
+            ) -> Result<JsonAttrs, A::Error> {
                 let mut out: Vec<(String, serde_json::Value)> = Vec::new();
                 while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
                     if out.iter().any(|(e, _)| *e == k) {
@@ -358,7 +360,7 @@ impl<'de> Deserialize<'de> for UniqueMap {
                     }
                     out.push((k, v));
                 }
-                Ok(UniqueMap(out))
+                Ok(JsonAttrs(out))
             }
         }
         d.deserialize_map(V)

@@ -25,11 +25,10 @@
 use crate::segment::MAX_ID_BYTES;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use cfr_bundle_format::import::{check_signature, parse_hex};
+use cfr_bundle_format::import::{attr_value, check_signature, JsonAttrs};
 use cfr_contract::Contract;
 use cfr_model::cbor::{Cbor, Decoder};
-use cfr_model::time::{parse_duration, parse_rfc3339};
-use cfr_model::{Attrs, Event, Value, ValueType};
+use cfr_model::{Attrs, Event, Value};
 use serde::Deserialize;
 
 /// An event as a party submits it: `seq` and `time` are left at 0 until
@@ -141,7 +140,7 @@ struct Line {
     kind: String,
     actor: String,
     #[serde(default)]
-    attrs: UniqueMap,
+    attrs: JsonAttrs,
     #[serde(default)]
     sig: Option<String>,
     #[serde(default)]
@@ -203,7 +202,7 @@ pub fn parse_jsonl(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, 
                 return Err(err(format!("attribute {name:?} is required; null given")));
             }
             let v =
-                convert(a.ty, &json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
+                attr_value(a.ty, &json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
             attrs.insert(name, v);
         }
         let sig = match line.sig {
@@ -351,64 +350,4 @@ pub fn check(contract: &Contract, sub: &Submission) -> Result<(), String> {
         ));
     }
     check_signature(contract, &sub.event)
-}
-
-fn convert(ty: ValueType, json: &serde_json::Value) -> Result<Value, String> {
-    use serde_json::Value as J;
-    Ok(match (ty, json) {
-        (ValueType::Int, J::Number(n)) => Value::Int(
-            n.as_i64()
-                .ok_or_else(|| format!("{n} is not a 64-bit integer"))?,
-        ),
-        (ValueType::Text, J::String(s)) => Value::Text(s.clone()),
-        (ValueType::Bool, J::Bool(b)) => Value::Bool(*b),
-        (ValueType::Bytes, J::String(s)) => Value::Bytes(parse_hex(s)?),
-        (ValueType::Time, J::String(s)) => Value::Int(parse_rfc3339(s).map_err(|e| e.to_string())?),
-        (ValueType::Duration, J::String(s)) => {
-            Value::Int(parse_duration(s).map_err(|e| e.to_string())?)
-        }
-        (want, other) => {
-            let found = match other {
-                J::Null => "null",
-                J::Bool(_) => "bool",
-                J::Number(_) => "number",
-                J::String(_) => "string",
-                J::Array(_) => "array",
-                J::Object(_) => "object",
-            };
-            return Err(format!("expected {want}, found {found}"));
-        }
-    })
-}
-
-/// A JSON object whose keys must be unique.
-#[derive(Default)]
-struct UniqueMap(Vec<(String, serde_json::Value)>);
-
-impl<'de> Deserialize<'de> for UniqueMap {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> serde::de::Visitor<'de> for V {
-            type Value = UniqueMap;
-            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-                f.write_str("an object of attributes")
-            }
-            fn visit_map<A: serde::de::MapAccess<'de>>(
-                self,
-                mut m: A,
-            ) -> Result<UniqueMap, A::Error> {
-                let mut out: Vec<(String, serde_json::Value)> = Vec::new();
-                while let Some((k, v)) = m.next_entry::<String, serde_json::Value>()? {
-                    if out.iter().any(|(e, _)| *e == k) {
-                        return Err(serde::de::Error::custom(format!(
-                            "attribute {k:?} appears twice"
-                        )));
-                    }
-                    out.push((k, v));
-                }
-                Ok(UniqueMap(out))
-            }
-        }
-        d.deserialize_map(V)
-    }
 }
