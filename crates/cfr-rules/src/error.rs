@@ -5,21 +5,19 @@ use std::fmt;
 
 /// Why [`Engine::push`](crate::Engine::push) refused an event.
 ///
-/// The engine judges a log only when it is a proper log: seqs `0, 1, 2, ...`
-/// without gaps, and times that never go backwards. A refused event leaves
-/// the engine unchanged, so a caller may report the error and stop.
+/// The engine judges events in log order: seqs strictly increasing and times
+/// that never go backwards. It does not require the seqs to start at 0 or
+/// to be gap-free: a whole log is (verification checks that on its own, so a
+/// verdict never rests on the engine for it), while an excerpt's log holds
+/// only some ranges of the original seqs. A refused event leaves the engine
+/// unchanged, so a caller may report the error and stop.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum EngineError {
-    /// The first event's seq is not 0.
-    FirstSeqNotZero {
-        /// The seq found.
-        found: u64,
-    },
-    /// An event's seq is not the previous seq plus one.
-    SeqGap {
-        /// The seq that was due.
-        expected: u64,
+    /// An event's seq is not above the previous event's.
+    SeqNotIncreasing {
+        /// The previous event's seq.
+        previous: u64,
         /// The seq found.
         found: u64,
     },
@@ -37,14 +35,8 @@ pub enum EngineError {
 impl fmt::Display for EngineError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            EngineError::FirstSeqNotZero { found } => {
-                write!(
-                    f,
-                    "the log must start at seq 0, but its first event has seq {found}"
-                )
-            }
-            EngineError::SeqGap { expected, found } => {
-                write!(f, "seq gap: expected seq {expected}, found seq {found}")
+            EngineError::SeqNotIncreasing { previous, found } => {
+                write!(f, "seq out of order: seq {found} follows seq {previous}")
             }
             EngineError::TimeBackwards {
                 seq,

@@ -3,7 +3,7 @@
 
 use crate::util::*;
 use cfr_model::time::{format_rfc3339, parse_rfc3339};
-use cfr_model::Value;
+use cfr_model::{Event, Value};
 use cfr_rules::{analyze, Engine, EngineError, Incident, Party, Verdict};
 
 fn kinds(v: &Verdict) -> Vec<(&str, Party)> {
@@ -922,18 +922,12 @@ fn engine_rejects_bad_sequences_and_stays_usable() {
     let c = every_rule_contract();
     let mut events = log(vec![req(at(0), "a"), req(at(S), "b"), req(at(2 * S), "c")]);
     let mut e = Engine::new(&c);
-    let mut first = events[0].clone();
-    first.seq = 1;
-    assert_eq!(
-        e.push(&first),
-        Err(EngineError::FirstSeqNotZero { found: 1 })
-    );
     e.push(&events[0]).unwrap();
     assert_eq!(
-        e.push(&events[2]),
-        Err(EngineError::SeqGap {
-            expected: 1,
-            found: 2
+        e.push(&events[0]),
+        Err(EngineError::SeqNotIncreasing {
+            previous: 0,
+            found: 0
         })
     );
     let mut back = events[1].clone();
@@ -1026,4 +1020,23 @@ every = "1ns"
     assert_eq!(v.sla.iter().filter(|s| s.uptime_ppm < 1_000_000).count(), 2);
     let bytes = v.to_cbor();
     assert_eq!(Verdict::from_cbor(&bytes).unwrap().to_cbor(), bytes);
+}
+
+#[test]
+fn a_gapped_log_is_judged_on_its_own_seqs() {
+    // An excerpt's log keeps the original seqs and skips the rest: the
+    // incidents name those seqs, exactly as over the whole log.
+    let c = contract(&format!("{DEADLINE_EVENTS}{}", deadline_rule("2s", "")));
+    let whole = log(vec![
+        req(at(0), "a"),
+        req(at(S), "b"),
+        resp(at(S + 100 * MS), "b", 200),
+        resp(at(5 * S), "a", 200),
+    ]);
+    let full = analyze(&c, whole.clone()).unwrap();
+    let excerpt: Vec<Event> = [0, 3].iter().map(|&i| whole[i].clone()).collect();
+    let part = analyze(&c, excerpt).unwrap();
+    assert_eq!(part.incidents.len(), 1);
+    assert_eq!(part.incidents[0], full.incidents[0]);
+    assert_eq!(part.incidents[0].evidence, [0, 3]);
 }
