@@ -122,23 +122,20 @@ impl Engine {
     /// [`EngineError`] and leaves the engine unchanged. Gaps between seqs
     /// are allowed (an excerpt's log has them); see [`EngineError`].
     pub fn push(&mut self, ev: &Event) -> Result<(), EngineError> {
-        match self.span.last {
-            Some((time, seq)) => {
-                if ev.seq <= seq {
-                    return Err(EngineError::SeqNotIncreasing {
-                        previous: seq,
-                        found: ev.seq,
-                    });
-                }
-                if ev.time < time {
-                    return Err(EngineError::TimeBackwards {
-                        seq: ev.seq,
-                        time: ev.time,
-                        previous: time,
-                    });
-                }
+        if let Some((time, seq)) = self.span.last {
+            if ev.seq <= seq {
+                return Err(EngineError::SeqNotIncreasing {
+                    previous: seq,
+                    found: ev.seq,
+                });
             }
-            None => {}
+            if ev.time < time {
+                return Err(EngineError::TimeBackwards {
+                    seq: ev.seq,
+                    time: ev.time,
+                    previous: time,
+                });
+            }
         }
         if self.span.first.is_none() {
             self.span.first = Some((ev.time, ev.seq));
