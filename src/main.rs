@@ -6,10 +6,12 @@
 //! `2` could not run (usage, unreadable input).
 
 use anyhow::{anyhow, Context as _, Result};
+use cfr_bundle_format::bundle::{Bundle, OpenError};
+use cfr_bundle_format::excerpt::{self, ExcerptOptions};
 use cfr_bundle_format::import::{event_to_jsonl, Importer};
 use cfr_bundle_format::seal::{self, SealError, SealOptions};
 use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
-use cfr_bundle_format::{bundle::Bundle, layout, render};
+use cfr_bundle_format::{layout, render};
 use cfr_contract::Contract;
 use cfr_model::keys::{self, PublicKey};
 use clap::{Parser, Subcommand};
@@ -93,6 +95,26 @@ enum Command {
         /// checkpoint file, or a bundle sealed earlier from the same log).
         #[arg(long)]
         earlier: Option<PathBuf>,
+    },
+    /// Cut an excerpt: only the event ranges the chosen incidents rest on,
+    /// with Merkle range proofs against the original signed checkpoint. The
+    /// bundle is verified first; `verify` checks the excerpt.
+    Excerpt {
+        /// The bundle.
+        bundle: PathBuf,
+        /// An incident to prove (its number in `verify`'s incident table);
+        /// repeat for more.
+        #[arg(long = "incident", value_name = "N", required = true)]
+        incidents: Vec<u64>,
+        /// Where to write the excerpt.
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        pins: Pins,
+        /// Verify the bundle with the rule engine built into this release
+        /// instead of replaying its analyzer.
+        #[arg(long)]
+        native: bool,
     },
     /// Show a bundle's members, parties, counts, time span and checkpoint.
     Inspect {
@@ -344,12 +366,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 _ => Replay::Bundled,
             };
             let bar = progress_bar("verifying");
-            let mut tick = |done: u64, total: u64| {
-                if let Some(b) = &bar {
-                    b.set_length(total);
-                    b.set_position(done);
-                }
-            };
+            let mut tick = |done: u64, total: u64| progress_tick(&bar, done, total);
             let report = verify::verify(
                 &bundle,
                 VerifyOptions {
@@ -375,6 +392,66 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 );
             }
             Ok(if report.verified() { 0 } else { 1 })
+        }
+        Command::Excerpt {
+            bundle,
+            incidents,
+            output,
+            pins,
+            native,
+        } => {
+            let trust = load_trust(&pins)?;
+            let bar = progress_bar("reading");
+            let mut tick = |done: u64, total: u64| progress_tick(&bar, done, total);
+            let summary = excerpt::excerpt(
+                &bundle,
+                ExcerptOptions {
+                    incidents,
+                    verify: VerifyOptions {
+                        trust,
+                        replay: if native {
+                            Replay::Native
+                        } else {
+                            Replay::Bundled
+                        },
+                        shipped_analyzer: analyzer::shipped_digest(),
+                        progress: None,
+                        earlier: None,
+                    },
+                    progress: Some(&mut tick),
+                },
+                &output,
+            );
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            let summary = summary.map_err(|e| match e {
+                excerpt::ExcerptError::Io { .. }
+                | excerpt::ExcerptError::Open(OpenError::Io { .. }) => Failure::from(e),
+                e => rejected(e),
+            })?;
+            let ranges: Vec<String> = summary
+                .ranges
+                .iter()
+                .map(|r| format!("{}..={}", r.first, r.end - 1))
+                .collect();
+            println!(
+                "wrote {} ({} bytes, SHA-256 {})\n  incidents {}\n  {} of {} events disclosed, seq {}\n  verify it: cfr-bundle verify {}",
+                output.display(),
+                summary.bytes,
+                summary.sha256,
+                summary
+                    .incidents
+                    .iter()
+                    .map(|n| format!("#{n}"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                summary.events,
+                summary.original_events,
+                ranges.join(", "),
+                output.display()
+            );
+            Ok(0)
         }
         Command::Inspect { bundle } => inspect(&bundle),
         Command::Extract { bundle, output } => extract(&bundle, &output),
@@ -661,6 +738,22 @@ fn progress_bar(what: &'static str) -> Option<indicatif::ProgressBar> {
     );
     b.set_message(what);
     Some(b)
+}
+
+/// Moves a progress indicator on; once the total is known it becomes a bar.
+fn progress_tick(bar: &Option<indicatif::ProgressBar>, done: u64, total: u64) {
+    let Some(b) = bar else { return };
+    if total > 0 && b.length() != Some(total) {
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg} [{bar:30}] {human_pos}/{human_len} events ({per_sec}, {eta} left)",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        b.set_length(total);
+    }
+    b.set_position(done);
 }
 
 fn open_input(path: &Path) -> Result<Box<dyn BufRead>> {

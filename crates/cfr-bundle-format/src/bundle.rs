@@ -235,6 +235,17 @@ impl Bundle {
             })?
             .unwrap_or_default();
         b.manifest = Manifest::from_cbor(&b.manifest_bytes)?;
+        let excerpt = b.member(layout::ORIGINAL_MANIFEST).is_some();
+        if excerpt != b.manifest.excerpt.is_some() {
+            return Err(OpenError::Layout {
+                code: "manifest-invalid",
+                detail: format!(
+                    "the manifest's format is {:?}, but the archive {} an excerpt's members",
+                    b.manifest.format,
+                    if excerpt { "holds" } else { "lacks" }
+                ),
+            });
+        }
         Ok(b)
     }
 
@@ -267,6 +278,11 @@ impl Bundle {
         let mut buf = vec![0u8; m.size() as usize];
         read_exact_at(&self.file, &mut buf, m.data_offset())?;
         Ok(Some(buf))
+    }
+
+    /// True when this is an excerpt (`cfr-excerpt/1`), not a whole bundle.
+    pub fn is_excerpt(&self) -> bool {
+        self.manifest.excerpt.is_some()
     }
 
     /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).
@@ -443,14 +459,54 @@ fn check_layout(members: &[TarMember]) -> Result<(), OpenError> {
         prev = Some(r);
         prev_name = m.name();
     }
-    for required in [
-        layout::README,
-        layout::MANIFEST,
-        layout::MANIFEST_SIG,
-        layout::CONTRACT_TOML,
-        layout::CONTRACT_CBOR,
-        layout::CHECKPOINT,
-    ] {
+    // An excerpt carries the original's signed manifest instead of a
+    // signature of its own, and its range proofs.
+    let excerpt = members
+        .iter()
+        .any(|m| m.name() == layout::ORIGINAL_MANIFEST);
+    let required: &[&str] = if excerpt {
+        &[
+            layout::README,
+            layout::MANIFEST,
+            layout::ORIGINAL_MANIFEST,
+            layout::ORIGINAL_MANIFEST_SIG,
+            layout::CONTRACT_TOML,
+            layout::CONTRACT_CBOR,
+            layout::CHECKPOINT,
+            layout::PROOF,
+        ]
+    } else {
+        &[
+            layout::README,
+            layout::MANIFEST,
+            layout::MANIFEST_SIG,
+            layout::CONTRACT_TOML,
+            layout::CONTRACT_CBOR,
+            layout::CHECKPOINT,
+        ]
+    };
+    for m in members {
+        let misplaced = if excerpt {
+            m.name() != layout::MANIFEST && m.name().starts_with("manifest.")
+        } else {
+            layout::excerpt_only(m.name())
+        };
+        if misplaced {
+            return Err(OpenError::Layout {
+                code: "member-unexpected",
+                detail: format!(
+                    "member {:?} has no place in {}",
+                    m.name(),
+                    if excerpt {
+                        "an excerpt"
+                    } else {
+                        "a bundle (it belongs to excerpts)"
+                    }
+                ),
+            });
+        }
+    }
+    for &required in required {
         if !members.iter().any(|m| m.name() == required) {
             return Err(OpenError::Layout {
                 code: "member-missing",

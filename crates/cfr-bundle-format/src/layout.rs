@@ -2,6 +2,8 @@
 
 /// The format id in every manifest.
 pub const FORMAT: &str = "cfr-bundle/1";
+/// The format id of an excerpt's manifest.
+pub const EXCERPT_FORMAT: &str = "cfr-excerpt/1";
 
 /// `README.txt`: what the file is, in plain text.
 pub const README: &str = "README.txt";
@@ -21,6 +23,30 @@ pub const ANALYZER: &str = "analyzer/analyzer.wasm";
 pub const ANALYZER_CERT: &str = "analyzer/certificate.sig";
 /// `verdict/verdict.cbor`.
 pub const VERDICT: &str = "verdict/verdict.cbor";
+
+/// An excerpt's copy of the original bundle's manifest.
+pub const ORIGINAL_MANIFEST: &str = "original/manifest.cbor";
+/// An excerpt's copy of the original manifest's recorder signature.
+pub const ORIGINAL_MANIFEST_SIG: &str = "original/manifest.sig";
+/// An excerpt's Merkle range proofs against the original checkpoint.
+pub const PROOF: &str = "log/proof.cbor";
+/// An excerpt's verdict: the analyzer over the excerpt's events alone.
+pub const EXCERPT_VERDICT: &str = "verdict/excerpt.cbor";
+/// The schema of an excerpt's own structures.
+pub const EXCERPT_SCHEMA: &str = "schemas/excerpt.cddl";
+
+/// `original/manifest.<role>.sig`: an excerpt's copy of a co-signature.
+pub fn original_cosig(role: &str) -> String {
+    format!("original/manifest.{role}.sig")
+}
+
+/// True for members only an excerpt may hold.
+pub fn excerpt_only(name: &str) -> bool {
+    name.starts_with("original/")
+        || name == PROOF
+        || name == EXCERPT_VERDICT
+        || name == EXCERPT_SCHEMA
+}
 
 /// The parties that may co-sign a manifest or sign a contract.
 pub const COSIGNER_ROLES: [&str; 2] = ["provider", "user"];
@@ -60,14 +86,20 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
         MANIFEST_SIG => (2, 0, ""),
         "manifest.provider.sig" => (3, 0, ""),
         "manifest.user.sig" => (3, 1, ""),
+        ORIGINAL_MANIFEST => (3, 2, ""),
+        ORIGINAL_MANIFEST_SIG => (3, 3, ""),
+        "original/manifest.provider.sig" => (3, 4, ""),
+        "original/manifest.user.sig" => (3, 5, ""),
         CONTRACT_TOML => (5, 0, ""),
         CONTRACT_CBOR => (6, 0, ""),
         "contract/provider.sig" => (7, 0, ""),
         "contract/user.sig" => (7, 1, ""),
         CHECKPOINT => (8, 0, ""),
+        PROOF => (8, 1, ""),
         ANALYZER => (10, 0, ""),
         ANALYZER_CERT => (11, 0, ""),
         VERDICT => (12, 0, ""),
+        EXCERPT_VERDICT => (12, 1, ""),
         _ => {
             if let Some(s) = name.strip_prefix("schemas/") {
                 let ok = s.ends_with(".cddl")
@@ -101,6 +133,10 @@ mod tests {
             MANIFEST_SIG,
             "manifest.provider.sig",
             "manifest.user.sig",
+            ORIGINAL_MANIFEST,
+            ORIGINAL_MANIFEST_SIG,
+            "original/manifest.provider.sig",
+            "original/manifest.user.sig",
             "schemas/contract.cddl",
             "schemas/event.cddl",
             CONTRACT_TOML,
@@ -108,11 +144,13 @@ mod tests {
             "contract/provider.sig",
             "contract/user.sig",
             CHECKPOINT,
+            PROOF,
             "log/events-000000.cbor.zst",
             "log/events-000001.cbor.zst",
             ANALYZER,
             ANALYZER_CERT,
             VERDICT,
+            EXCERPT_VERDICT,
         ];
         for w in names.windows(2) {
             assert!(

@@ -8,11 +8,14 @@
 //! - [`verify::verify`] runs every check of DESIGN.md section 8;
 //! - [`bundle::Bundle`] opens one (unverified) for inspection and lazy
 //!   iteration over its events;
+//! - [`excerpt::excerpt`] cuts a smaller, still provable bundle for a few
+//!   incidents;
 //! - [`import`] reads and writes the JSON Lines event format.
 #![deny(missing_docs)]
 
 pub mod bundle;
 pub mod cose;
+pub mod excerpt;
 pub mod import;
 pub mod layout;
 pub mod manifest;

@@ -2,7 +2,7 @@
 //!
 //! Self-described CBOR (tag 55799) around a map; see `schemas/manifest.cddl`.
 
-use crate::layout::FORMAT;
+use crate::layout::{EXCERPT_FORMAT, FORMAT};
 use cfr_model::cbor::{self, Cbor, CborError};
 
 /// Self-described CBOR tag.
@@ -47,10 +47,23 @@ pub struct LogEntry {
     pub chunks: Vec<ChunkEntry>,
 }
 
+/// What an excerpt is cut from, and for which incidents.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ExcerptEntry {
+    /// SHA-256 of the original bundle's `manifest.cbor` (carried as
+    /// `original/manifest.cbor`, with the recorder's signature).
+    pub original_manifest: [u8; 32],
+    /// Number of events in the original log (the checkpoint's size).
+    pub original_events: u64,
+    /// The incidents the excerpt proves: 1-based positions in the original
+    /// verdict's incident list, ascending.
+    pub incidents: Vec<u64>,
+}
+
 /// The manifest.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Manifest {
-    /// `cfr-bundle/1`.
+    /// `cfr-bundle/1`, or `cfr-excerpt/1` for an excerpt.
     pub format: String,
     /// The tool that sealed the bundle (`cfr-bundle/0.1.0`).
     pub tool: String,
@@ -64,6 +77,10 @@ pub struct Manifest {
     pub analyzer_sha256: Option<[u8; 32]>,
     /// Every member but the manifest and its signatures, in bundle order.
     pub members: Vec<MemberEntry>,
+    /// Set exactly when `format` is `cfr-excerpt/1`. In an excerpt,
+    /// `log.events` counts the events it holds, `log.root` is the original
+    /// log's root, and each chunk holds consecutive seqs of one range.
+    pub excerpt: Option<ExcerptEntry>,
 }
 
 /// A manifest that does not follow the schema.
@@ -159,6 +176,7 @@ impl Manifest {
             },
             analyzer_sha256: None,
             members: Vec::new(),
+            excerpt: None,
         }
     }
 
@@ -224,6 +242,28 @@ impl Manifest {
                 ),
             ),
         ]);
+        let map = match (&self.excerpt, map) {
+            (Some(x), Cbor::Map(mut entries)) => {
+                entries.push((
+                    Cbor::text("excerpt"),
+                    Cbor::map([
+                        (
+                            "original",
+                            Cbor::map([
+                                ("manifest", Cbor::Bytes(x.original_manifest.to_vec())),
+                                ("events", Cbor::Int(x.original_events as i64)),
+                            ]),
+                        ),
+                        (
+                            "incidents",
+                            Cbor::Array(x.incidents.iter().map(|&i| Cbor::Int(i as i64)).collect()),
+                        ),
+                    ]),
+                ));
+                Cbor::Map(entries)
+            }
+            (_, map) => map,
+        };
         cbor::encode(&Cbor::Tag(SELF_DESCRIBED, Box::new(map)))
     }
 
@@ -235,15 +275,56 @@ impl Manifest {
             return Err(field("(top)", "expected self-described CBOR (tag 55799)"));
         };
         let m = *inner;
-        exact_keys(
-            &m,
-            "(top)",
-            &["format", "tool", "contract", "log", "analyzer", "members"],
-        )?;
         let format = text(req(&m, "format", "format")?, "format")?;
-        if format != FORMAT {
-            return Err(field("format", format!("{format:?} is not {FORMAT:?}")));
+        let is_excerpt = format == EXCERPT_FORMAT;
+        if format != FORMAT && !is_excerpt {
+            return Err(field(
+                "format",
+                format!("{format:?} is neither {FORMAT:?} nor {EXCERPT_FORMAT:?}"),
+            ));
         }
+        let top: &[&str] = if is_excerpt {
+            &[
+                "format", "tool", "contract", "log", "analyzer", "members", "excerpt",
+            ]
+        } else {
+            &["format", "tool", "contract", "log", "analyzer", "members"]
+        };
+        exact_keys(&m, "(top)", top)?;
+        let excerpt = if is_excerpt {
+            let x = req(&m, "excerpt", "excerpt")?;
+            exact_keys(x, "excerpt", &["original", "incidents"])?;
+            let o = req(x, "original", "excerpt.original")?;
+            exact_keys(o, "excerpt.original", &["manifest", "events"])?;
+            let incidents = req(x, "incidents", "excerpt.incidents")?
+                .as_array()
+                .ok_or_else(|| field("excerpt.incidents", "expected an array"))?
+                .iter()
+                .map(|i| uint(i, "excerpt.incidents[]"))
+                .collect::<Result<Vec<_>, _>>()?;
+            if incidents.is_empty()
+                || incidents.windows(2).any(|w| w[0] >= w[1])
+                || incidents[0] == 0
+            {
+                return Err(field(
+                    "excerpt.incidents",
+                    "expected 1-based incident numbers, ascending, at least one",
+                ));
+            }
+            Some(ExcerptEntry {
+                original_manifest: b32(
+                    req(o, "manifest", "excerpt.original.manifest")?,
+                    "excerpt.original.manifest",
+                )?,
+                original_events: uint(
+                    req(o, "events", "excerpt.original.events")?,
+                    "excerpt.original.events",
+                )?,
+                incidents,
+            })
+        } else {
+            None
+        };
         let c = req(&m, "contract", "contract")?;
         exact_keys(c, "contract", &["id", "sha256"])?;
         let log = req(&m, "log", "log")?;
@@ -305,6 +386,7 @@ impl Manifest {
             },
             analyzer_sha256: analyzer,
             members,
+            excerpt,
         })
     }
 }
@@ -338,6 +420,7 @@ mod tests {
                 size: 10,
                 sha256: [4; 32],
             }],
+            excerpt: None,
         }
     }
 
@@ -347,6 +430,32 @@ mod tests {
         let b = m.to_cbor();
         assert_eq!(Manifest::from_cbor(&b).unwrap(), m);
         assert_eq!(&b[..3], &[0xd9, 0xd9, 0xf7], "self-described CBOR magic");
+    }
+
+    #[test]
+    fn excerpt_roundtrip_and_format_binding() {
+        let mut m = sample();
+        m.format = EXCERPT_FORMAT.into();
+        m.excerpt = Some(ExcerptEntry {
+            original_manifest: [7; 32],
+            original_events: 1000,
+            incidents: vec![2, 5],
+        });
+        let b = m.to_cbor();
+        assert_eq!(Manifest::from_cbor(&b).unwrap(), m);
+        // An excerpt's fields under the bundle format, or the excerpt
+        // format without them, are refused.
+        let mut wrong = m.clone();
+        wrong.format = FORMAT.into();
+        assert!(Manifest::from_cbor(&wrong.to_cbor()).is_err());
+        let mut wrong = m.clone();
+        wrong.excerpt = None;
+        assert!(Manifest::from_cbor(&wrong.to_cbor()).is_err());
+        let mut wrong = m;
+        if let Some(x) = &mut wrong.excerpt {
+            x.incidents = vec![5, 2];
+        }
+        assert!(Manifest::from_cbor(&wrong.to_cbor()).is_err());
     }
 
     #[test]

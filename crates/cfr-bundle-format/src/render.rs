@@ -64,6 +64,7 @@ pub fn report_json(r: &Report) -> Value {
         "verified": r.verified(),
         "keys_pinned": !r.unpinned(),
         "verdict": verdict,
+        "excerpt": r.excerpt.as_ref().map(|x| x.json()),
     })
 }
 
@@ -156,6 +157,9 @@ pub fn report_text(r: &Report, name: &str) -> String {
     );
     if let Some(v) = &r.verdict {
         let _ = writeln!(s, "\n{}", verdict_text(v));
+    }
+    if let Some(x) = &r.excerpt {
+        let _ = writeln!(s, "\n{}", x.text());
     }
     s
 }

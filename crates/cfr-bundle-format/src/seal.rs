@@ -433,6 +433,7 @@ where
         },
         analyzer_sha256: analyzer_digest,
         members,
+        excerpt: None,
     };
     let manifest_cbor = manifest.to_cbor();
     let manifest_sig =

@@ -80,7 +80,7 @@ impl Check {
         }
     }
 
-    fn fail(&mut self, code: impl Into<String>, detail: impl Into<String>) {
+    pub(crate) fn fail(&mut self, code: impl Into<String>, detail: impl Into<String>) {
         self.status = Status::Fail;
         self.failure_count += 1;
         if self.failures.len() < MAX_FAILURES {
@@ -91,14 +91,14 @@ impl Check {
         }
     }
 
-    fn pass(&mut self, note: impl Into<String>) {
+    pub(crate) fn pass(&mut self, note: impl Into<String>) {
         if self.status != Status::Fail {
             self.status = Status::Pass;
         }
         self.notes.push(note.into());
     }
 
-    fn skip(&mut self, why: impl Into<String>) {
+    pub(crate) fn skip(&mut self, why: impl Into<String>) {
         if self.status == Status::NotChecked {
             self.notes.push(why.into());
         }
@@ -273,8 +273,13 @@ pub struct Report {
     /// The eight checks, in order.
     pub checks: Vec<Check>,
     /// The verdict, when it was replayed and matched (or, when not
-    /// replayed, as sealed: see check 8).
+    /// replayed, as sealed: see check 8). `None` for an excerpt, whose
+    /// verdict over a few ranges says nothing of the whole log: see
+    /// `excerpt`.
     pub verdict: Option<cfr_rules::Verdict>,
+    /// Set when the file is an excerpt: its ranges and the incidents it
+    /// proves.
+    pub excerpt: Option<crate::excerpt::ExcerptFacts>,
 }
 
 impl Report {
@@ -338,6 +343,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         signers: Vec::new(),
         checks: Vec::new(),
         verdict: None,
+        excerpt: None,
     };
 
     let bundle = match Bundle::open(path) {
@@ -361,132 +367,17 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     report.bundle.until = m.log.until;
     report.bundle.tool = Some(m.tool.clone());
     report.bundle.analyzer_sha256 = m.analyzer_sha256;
-
-    // 1. Members against the manifest (chunks are hashed in the event pass).
-    {
-        let c = &mut checks[0];
-        let listed: BTreeMap<&str, &crate::manifest::MemberEntry> =
-            m.members.iter().map(|e| (e.name.as_str(), e)).collect();
-        let in_archive: Vec<&str> = bundle
-            .members()
-            .iter()
-            .map(|x| x.name())
-            .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest."))
-            .collect();
-        let listed_names: Vec<&str> = m.members.iter().map(|e| e.name.as_str()).collect();
-        for n in &in_archive {
-            if !listed.contains_key(n) {
-                c.fail(
-                    "member-unexpected",
-                    format!("{n} is in the archive but not in the manifest"),
-                );
-            }
-        }
-        for n in &listed_names {
-            if !in_archive.contains(n) {
-                c.fail(
-                    "member-missing",
-                    format!("{n} is in the manifest but not in the archive"),
-                );
-            }
-        }
-        if in_archive
-            .iter()
-            .filter(|n| listed.contains_key(*n))
-            .collect::<Vec<_>>()
-            != listed_names
-                .iter()
-                .filter(|n| in_archive.contains(n))
-                .collect::<Vec<_>>()
-        {
-            c.fail(
-                "member-order",
-                "the manifest lists the members in another order than the archive",
-            );
-        }
-        for tm in bundle.members() {
-            let Some(e) = listed.get(tm.name()) else {
-                continue;
-            };
-            if tm.size() != e.size {
-                c.fail(
-                    "member-size-mismatch",
-                    format!(
-                        "{}: {} bytes; the manifest says {}",
-                        tm.name(),
-                        tm.size(),
-                        e.size
-                    ),
-                );
-                continue;
-            }
-            if layout::chunk_index(tm.name()).is_some() {
-                continue; // hashed while reading the events
-            }
-            let mut h = Sha256::new();
-            let mut sink = HashSink(&mut h);
-            if let Err(err) = bundle.copy_member(tm, &mut sink) {
-                c.fail("io", format!("{}: {err}", tm.name()));
-                continue;
-            }
-            let d: [u8; 32] = h.finalize().into();
-            if d != e.sha256 {
-                c.fail(
-                    "member-digest-mismatch",
-                    format!(
-                        "{}: SHA-256 {} but the manifest says {}",
-                        tm.name(),
-                        hex(&d),
-                        hex(&e.sha256)
-                    ),
-                );
-            }
-        }
-        if m.log.chunks.len()
-            != bundle
-                .members()
-                .iter()
-                .filter(|x| layout::chunk_index(x.name()).is_some())
-                .count()
-        {
-            c.fail(
-                "member-missing",
-                "the manifest's chunk list does not match the archive's event chunks",
-            );
-        }
-        for (i, ch) in m.log.chunks.iter().enumerate() {
-            if ch.name != layout::chunk_name(i as u32) {
-                c.fail(
-                    "manifest-invalid",
-                    format!(
-                        "chunk #{i} is named {:?}, expected {:?}",
-                        ch.name,
-                        layout::chunk_name(i as u32)
-                    ),
-                );
-            }
-        }
+    if bundle.is_excerpt() {
+        return Ok(crate::excerpt::verify_excerpt(bundle, report, checks, opts));
     }
 
+    // 1. Members against the manifest (chunks are hashed in the event pass).
+    check_members(&bundle, &mut checks[0]);
+
     // The contract: TOML as agreed, CBOR as compiled, and they must agree.
-    let contract = match load_contract(&bundle) {
-        Ok(c) => Some(c),
-        Err((code, detail)) => {
-            checks[0].fail(code, detail);
-            None
-        }
-    };
+    let contract = contract_of(&bundle, &mut checks[0]);
     if let Some(c) = &contract {
         report.bundle.contract_title = Some(c.title.clone());
-        if c.id != m.contract_id {
-            checks[0].fail(
-                "contract-mismatch",
-                format!(
-                    "the manifest names contract {:?}; the bundle holds {:?}",
-                    m.contract_id, c.id
-                ),
-            );
-        }
     }
     let Some(contract) = contract else {
         for c in &mut checks[1..] {
@@ -497,93 +388,18 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     };
 
     // Signers and pinning.
-    let pin_of = |pinned: &Option<PublicKey>, actual: &PublicKey| match pinned {
-        None => Pin::NotPinned,
-        Some(p) if p == actual => Pin::Pinned,
-        Some(_) => Pin::Mismatch,
-    };
-    let parties = &contract.parties;
-    let mut signers = vec![
-        Signer {
-            role: "recorder".into(),
-            name: parties.recorder.name.clone(),
-            fingerprint: parties.recorder.key.fingerprint(),
-            pin: pin_of(&opts.trust.recorder, &parties.recorder.key),
-        },
-        Signer {
-            role: "provider".into(),
-            name: parties.provider.name.clone(),
-            fingerprint: parties.provider.key.fingerprint(),
-            pin: pin_of(&opts.trust.provider, &parties.provider.key),
-        },
-        Signer {
-            role: "user".into(),
-            name: parties.user.name.clone(),
-            fingerprint: parties.user.key.fingerprint(),
-            pin: pin_of(&opts.trust.user, &parties.user.key),
-        },
-    ];
-    for (id, p) in &parties.attestors {
-        signers.push(Signer {
-            role: id.clone(),
-            name: p.name.clone(),
-            fingerprint: p.key.fingerprint(),
-            pin: pin_of(&opts.trust.attestors.get(id).copied(), &p.key),
-        });
-    }
-    for s in &signers {
-        if s.pin == Pin::Mismatch {
-            let check = if s.role == "recorder" {
-                1
-            } else if s.role == "provider" || s.role == "user" {
-                5
-            } else {
-                4
-            };
-            checks[check].fail(
-                "key-pin-mismatch",
-                format!(
-                    "the bundle's {} key {} is not the pinned key",
-                    s.role, s.fingerprint
-                ),
-            );
-        }
-    }
-    // The key each role is verified with: the pinned key when given.
-    let recorder_key = opts.trust.recorder.unwrap_or(parties.recorder.key);
-    let provider_key = opts.trust.provider.unwrap_or(parties.provider.key);
-    let user_key = opts.trust.user.unwrap_or(parties.user.key);
+    let (signers, keys) = signers(&contract, &opts.trust, &mut checks);
+    let recorder_key = keys.recorder;
 
     // 2. Manifest signature and co-signatures.
-    {
-        let c = &mut checks[1];
-        match bundle.read_small(layout::MANIFEST_SIG) {
-            Ok(Some(sig)) => {
-                match cose::verify_detached(&sig, &bundle.manifest_bytes, &recorder_key.0) {
-                    Ok(_) => c.pass(format!(
-                        "signed by the recorder ({})",
-                        recorder_key.fingerprint()
-                    )),
-                    Err(e) => c.fail("manifest-signature-invalid", format!("manifest.sig: {e}")),
-                }
-            }
-            Ok(None) => c.fail("member-missing", "manifest.sig is missing"),
-            Err(e) => c.fail("io", format!("manifest.sig: {e}")),
-        }
-        for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
-            let name = layout::manifest_cosig(role);
-            match bundle.read_small(&name) {
-                Ok(Some(sig)) => {
-                    match cose::verify_detached(&sig, &bundle.manifest_bytes, &key.0) {
-                        Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
-                        Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
-                    }
-                }
-                Ok(None) => {}
-                Err(e) => c.fail("io", format!("{name}: {e}")),
-            }
-        }
-    }
+    check_manifest_signatures(
+        &bundle,
+        &bundle.manifest_bytes,
+        layout::MANIFEST_SIG,
+        layout::manifest_cosig,
+        &keys,
+        &mut checks[1],
+    );
 
     // 3-5 and the replay feed: one pass over the events.
     let mut root = RootBuilder::new();
@@ -698,22 +514,8 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     events_ok = false;
                 }
             }
-            if let Err(err) = contract.check_event(&e) {
-                if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
-                    checks[4].fail("event-signature-missing", format!("seq {}: {err}", e.seq));
-                } else {
-                    checks[2].fail("event-invalid", format!("seq {}: {err}", e.seq));
-                    events_ok = false;
-                }
-            }
-            if e.sig.is_some() {
-                sig_checked += 1;
-                if let Err(why) = check_signature(&contract, &e) {
-                    checks[4].fail(
-                        "event-signature-invalid",
-                        format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
-                    );
-                }
+            if !check_event(&contract, &e, &mut checks, &mut sig_checked) {
+                events_ok = false;
             }
             root.push(cfr_merkle::leaf_hash(bytes));
             if Some(root.size()) == earlier_size {
@@ -767,74 +569,47 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 4. Merkle root and checkpoint.
     {
         let c = &mut checks[3];
-        match bundle.read_small(layout::CHECKPOINT) {
-            Ok(Some(note)) => {
-                match SignedCheckpoint::parse(&note) {
-                    Ok(sc) => {
-                        let cp = sc.checkpoint().clone();
-                        report.bundle.root = Some(cp.root);
-                        let want_origin = origin(&contract.id);
-                        if cp.origin != want_origin {
-                            c.fail(
-                                "checkpoint-origin-mismatch",
-                                format!(
-                                    "checkpoint origin {:?}, expected {want_origin:?}",
-                                    cp.origin
-                                ),
-                            );
-                        }
-                        match sc.verify(&want_origin, &recorder_key.0) {
-                            Ok(_) => c.pass(format!(
-                                "checkpoint signed by the recorder ({})",
-                                recorder_key.fingerprint()
-                            )),
-                            Err(e) => c.fail(
-                                "checkpoint-signature-invalid",
-                                format!("log/checkpoint: {e}"),
-                            ),
-                        }
-                        if cp.root != m.log.root {
-                            c.fail(
-                                "manifest-root-mismatch",
-                                format!(
-                                    "the manifest's root {} differs from the checkpoint's {}",
-                                    hex(&m.log.root),
-                                    hex(&cp.root)
-                                ),
-                            );
-                        }
-                        if events_ok {
-                            if cp.size != next_seq {
-                                c.fail(
-                                    "checkpoint-size-mismatch",
-                                    format!(
-                                        "checkpoint size {} but the log holds {next_seq} events",
-                                        cp.size
-                                    ),
-                                );
-                            }
-                            let computed = root.root();
-                            if computed != cp.root {
-                                c.fail(
-                                    "checkpoint-root-mismatch",
-                                    format!(
-                                        "Merkle root over the events is {}; the checkpoint says {}",
-                                        hex(&computed),
-                                        hex(&cp.root)
-                                    ),
-                                );
-                            } else {
-                                c.pass(format!("root {} over {next_seq} events", hex(&computed)));
-                            }
-                        } else {
-                            c.fail("checkpoint-root-unproven", "the events could not all be read, so the root cannot be recomputed");
-                        }
-                    }
-                    Err(e) => c.fail("checkpoint-invalid", format!("log/checkpoint: {e}")),
-                }
+        if let Some(cp) = read_checkpoint(&bundle, &contract, &keys, c) {
+            report.bundle.root = Some(cp.root);
+            if cp.root != m.log.root {
+                c.fail(
+                    "manifest-root-mismatch",
+                    format!(
+                        "the manifest's root {} differs from the checkpoint's {}",
+                        hex(&m.log.root),
+                        hex(&cp.root)
+                    ),
+                );
             }
-            Ok(None) => c.fail("member-missing", "log/checkpoint is missing"),
-            Err(e) => c.fail("io", format!("log/checkpoint: {e}")),
+            if events_ok {
+                if cp.size != next_seq {
+                    c.fail(
+                        "checkpoint-size-mismatch",
+                        format!(
+                            "checkpoint size {} but the log holds {next_seq} events",
+                            cp.size
+                        ),
+                    );
+                }
+                let computed = root.root();
+                if computed != cp.root {
+                    c.fail(
+                        "checkpoint-root-mismatch",
+                        format!(
+                            "Merkle root over the events is {}; the checkpoint says {}",
+                            hex(&computed),
+                            hex(&cp.root)
+                        ),
+                    );
+                } else {
+                    c.pass(format!("root {} over {next_seq} events", hex(&computed)));
+                }
+            } else {
+                c.fail(
+                    "checkpoint-root-unproven",
+                    "the events could not all be read, so the root cannot be recomputed",
+                );
+            }
         }
     }
 
@@ -878,78 +653,10 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
 
     // 6. Contract signatures.
-    {
-        let c = &mut checks[5];
-        let cbor = bundle
-            .read_small(layout::CONTRACT_CBOR)
-            .ok()
-            .flatten()
-            .unwrap_or_default();
-        let mut any = false;
-        for (role, key) in [("provider", &provider_key), ("user", &user_key)] {
-            let name = layout::contract_sig(role);
-            match bundle.read_small(&name) {
-                Ok(Some(sig)) => {
-                    any = true;
-                    match cose::verify_detached(&sig, &cbor, &key.0) {
-                        Ok(_) => c.pass(format!("signed by the {role} ({})", key.fingerprint())),
-                        Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
-                    }
-                }
-                Ok(None) => c.notes.push(format!(
-                    "the bundle carries no contract signature by the {role}"
-                )),
-                Err(e) => c.fail("io", format!("{name}: {e}")),
-            }
-        }
-        if !any {
-            c.status = Status::NotChecked;
-        }
-    }
+    check_contract_signatures(&bundle, &keys, &mut checks[5]);
 
     // 7. Analyzer digest and certificate.
-    {
-        let c = &mut checks[6];
-        match (
-            &m.analyzer_sha256,
-            bundle.member(layout::ANALYZER).is_some(),
-        ) {
-            (None, false) => c.skip("not checked: the bundle carries no analyzer"),
-            (Some(_), false) | (None, true) => c.fail(
-                "analyzer-digest-mismatch",
-                "the manifest and the archive disagree on whether there is an analyzer",
-            ),
-            (Some(d), true) => {
-                let listed = listed.get(layout::ANALYZER).copied();
-                if listed != Some(*d) {
-                    c.fail(
-                        "analyzer-digest-mismatch",
-                        "the manifest's analyzer digest differs from the analyzer member's",
-                    );
-                } else {
-                    c.pass(format!("analyzer SHA-256 {}", hex(d)));
-                }
-                match opts.shipped_analyzer {
-                    Some(s) if s == *d => c
-                        .notes
-                        .push("this is the analyzer this release of cfr ships".into()),
-                    _ => c
-                        .notes
-                        .push("this is NOT the analyzer this release of cfr ships".into()),
-                }
-                match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
-                    (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
-                        Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
-                        Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
-                    },
-                    (Ok(Some(_)), None) => c.notes.push("a certificate is present but no regulator key is pinned (--regulator-key): not checked".into()),
-                    (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
-                    (Ok(None), None) => c.notes.push("no analyzer certificate".into()),
-                    (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),
-                }
-            }
-        }
-    }
+    check_analyzer(&bundle, &opts, &mut checks[6]);
 
     // 8. Replay.
     if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
@@ -988,6 +695,404 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     report.signers = signers;
     report.checks = checks;
     Ok(report)
+}
+
+/// Checks 3 and 5 for one event: valid per the contract (false when not),
+/// signed where the contract requires it, and every signature valid.
+pub(crate) fn check_event(
+    contract: &Contract,
+    e: &cfr_model::Event,
+    checks: &mut [Check],
+    sig_checked: &mut u64,
+) -> bool {
+    let mut ok = true;
+    if let Err(err) = contract.check_event(e) {
+        if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
+            checks[4].fail("event-signature-missing", format!("seq {}: {err}", e.seq));
+        } else {
+            checks[2].fail("event-invalid", format!("seq {}: {err}", e.seq));
+            ok = false;
+        }
+    }
+    if e.sig.is_some() {
+        *sig_checked += 1;
+        if let Err(why) = check_signature(contract, e) {
+            checks[4].fail(
+                "event-signature-invalid",
+                format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
+            );
+        }
+    }
+    ok
+}
+
+/// Check 4's first half: the checkpoint parses, names this contract's log
+/// and is signed by the recorder. Returns it when it parses.
+pub(crate) fn read_checkpoint(
+    bundle: &Bundle,
+    contract: &Contract,
+    keys: &Keys,
+    c: &mut Check,
+) -> Option<cfr_merkle::Checkpoint> {
+    let note = match bundle.read_small(layout::CHECKPOINT) {
+        Ok(Some(note)) => note,
+        Ok(None) => {
+            c.fail("member-missing", "log/checkpoint is missing");
+            return None;
+        }
+        Err(e) => {
+            c.fail("io", format!("log/checkpoint: {e}"));
+            return None;
+        }
+    };
+    let sc = match SignedCheckpoint::parse(&note) {
+        Ok(sc) => sc,
+        Err(e) => {
+            c.fail("checkpoint-invalid", format!("log/checkpoint: {e}"));
+            return None;
+        }
+    };
+    let cp = sc.checkpoint().clone();
+    let want_origin = origin(&contract.id);
+    if cp.origin != want_origin {
+        c.fail(
+            "checkpoint-origin-mismatch",
+            format!(
+                "checkpoint origin {:?}, expected {want_origin:?}",
+                cp.origin
+            ),
+        );
+    }
+    match sc.verify(&want_origin, &keys.recorder.0) {
+        Ok(_) => c.pass(format!(
+            "checkpoint signed by the recorder ({})",
+            keys.recorder.fingerprint()
+        )),
+        Err(e) => c.fail(
+            "checkpoint-signature-invalid",
+            format!("log/checkpoint: {e}"),
+        ),
+    }
+    Some(cp)
+}
+
+/// Check 1 (without the pass note): every member against the manifest's
+/// list, by name, order, size and SHA-256 (chunks are hashed with the events).
+pub(crate) fn check_members(bundle: &Bundle, c: &mut Check) {
+    let m = &bundle.manifest;
+    let listed: BTreeMap<&str, &crate::manifest::MemberEntry> =
+        m.members.iter().map(|e| (e.name.as_str(), e)).collect();
+    let in_archive: Vec<&str> = bundle
+        .members()
+        .iter()
+        .map(|x| x.name())
+        .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest."))
+        .collect();
+    let listed_names: Vec<&str> = m.members.iter().map(|e| e.name.as_str()).collect();
+    for n in &in_archive {
+        if !listed.contains_key(n) {
+            c.fail(
+                "member-unexpected",
+                format!("{n} is in the archive but not in the manifest"),
+            );
+        }
+    }
+    for n in &listed_names {
+        if !in_archive.contains(n) {
+            c.fail(
+                "member-missing",
+                format!("{n} is in the manifest but not in the archive"),
+            );
+        }
+    }
+    if in_archive
+        .iter()
+        .filter(|n| listed.contains_key(*n))
+        .collect::<Vec<_>>()
+        != listed_names
+            .iter()
+            .filter(|n| in_archive.contains(n))
+            .collect::<Vec<_>>()
+    {
+        c.fail(
+            "member-order",
+            "the manifest lists the members in another order than the archive",
+        );
+    }
+    for tm in bundle.members() {
+        let Some(e) = listed.get(tm.name()) else {
+            continue;
+        };
+        if tm.size() != e.size {
+            c.fail(
+                "member-size-mismatch",
+                format!(
+                    "{}: {} bytes; the manifest says {}",
+                    tm.name(),
+                    tm.size(),
+                    e.size
+                ),
+            );
+            continue;
+        }
+        if layout::chunk_index(tm.name()).is_some() {
+            continue; // hashed while reading the events
+        }
+        let mut h = Sha256::new();
+        let mut sink = HashSink(&mut h);
+        if let Err(err) = bundle.copy_member(tm, &mut sink) {
+            c.fail("io", format!("{}: {err}", tm.name()));
+            continue;
+        }
+        let d: [u8; 32] = h.finalize().into();
+        if d != e.sha256 {
+            c.fail(
+                "member-digest-mismatch",
+                format!(
+                    "{}: SHA-256 {} but the manifest says {}",
+                    tm.name(),
+                    hex(&d),
+                    hex(&e.sha256)
+                ),
+            );
+        }
+    }
+    if m.log.chunks.len()
+        != bundle
+            .members()
+            .iter()
+            .filter(|x| layout::chunk_index(x.name()).is_some())
+            .count()
+    {
+        c.fail(
+            "member-missing",
+            "the manifest's chunk list does not match the archive's event chunks",
+        );
+    }
+    for (i, ch) in m.log.chunks.iter().enumerate() {
+        if ch.name != layout::chunk_name(i as u32) {
+            c.fail(
+                "manifest-invalid",
+                format!(
+                    "chunk #{i} is named {:?}, expected {:?}",
+                    ch.name,
+                    layout::chunk_name(i as u32)
+                ),
+            );
+        }
+    }
+}
+
+/// The bundle's contract, checked against its compiled form and the
+/// manifest's contract id; failures go to check 1.
+pub(crate) fn contract_of(bundle: &Bundle, c: &mut Check) -> Option<Contract> {
+    let contract = match load_contract(bundle) {
+        Ok(contract) => contract,
+        Err((code, detail)) => {
+            c.fail(code, detail);
+            return None;
+        }
+    };
+    if contract.id != bundle.manifest.contract_id {
+        c.fail(
+            "contract-mismatch",
+            format!(
+                "the manifest names contract {:?}; the bundle holds {:?}",
+                bundle.manifest.contract_id, contract.id
+            ),
+        );
+    }
+    Some(contract)
+}
+
+/// The keys each role is verified with: the pinned key when given, else
+/// the contract's.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys {
+    pub(crate) recorder: PublicKey,
+    pub(crate) provider: PublicKey,
+    pub(crate) user: PublicKey,
+}
+
+/// The signers the contract names, their pinning state, and the keys to
+/// verify with; a pin mismatch fails the check that relies on that key.
+pub(crate) fn signers(
+    contract: &Contract,
+    trust: &Trust,
+    checks: &mut [Check],
+) -> (Vec<Signer>, Keys) {
+    let opts_trust = trust;
+    let pin_of = |pinned: &Option<PublicKey>, actual: &PublicKey| match pinned {
+        None => Pin::NotPinned,
+        Some(p) if p == actual => Pin::Pinned,
+        Some(_) => Pin::Mismatch,
+    };
+    let parties = &contract.parties;
+    let mut signers = vec![
+        Signer {
+            role: "recorder".into(),
+            name: parties.recorder.name.clone(),
+            fingerprint: parties.recorder.key.fingerprint(),
+            pin: pin_of(&opts_trust.recorder, &parties.recorder.key),
+        },
+        Signer {
+            role: "provider".into(),
+            name: parties.provider.name.clone(),
+            fingerprint: parties.provider.key.fingerprint(),
+            pin: pin_of(&opts_trust.provider, &parties.provider.key),
+        },
+        Signer {
+            role: "user".into(),
+            name: parties.user.name.clone(),
+            fingerprint: parties.user.key.fingerprint(),
+            pin: pin_of(&opts_trust.user, &parties.user.key),
+        },
+    ];
+    for (id, p) in &parties.attestors {
+        signers.push(Signer {
+            role: id.clone(),
+            name: p.name.clone(),
+            fingerprint: p.key.fingerprint(),
+            pin: pin_of(&opts_trust.attestors.get(id).copied(), &p.key),
+        });
+    }
+    for s in &signers {
+        if s.pin == Pin::Mismatch {
+            let check = if s.role == "recorder" {
+                1
+            } else if s.role == "provider" || s.role == "user" {
+                5
+            } else {
+                4
+            };
+            checks[check].fail(
+                "key-pin-mismatch",
+                format!(
+                    "the bundle's {} key {} is not the pinned key",
+                    s.role, s.fingerprint
+                ),
+            );
+        }
+    }
+    let keys = Keys {
+        recorder: opts_trust.recorder.unwrap_or(parties.recorder.key),
+        provider: opts_trust.provider.unwrap_or(parties.provider.key),
+        user: opts_trust.user.unwrap_or(parties.user.key),
+    };
+    (signers, keys)
+}
+
+/// Check 2: `manifest` signed by the recorder in `sig_name`; co-signatures
+/// by the provider and the user where present.
+pub(crate) fn check_manifest_signatures(
+    bundle: &Bundle,
+    manifest: &[u8],
+    sig_name: &str,
+    cosig_name: fn(&str) -> String,
+    keys: &Keys,
+    c: &mut Check,
+) {
+    match bundle.read_small(sig_name) {
+        Ok(Some(sig)) => match cose::verify_detached(&sig, manifest, &keys.recorder.0) {
+            Ok(_) => c.pass(format!(
+                "signed by the recorder ({})",
+                keys.recorder.fingerprint()
+            )),
+            Err(e) => c.fail("manifest-signature-invalid", format!("{sig_name}: {e}")),
+        },
+        Ok(None) => c.fail("member-missing", format!("{sig_name} is missing")),
+        Err(e) => c.fail("io", format!("{sig_name}: {e}")),
+    }
+    for (role, key) in [("provider", &keys.provider), ("user", &keys.user)] {
+        let name = cosig_name(role);
+        match bundle.read_small(&name) {
+            Ok(Some(sig)) => match cose::verify_detached(&sig, manifest, &key.0) {
+                Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
+                Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
+            },
+            Ok(None) => {}
+            Err(e) => c.fail("io", format!("{name}: {e}")),
+        }
+    }
+}
+
+/// Check 6: the contract's signatures by the provider and the user.
+pub(crate) fn check_contract_signatures(bundle: &Bundle, keys: &Keys, c: &mut Check) {
+    let cbor = bundle
+        .read_small(layout::CONTRACT_CBOR)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut any = false;
+    for (role, key) in [("provider", &keys.provider), ("user", &keys.user)] {
+        let name = layout::contract_sig(role);
+        match bundle.read_small(&name) {
+            Ok(Some(sig)) => {
+                any = true;
+                match cose::verify_detached(&sig, &cbor, &key.0) {
+                    Ok(_) => c.pass(format!("signed by the {role} ({})", key.fingerprint())),
+                    Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
+                }
+            }
+            Ok(None) => c.notes.push(format!(
+                "the bundle carries no contract signature by the {role}"
+            )),
+            Err(e) => c.fail("io", format!("{name}: {e}")),
+        }
+    }
+    if !any {
+        c.status = Status::NotChecked;
+    }
+}
+
+/// Check 7: the analyzer's digest, and its certificate where a regulator
+/// key is pinned.
+pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut Check) {
+    let m = &bundle.manifest;
+    let listed: BTreeMap<&str, [u8; 32]> = m
+        .members
+        .iter()
+        .map(|e| (e.name.as_str(), e.sha256))
+        .collect();
+    match (
+        &m.analyzer_sha256,
+        bundle.member(layout::ANALYZER).is_some(),
+    ) {
+        (None, false) => c.skip("not checked: the bundle carries no analyzer"),
+        (Some(_), false) | (None, true) => c.fail(
+            "analyzer-digest-mismatch",
+            "the manifest and the archive disagree on whether there is an analyzer",
+        ),
+        (Some(d), true) => {
+            let listed = listed.get(layout::ANALYZER).copied();
+            if listed != Some(*d) {
+                c.fail(
+                    "analyzer-digest-mismatch",
+                    "the manifest's analyzer digest differs from the analyzer member's",
+                );
+            } else {
+                c.pass(format!("analyzer SHA-256 {}", hex(d)));
+            }
+            match opts.shipped_analyzer {
+                Some(s) if s == *d => c
+                    .notes
+                    .push("this is the analyzer this release of cfr ships".into()),
+                _ => c
+                    .notes
+                    .push("this is NOT the analyzer this release of cfr ships".into()),
+            }
+            match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
+                (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
+                    Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
+                    Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
+                },
+                (Ok(Some(_)), None) => c.notes.push("a certificate is present but no regulator key is pinned (--regulator-key): not checked".into()),
+                (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
+                (Ok(None), None) => c.notes.push("no analyzer certificate".into()),
+                (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),
+            }
+        }
+    }
 }
 
 struct HashSink<'a>(&'a mut Sha256);
@@ -1037,7 +1142,7 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
 }
 
 /// A replay in progress: the bundled analyzer, another module, or native.
-enum ReplayRun {
+pub(crate) enum ReplayRun {
     Wasm(Box<crate::sandbox::Run>),
     Native(Box<cfr_rules::Engine>),
 }
@@ -1068,7 +1173,7 @@ impl crate::sandbox::Feed for ReplayRun {
     }
 }
 
-fn start_replay(
+pub(crate) fn start_replay(
     bundle: &Bundle,
     contract: &Contract,
     how: &Replay,
