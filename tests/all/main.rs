@@ -3,6 +3,7 @@
 
 mod analyzer;
 mod bundle_e2e;
+mod excerpt;
 mod recorder;
 mod schemas;
 mod tamper;

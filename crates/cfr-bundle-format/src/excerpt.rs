@@ -492,7 +492,6 @@ pub fn excerpt(
         }
     }
     let lookup = |s: u64| found.get(&s).cloned();
-    let mut all_needs: Vec<Need> = Vec::new();
     let mut per_incident: Vec<Vec<Need>> = Vec::new();
     for (&n, i) in numbers.iter().zip(&chosen) {
         let need =
@@ -502,89 +501,63 @@ pub fn excerpt(
                 kind: i.kind.clone(),
                 why,
             })?;
-        all_needs.extend(need.iter().cloned());
         per_incident.push(need);
     }
-    let ranges = plan(&all_needs, &times).map_err(|why| ExcerptError::NotProvable {
-        number: numbers[0],
-        rule: chosen[0].rule.clone(),
-        kind: chosen[0].kind.clone(),
+    let not_provable = |k: usize, why: String| ExcerptError::NotProvable {
+        number: numbers[k],
+        rule: chosen[k].rule.clone(),
+        kind: chosen[k].kind.clone(),
         why,
-    })?;
-    drop(times);
-
-    // The disclosed events, chunked per range.
-    let mut chunks: Vec<(ChunkEntry, Vec<u8>)> = Vec::new();
-    let mut raws: Vec<Vec<u8>> = Vec::new();
-    let mut from = None;
-    let mut until = None;
-    let mut disclosed = 0u64;
-    let mut ranges_iter = ranges.iter().peekable();
-    let mut current: Option<(u64, Vec<u8>, u64)> = None; // (first, raw, events)
-    let flush = |cur: &mut Option<(u64, Vec<u8>, u64)>,
-                 chunks: &mut Vec<(ChunkEntry, Vec<u8>)>,
-                 raws: &mut Vec<Vec<u8>>|
-     -> Result<(), ExcerptError> {
-        if let Some((first, raw, events)) = cur.take() {
-            let compressed = zstd::bulk::compress(&raw, 3).map_err(|source| ExcerptError::Io {
-                path: out.to_owned(),
-                source,
-            })?;
-            chunks.push((
-                ChunkEntry {
-                    name: layout::chunk_name(chunks.len() as u32),
-                    first,
-                    events,
-                    raw_size: raw.len() as u64,
-                },
-                compressed,
-            ));
-            raws.push(raw);
-        }
-        Ok(())
     };
-    'outer: for entry in &bundle.manifest.log.chunks {
-        let chunk_end = entry.first + entry.events;
-        while let Some(r) = ranges_iter.peek() {
-            if r.first >= chunk_end {
-                continue 'outer;
-            }
-            if r.end <= entry.first {
-                ranges_iter.next();
-                continue;
-            }
-            break;
+    // The needs name what decides an incident; what came before a range
+    // can still change it (an earlier trigger that took the reply a later
+    // one would otherwise get). So: judge the ranges with the rule engine,
+    // and widen to the left, doubling, each incident that does not come
+    // back, until it does or its range reaches seq 0.
+    let mut widen: Vec<u64> = vec![0; chosen.len()];
+    let mut extra: Vec<Option<Need>> = vec![None; chosen.len()];
+    let (ranges, pieces) = loop {
+        let all: Vec<Need> = per_incident
+            .iter()
+            .flatten()
+            .chain(extra.iter().flatten())
+            .cloned()
+            .collect();
+        let ranges = plan(&all, &times).map_err(|why| not_provable(0, why))?;
+        let pieces = gather(&bundle, &ranges)?;
+        let native = judge_natively(&contract, &pieces)?;
+        let failing: Vec<usize> = (0..chosen.len())
+            .filter(|&k| !native.incidents.iter().any(|j| same_incident(chosen[k], j)))
+            .collect();
+        if failing.is_empty() {
+            break (ranges, pieces);
         }
-        if ranges_iter.peek().is_none() {
-            break;
-        }
-        let chunk = bundle.chunk(entry)?;
-        for r in chunk.events() {
-            let (e, bytes) = r?;
-            let Some(range) = ranges.iter().find(|r| r.first <= e.seq && e.seq < r.end) else {
-                continue;
+        for k in failing {
+            let start = plan(&per_incident[k], &times)
+                .map_err(|why| not_provable(k, why))?
+                .first()
+                .map_or(0, |r| r.first);
+            let reached = match &extra[k] {
+                Some(Need::Span(a, _)) => *a,
+                _ => start,
             };
-            let starts_range = e.seq == range.first;
-            let full = current
-                .as_ref()
-                .is_some_and(|(_, raw, _)| raw.len() >= DEFAULT_CHUNK_BYTES);
-            if starts_range || full || current.is_none() {
-                flush(&mut current, &mut chunks, &mut raws)?;
-                current = Some((e.seq, Vec::new(), 0));
+            if reached == 0 {
+                return Err(ExcerptError::NotReproduced {
+                    number: numbers[k],
+                    detail: not_reproduced(chosen[k], &native),
+                });
             }
-            if let Some((_, raw, events)) = current.as_mut() {
-                raw.extend_from_slice(bytes);
-                *events += 1;
-            }
-            from.get_or_insert(e.time);
-            until = Some(e.time);
-            disclosed += 1;
+            widen[k] = (widen[k] * 2).max(16);
+            extra[k] = Some(Need::Span(start.saturating_sub(widen[k]), start));
         }
-    }
-    flush(&mut current, &mut chunks, &mut raws)?;
+    };
+    drop(times);
+    let from = pieces.first().and_then(|p| p.from);
+    let until = pieces.last().and_then(|p| p.until);
+    let disclosed: u64 = pieces.iter().map(|p| p.events).sum();
 
     // The analyzer over the disclosed events: each chosen incident must come
-    // back exactly.
+    // back.
     let contract_cbor = contract.to_cbor();
     let analyzer = bundle
         .read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER)
@@ -595,25 +568,14 @@ pub fn excerpt(
                 crate::sandbox::start(module, &contract_cbor)
                     .map_err(|(_, e)| ExcerptError::Analyzer(e))?,
             );
-            for ((entry, _), raw) in chunks.iter().zip(raws) {
-                if !run.feed(raw, entry.events) {
+            for p in &pieces {
+                if !run.feed(p.raw.clone(), p.events) {
                     break;
                 }
             }
             run.finish().map_err(|(_, e)| ExcerptError::Analyzer(e))?
         }
-        None => {
-            let mut engine = cfr_rules::Engine::new(&contract);
-            for raw in &raws {
-                for item in cfr_model::EventSeq::new(raw) {
-                    let (e, _) = item.map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
-                    engine
-                        .push(&e)
-                        .map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
-                }
-            }
-            engine.finish().to_cbor()
-        }
+        None => judge_natively(&contract, &pieces)?.to_cbor(),
     };
     let excerpt_verdict = Verdict::from_cbor(&excerpt_verdict_cbor)
         .map_err(|e| ExcerptError::Analyzer(format!("its verdict does not decode: {e}")))?;
@@ -629,6 +591,20 @@ pub fn excerpt(
             });
         }
     }
+    let mut chunks: Vec<(ChunkEntry, Vec<u8>)> = Vec::new();
+    for p in &pieces {
+        let compressed = zstd::bulk::compress(&p.raw, 3).map_err(io(out))?;
+        chunks.push((
+            ChunkEntry {
+                name: layout::chunk_name(chunks.len() as u32),
+                first: p.first,
+                events: p.events,
+                raw_size: p.raw.len() as u64,
+            },
+            compressed,
+        ));
+    }
+    drop(pieces);
 
     // Proofs against the original checkpoint.
     let size = tree.size();
@@ -771,6 +747,68 @@ pub fn excerpt(
         bytes,
         sha256,
     })
+}
+
+/// A run of consecutive disclosed events: one chunk of the excerpt.
+struct Piece {
+    first: u64,
+    events: u64,
+    raw: Vec<u8>,
+    from: Option<i64>,
+    until: Option<i64>,
+}
+
+/// Reads the events of `ranges` from the bundle, cut into chunks of at
+/// most about [`DEFAULT_CHUNK_BYTES`], a range never sharing a chunk.
+fn gather(bundle: &Bundle, ranges: &[SeqRange]) -> Result<Vec<Piece>, ExcerptError> {
+    let mut pieces: Vec<Piece> = Vec::new();
+    for entry in &bundle.manifest.log.chunks {
+        let end = entry.first.saturating_add(entry.events);
+        if !ranges.iter().any(|r| r.first < end && entry.first < r.end) {
+            continue;
+        }
+        let chunk = bundle.chunk(entry)?;
+        for r in chunk.events() {
+            let (e, bytes) = r?;
+            let Some(range) = ranges.iter().find(|r| r.first <= e.seq && e.seq < r.end) else {
+                continue;
+            };
+            let fresh = match pieces.last() {
+                None => true,
+                Some(p) => e.seq == range.first || p.raw.len() >= DEFAULT_CHUNK_BYTES,
+            };
+            if fresh {
+                pieces.push(Piece {
+                    first: e.seq,
+                    events: 0,
+                    raw: Vec::new(),
+                    from: None,
+                    until: None,
+                });
+            }
+            if let Some(p) = pieces.last_mut() {
+                p.raw.extend_from_slice(bytes);
+                p.events += 1;
+                p.from.get_or_insert(e.time);
+                p.until = Some(e.time);
+            }
+        }
+    }
+    Ok(pieces)
+}
+
+/// The rule engine built into this release over the pieces.
+fn judge_natively(contract: &Contract, pieces: &[Piece]) -> Result<Verdict, ExcerptError> {
+    let mut engine = cfr_rules::Engine::new(contract);
+    for p in pieces {
+        for item in cfr_model::EventSeq::new(&p.raw) {
+            let (e, _) = item.map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
+            engine
+                .push(&e)
+                .map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
+        }
+    }
+    Ok(engine.finish())
 }
 
 /// The same incident: rule, clause, kind, party, debtor, excuse, window and
