@@ -625,3 +625,37 @@ fn excerpt_through_the_cli_with_the_wasm_analyzer() {
     assert!(err.contains("cannot be proven by an excerpt"), "{err}");
     assert!(!y.exists());
 }
+
+#[test]
+fn excerpt_structures_validate_against_their_cddl() {
+    let f = fixture();
+    let ms = members(&std::fs::read(&f.excerpt).expect("read"));
+    let get = |n: &str| ms.iter().find(|(m, _)| m == n).expect(n).1.clone();
+    let text = std::fs::read_to_string(root().join("schemas/excerpt.cddl")).expect("schema");
+    assert_eq!(
+        get(layout::EXCERPT_SCHEMA),
+        text.as_bytes(),
+        "the excerpt carries it"
+    );
+    let check = |rule: &str, cbor: &[u8]| {
+        let cddl = format!("root = {rule}\n{text}");
+        if let Err(e) = cddl::validate_cbor_from_slice(&cddl, cbor, None) {
+            panic!("{rule} does not validate: {e}");
+        }
+    };
+    check("proof-file", &get(layout::PROOF));
+    let Cbor::Tag(_, m) = cbor::decode(&get(layout::MANIFEST)).expect("manifest") else {
+        panic!("self-described manifest");
+    };
+    check(
+        "excerpt-info",
+        &cbor::encode(m.get("excerpt").expect("excerpt field")),
+    );
+    // The carried verdicts are cfr-verdict/1.
+    let verdict = std::fs::read_to_string(root().join("schemas/verdict.cddl")).expect("schema");
+    for name in [layout::VERDICT, layout::EXCERPT_VERDICT] {
+        if let Err(e) = cddl::validate_cbor_from_slice(&verdict, &get(name), None) {
+            panic!("{name}: {e}");
+        }
+    }
+}
