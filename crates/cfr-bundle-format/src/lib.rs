@@ -16,6 +16,7 @@ pub mod cose;
 pub mod import;
 pub mod layout;
 pub mod manifest;
+pub mod proof;
 pub mod readme;
 pub mod render;
 pub mod sandbox;
@@ -23,6 +24,11 @@ pub mod schemas;
 pub mod seal;
 pub mod tar;
 pub mod verify;
+
+pub use cfr_contract;
+pub use cfr_merkle;
+pub use cfr_model;
+pub use cfr_rules;
 
 /// This tool's name and version, as recorded in manifests.
 pub const TOOL: &str = concat!("cfr-bundle/", env!("CARGO_PKG_VERSION"));
