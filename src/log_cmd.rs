@@ -6,7 +6,9 @@
 use anyhow::{anyhow, Context as _, Result};
 use cfr_model::keys::{read_signing_key, PublicKey};
 use cfr_recorder::client::{Client, ClientError};
-use cfr_recorder::seal::{load_checkpoint, prove_consistency, seal_log, LogSealOptions, Prefix};
+use cfr_recorder::seal::{
+    load_checkpoint, prove_consistency, seal_log_with_progress, LogSealOptions, Prefix,
+};
 use cfr_recorder::server::{receipt_json, serve, ServerOptions, DEFAULT_LISTEN};
 use cfr_recorder::{Recorder, RecorderOptions};
 use clap::Subcommand;
@@ -330,7 +332,18 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 chunk_bytes: cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES,
                 prefix,
             };
-            match seal_log(&dir, &opts, &output) {
+            let bar = crate::progress_bar("sealing");
+            let mut tick = |done: u64, total: u64| {
+                if let Some(b) = &bar {
+                    b.set_length(total);
+                    b.set_position(done);
+                }
+            };
+            let sealed = seal_log_with_progress(&dir, &opts, &output, &mut tick);
+            if let Some(b) = bar {
+                b.finish_and_clear();
+            }
+            match sealed {
                 Ok((n, s)) => {
                     println!(
                         "sealed events [0, {n}) of {} into {} ({} bytes, root {}, sha256 {})",

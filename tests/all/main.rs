@@ -2,6 +2,7 @@
 //! that wasmtime is linked once.
 
 mod analyzer;
+mod api;
 mod bundle_e2e;
 mod excerpt;
 mod recorder;

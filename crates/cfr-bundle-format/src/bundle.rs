@@ -7,8 +7,8 @@ use crate::manifest::{ChunkEntry, Manifest};
 use crate::seal::MAX_CHUNK_BYTES;
 use crate::tar::{TarError, TarLimits, TarMember, TarReader};
 use cfr_contract::Contract;
-use cfr_model::cbor::CborError;
-use cfr_model::{Event, EventSeq};
+use cfr_model::cbor::{CborError, Decoder};
+use cfr_model::Event;
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -157,50 +157,66 @@ impl Chunk {
     /// Decodes the chunk's events, checking their seqs and count against
     /// the manifest entry. Yields each event with its canonical bytes.
     pub fn events(&self) -> impl Iterator<Item = Result<(Event, &[u8]), EventsError>> + '_ {
-        let mut seq = EventSeq::new(&self.raw);
+        let mut pos = 0usize;
         let mut index = 0u64;
         let mut done = false;
         std::iter::from_fn(move || {
             if done {
                 return None;
             }
-            match seq.next() {
-                None => {
-                    done = true;
-                    (index != self.entry.events).then(|| {
-                        Err(EventsError::ChunkEvents {
-                            member: self.entry.name.clone(),
-                            detail: format!(
-                                "holds {index} events; the manifest declares {}",
-                                self.entry.events
-                            ),
-                        })
-                    })
-                }
-                Some(Err(source)) => {
-                    done = true;
-                    Some(Err(EventsError::Decode {
-                        member: self.entry.name.clone(),
-                        index,
-                        source,
-                    }))
-                }
-                Some(Ok((e, range))) => {
-                    index += 1;
-                    if index > self.entry.events {
-                        done = true;
-                        return Some(Err(EventsError::ChunkEvents {
-                            member: self.entry.name.clone(),
-                            detail: format!(
-                                "holds more than the {} events the manifest declares",
-                                self.entry.events
-                            ),
-                        }));
-                    }
-                    Some(Ok((e, &self.raw[range])))
-                }
-            }
+            let r = self.decode_next(&mut pos, &mut index);
+            done = !matches!(r, Some(Ok(_)));
+            r.map(|r| r.map(|(e, range)| (e, &self.raw[range])))
         })
+    }
+
+    /// Decodes the event at byte `*pos`, the `*index`-th of the chunk, and
+    /// moves past it; `None` at the end of the chunk, or the count error
+    /// when the chunk holds fewer events than declared.
+    fn decode_next(
+        &self,
+        pos: &mut usize,
+        index: &mut u64,
+    ) -> Option<Result<(Event, std::ops::Range<usize>), EventsError>> {
+        let rest = self.raw.get(*pos..).unwrap_or_default();
+        if rest.is_empty() {
+            return (*index != self.entry.events).then(|| {
+                Err(EventsError::ChunkEvents {
+                    member: self.entry.name.clone(),
+                    detail: format!(
+                        "holds {index} events; the manifest declares {}",
+                        self.entry.events
+                    ),
+                })
+            });
+        }
+        if *index >= self.entry.events {
+            return Some(Err(EventsError::ChunkEvents {
+                member: self.entry.name.clone(),
+                detail: format!(
+                    "holds more than the {} events the manifest declares",
+                    self.entry.events
+                ),
+            }));
+        }
+        let start = *pos;
+        let mut d = Decoder::new(rest);
+        match Event::decode(&mut d) {
+            Ok(e) => {
+                *pos = start + d.position();
+                *index += 1;
+                Some(Ok((e, start..*pos)))
+            }
+            Err(source) => Some(Err(EventsError::Decode {
+                member: self.entry.name.clone(),
+                index: *index,
+                // Offsets count from the start of the decompressed chunk.
+                source: CborError {
+                    offset: source.offset + start,
+                    ..source
+                },
+            })),
+        }
     }
 }
 
@@ -371,41 +387,116 @@ impl Bundle {
         })
     }
 
-    /// Iterates all events lazily, chunk by chunk (memory: one chunk).
+    /// Iterates all events lazily, chunk by chunk: one decompressed chunk
+    /// is held at a time (at most [`MAX_CHUNK_BYTES`]), and each event is
+    /// decoded only when the iterator reaches it, so memory does not grow
+    /// with the log. The events are **unverified**: see [`crate::verify`].
+    /// The iterator ends after the first error.
     pub fn events(&self) -> impl Iterator<Item = Result<Event, EventsError>> + '_ {
         let mut chunks = self.manifest.log.chunks.iter();
-        let mut current: Vec<Event> = Vec::new();
-        let mut pos = 0usize;
+        // The chunk being read, the byte offset of its next event, and how
+        // many of its events were decoded.
+        let mut current: Option<(Chunk, usize, u64)> = None;
         let mut failed = false;
         std::iter::from_fn(move || loop {
             if failed {
                 return None;
             }
-            if pos < current.len() {
-                pos += 1;
-                return Some(Ok(current[pos - 1].clone()));
-            }
-            let entry = chunks.next()?;
-            let chunk = match self.chunk(entry) {
-                Ok(c) => c,
-                Err(e) => {
+            let next = match &mut current {
+                Some((chunk, pos, index)) => chunk.decode_next(pos, index),
+                None => {
+                    let entry = chunks.next()?;
+                    match self.chunk(entry) {
+                        Ok(c) => {
+                            current = Some((c, 0, 0));
+                            continue;
+                        }
+                        Err(e) => Some(Err(e)),
+                    }
+                }
+            };
+            match next {
+                None => current = None,
+                Some(Ok((e, _))) => return Some(Ok(e)),
+                Some(Err(e)) => {
                     failed = true;
                     return Some(Err(e));
                 }
-            };
-            let mut evs = Vec::with_capacity(entry.events.min(1 << 20) as usize);
-            for r in chunk.events() {
-                match r {
-                    Ok((e, _)) => evs.push(e),
-                    Err(e) => {
-                        failed = true;
-                        return Some(Err(e));
-                    }
-                }
             }
-            current = evs;
-            pos = 0;
         })
+    }
+}
+
+/// Why a sealed member (the verdict, the checkpoint) could not be read.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemberError {
+    /// Reading the file failed.
+    #[error("{member}: {source}")]
+    Io {
+        /// The member.
+        member: &'static str,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The bundle has no such member (a bundle sealed without an analyzer
+    /// and without a native verdict carries no verdict).
+    #[error("{member}: not in the bundle")]
+    Missing {
+        /// The member.
+        member: &'static str,
+    },
+    /// `verdict/verdict.cbor` is not a `cfr-verdict/1` verdict.
+    #[error("{}: {source}", layout::VERDICT)]
+    Verdict {
+        /// Why it does not decode.
+        source: cfr_rules::VerdictError,
+    },
+    /// `log/checkpoint` is not a signed note holding a checkpoint.
+    #[error("{}: {source}", layout::CHECKPOINT)]
+    Checkpoint {
+        /// Why it does not parse.
+        source: cfr_merkle::CheckpointError,
+    },
+}
+
+impl MemberError {
+    /// Stable failure code (the codes `verify` uses).
+    pub fn code(&self) -> &'static str {
+        match self {
+            MemberError::Io { .. } => "io",
+            MemberError::Missing { .. } => "member-missing",
+            MemberError::Verdict { .. } => "verdict-invalid",
+            MemberError::Checkpoint { .. } => "checkpoint-invalid",
+        }
+    }
+}
+
+impl Bundle {
+    /// Reads a small member that must be there.
+    fn read_required(&self, member: &'static str) -> Result<Vec<u8>, MemberError> {
+        self.read_small(member)
+            .map_err(|source| MemberError::Io { member, source })?
+            .ok_or(MemberError::Missing { member })
+    }
+
+    /// The verdict sealed into the bundle (`verdict/verdict.cbor`), decoded
+    /// strictly but **not verified**: it is what the sealer computed, and
+    /// only [`verify`](crate::verify::verify) replays the analyzer and
+    /// checks that it reproduces it (then
+    /// [`Report::verdict`](crate::verify::Report::verdict) holds it).
+    pub fn verdict(&self) -> Result<cfr_rules::Verdict, MemberError> {
+        let bytes = self.read_required(layout::VERDICT)?;
+        cfr_rules::Verdict::from_cbor(&bytes).map_err(|source| MemberError::Verdict { source })
+    }
+
+    /// The log's signed checkpoint (`log/checkpoint`), parsed but **not
+    /// verified**: call [`SignedCheckpoint::verify`](cfr_merkle::SignedCheckpoint::verify)
+    /// with the recorder's pinned key before relying on it.
+    pub fn checkpoint(&self) -> Result<cfr_merkle::SignedCheckpoint, MemberError> {
+        let note = self.read_required(layout::CHECKPOINT)?;
+        cfr_merkle::SignedCheckpoint::parse(&note)
+            .map_err(|source| MemberError::Checkpoint { source })
     }
 }
 

@@ -37,6 +37,9 @@
 //! * **[`RootBuilder`]** computes a root from a stream of leaf hashes with
 //!   a fixed 2 KiB state (the compact range of perfect subtrees): what
 //!   bundle verification uses over millions of events.
+//! * **[`InclusionProofBuilder`]** computes one leaf's inclusion proof
+//!   from the same stream, also in O(log n) memory (what a bundle reader
+//!   uses to prove one event without holding the others).
 //! * **[`Tree`]** keeps every level in memory and answers, for any past
 //!   size, the root, inclusion proofs, consistency proofs and range proofs
 //!   (what a recorder serves).
@@ -63,6 +66,7 @@ mod builder;
 mod checkpoint;
 mod hash;
 mod proof;
+mod proof_builder;
 mod tree;
 
 pub use builder::RootBuilder;
@@ -74,6 +78,7 @@ pub use hash::{empty_root, leaf_hash, node_hash, Hash};
 pub use proof::{
     root_from_inclusion_proof, verify_consistency, verify_inclusion, verify_range, ProofError,
 };
+pub use proof_builder::InclusionProofBuilder;
 pub use tree::{Tree, TreeError};
 
 /// The Ed25519 implementation used for checkpoint signatures, re-exported

@@ -87,6 +87,17 @@ pub fn seal_log(
     opts: &LogSealOptions<'_>,
     out: &Path,
 ) -> Result<(u64, SealSummary), LogSealError> {
+    seal_log_with_progress(dir, opts, out, &mut |_, _| {})
+}
+
+/// [`seal_log`], telling `progress` (events sealed, events to seal) as
+/// the events stream into the bundle.
+pub fn seal_log_with_progress(
+    dir: &Path,
+    opts: &LogSealOptions<'_>,
+    out: &Path,
+    progress: &mut dyn FnMut(u64, u64),
+) -> Result<(u64, SealSummary), LogSealError> {
     let (contract_toml, available, times): (String, u64, Option<Vec<i64>>) = match Recorder::open(
         dir,
         RecorderOptions {
@@ -159,7 +170,9 @@ pub fn seal_log(
             }));
         }
     });
-    let summary = seal(&seal_opts, rx.into_iter(), out, &mut |_| {});
+    let summary = seal(&seal_opts, rx.into_iter(), out, &mut |done| {
+        progress(done, n)
+    });
     let _ = reader.join();
     Ok((n, summary?))
 }
