@@ -53,3 +53,12 @@ run_timed "floor: zstd -dc | sha256sum" bash -c floor
 echo "bundle: $(wc -c < "$w/e.cfr") bytes, event members $(cat "$w"/x/log/events-*.cbor.zst | wc -c) bytes compressed"
 echo "ratio verify/floor: $(echo "$T_verify__analyzer_replay_ / $T_floor__zstd__dc___sha256sum" | bc -l | cut -c1-5)x;" \
   "verify --native/floor: $(echo "$T_verify___native / $T_floor__zstd__dc___sha256sum" | bc -l | cut -c1-5)x"
+# Excerpt: one incident (the first late or missing answer) of the same
+# bundle. The excerpt verifies the bundle first, so its floor is verify.
+n=$("$bin" verify "$w/e.cfr" --json | python3 -c '
+import json, sys
+v = json.load(sys.stdin)["verdict"]["incidents"]
+print(next(k + 1 for k, i in enumerate(v) if i["kind"] in ("late_result", "no_result")))')
+run_timed "excerpt (1 incident)" "$bin" excerpt "$w/e.cfr" --incident "$n" -o "$w/x.cfr"
+run_timed "verify the excerpt" "$bin" verify "$w/x.cfr"
+echo "excerpt: $(wc -c < "$w/x.cfr") bytes; ratio excerpt/verify: $(echo "$T_excerpt__1_incident_ / $T_verify__analyzer_replay_" | bc -l | cut -c1-5)x"
