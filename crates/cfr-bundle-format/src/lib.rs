@@ -8,11 +8,14 @@
 //! - [`verify::verify`] runs every check of DESIGN.md section 8;
 //! - [`bundle::Bundle`] opens one (unverified) for inspection and lazy
 //!   iteration over its events;
-//! - [`import`] reads and writes the JSON Lines event format.
+//! - [`import`] reads and writes the JSON Lines event format;
+//! - [`render`] prints verification reports as text and JSON, and
+//!   [`html`] as a self-contained HTML page.
 #![deny(missing_docs)]
 
 pub mod bundle;
 pub mod cose;
+pub mod html;
 pub mod import;
 pub mod layout;
 pub mod manifest;
