@@ -4,6 +4,7 @@
 mod analyzer;
 mod bundle_e2e;
 mod recorder;
+mod report;
 mod schemas;
 mod tamper;
 mod util;
