@@ -350,7 +350,7 @@ table.facts td { overflow-wrap: anywhere; }
 .status.pass::before { content: "\2713\00a0"; }
 .status.fail::before { content: "\2717\00a0"; }
 .status.skip::before { content: "\2013\00a0"; }
-tr.fail td { border-left: 4px solid #c0392b; }
+tr.fail td:first-child { border-left: 4px solid #c0392b; }
 .status.fail, .pin-bad { color: #a02010; }
 .pin-no { color: #8a5a00; font-weight: bold; }
 .failure code { font-weight: bold; }
@@ -477,6 +477,9 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
     }
     match &r.verdict {
         Some(v) => {
+            if !r.verified() {
+                writeln!(s, "<p class=\"warning\"><strong>Verification failed.</strong> The timeline, statistics and incidents below are what the analyzer finds in this bundle's events, but the bundle failed the checks above, so it does not prove them.</p>")?;
+            }
             timeline(s, v, page)?;
             rule_stats(s, v, page.contract)?;
             sla(s, v)?;
@@ -653,7 +656,12 @@ fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {
             .collect();
         writeln!(
             s,
-            "<li>Verdict: {} incident{} under {} rules{}{}.</li>",
+            "<li>{}Verdict: {} incident{} under {} rules{}{}.</li>",
+            if r.verified() {
+                ""
+            } else {
+                "<strong>Verification failed</strong>, so the verdict below is not proven by this bundle. "
+            },
             v.incidents.len(),
             if v.incidents.len() == 1 { "" } else { "s" },
             v.rules.len(),
@@ -1275,9 +1283,19 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
                 }
             })
             .collect();
-        let subtitle = match rule {
-            Some(r) => format!("{}, debtor {}", r.kind.type_name(), r.debtor),
-            None => String::new(),
+        let subtitle = match (rule, availability) {
+            (Some(r), Some(a)) => format!(
+                "{}, debtor {}; windows of {}, periods of {}",
+                r.kind.type_name(),
+                r.debtor,
+                format_duration(a.window),
+                match a.period {
+                    Period::Month => "a calendar month".to_owned(),
+                    Period::Every(d) => format_duration(d),
+                }
+            ),
+            (Some(r), None) => format!("{}, debtor {}", r.kind.type_name(), r.debtor),
+            (None, _) => String::new(),
         };
         lanes.push(Lane {
             title: stats.rule.clone(),
