@@ -11,7 +11,7 @@ use cfr_bundle_format::excerpt::{self, ExcerptOptions};
 use cfr_bundle_format::import::{event_to_jsonl, Importer};
 use cfr_bundle_format::seal::{self, SealError, SealOptions};
 use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
-use cfr_bundle_format::{layout, render};
+use cfr_bundle_format::{html, layout, render};
 use cfr_contract::Contract;
 use cfr_model::keys::{self, PublicKey};
 use clap::{Parser, Subcommand};
@@ -113,6 +113,24 @@ enum Command {
         pins: Pins,
         /// Verify the bundle with the rule engine built into this release
         /// instead of replaying its analyzer.
+        #[arg(long)]
+        native: bool,
+    },
+    /// Verify a bundle and write a self-contained HTML report of it: the
+    /// file's SHA-256, every check, the keys, the contract, a timeline and
+    /// every incident. Written even when verification fails (exit 1).
+    Report {
+        /// The bundle.
+        bundle: PathBuf,
+        /// The HTML file to write (replaced if it exists).
+        #[arg(short, long)]
+        output: PathBuf,
+        #[command(flatten)]
+        pins: Pins,
+        /// Replay with this analyzer module instead of the bundled one.
+        #[arg(long, conflicts_with = "native")]
+        analyzer: Option<PathBuf>,
+        /// Replay with the rule engine built into this release.
         #[arg(long)]
         native: bool,
     },
@@ -453,6 +471,13 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             );
             Ok(0)
         }
+        Command::Report {
+            bundle,
+            output,
+            pins,
+            analyzer,
+            native,
+        } => report(&bundle, &output, &pins, analyzer, native),
         Command::Inspect { bundle } => inspect(&bundle),
         Command::Extract { bundle, output } => extract(&bundle, &output),
         Command::Analyze {
@@ -583,6 +608,103 @@ fn event_sign(key: &Path, contract: &Path) -> Result<u8, Failure> {
     }
     out.flush()?;
     Ok(0)
+}
+
+fn report(
+    path: &Path,
+    output: &Path,
+    pins: &Pins,
+    analyzer: Option<PathBuf>,
+    native: bool,
+) -> Result<u8, Failure> {
+    let trust = load_trust(pins)?;
+    let replay = match (analyzer, native) {
+        (Some(p), _) => Replay::Module(read_bytes(&p)?),
+        (None, true) => Replay::Native,
+        _ => Replay::Bundled,
+    };
+    let bar = progress_bar("verifying");
+    let mut tick = |done: u64, total: u64| {
+        if let Some(b) = &bar {
+            b.set_length(total);
+            b.set_position(done);
+        }
+    };
+    let report = verify::verify(
+        path,
+        VerifyOptions {
+            trust,
+            replay,
+            shipped_analyzer: analyzer::shipped_digest(),
+            progress: Some(&mut tick),
+            earlier: None,
+        },
+    )?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    // The contract and the excuse intervals come from a second, streaming
+    // read of the same file; the contract only when verify could read it.
+    let mut contract = None;
+    let mut excuses = html::ExcuseIntervals::default();
+    if report.bundle.contract_title.is_some() {
+        if let Ok(b) = Bundle::open(path) {
+            if let Ok(c) = b.contract() {
+                excuses = html::excuse_intervals(&c, b.events(), html::DEFAULT_EXCUSE_INTERVALS);
+                contract = Some(c);
+            }
+        }
+    }
+    // The report names the file by its digest: refuse if it changed meanwhile.
+    let (again, _) = seal::file_digest(path).with_context(|| path.display().to_string())?;
+    if report.bundle.sha256 != Some(again) {
+        return Err(anyhow!(
+            "{} changed while the report was being made; no report written",
+            path.display()
+        )
+        .into());
+    }
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string());
+    let page = html::render(&html::Page {
+        file_name: &name,
+        report: &report,
+        contract: contract.as_ref(),
+        excuses: &excuses,
+        limits: html::Limits::default(),
+    });
+    write_replacing(output, page.as_bytes())?;
+    let failed: Vec<String> = report
+        .checks
+        .iter()
+        .filter(|c| c.status == verify::Status::Fail)
+        .map(|c| format!("{} {}", c.number, c.name))
+        .collect();
+    println!(
+        "wrote {} ({} bytes) for {} (SHA-256 {again})",
+        output.display(),
+        page.len(),
+        path.display()
+    );
+    if failed.is_empty() {
+        println!(
+            "{}",
+            if report.unpinned() {
+                "VERIFIED (integrity and signatures hold; keys not pinned)"
+            } else {
+                "VERIFIED"
+            }
+        );
+        Ok(0)
+    } else {
+        println!(
+            "VERIFICATION FAILED: check {}; the report says why",
+            failed.join(", check ")
+        );
+        Ok(1)
+    }
 }
 
 fn inspect(path: &Path) -> Result<u8, Failure> {
@@ -782,6 +904,29 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist_noclobber(path)
+        .map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
+    Ok(())
+}
+
+/// Writes `data` to `path` through a temporary file in the same directory
+/// and a rename, so a reader never sees a partial file; replaces `path`.
+fn write_replacing(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    };
+    let mut tmp =
+        tempfile::NamedTempFile::new_in(&dir).with_context(|| dir.display().to_string())?;
+    tmp.write_all(data)?;
+    // A report is for reading: the usual mode, not the temporary file's 0600.
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        tmp.as_file()
+            .set_permissions(std::fs::Permissions::from_mode(0o644))?;
+    }
+    tmp.as_file().sync_all()?;
+    tmp.persist(path)
         .map_err(|e| anyhow!("{}: {}", path.display(), e.error))?;
     Ok(())
 }

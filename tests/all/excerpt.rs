@@ -602,6 +602,13 @@ fn excerpt_through_the_cli_with_the_wasm_analyzer() {
             "same party as sealed"
         );
     }
+    // The HTML report of an excerpt shows what it discloses and proves.
+    let html = dir.path().join("x.html");
+    let (code, _, err) = run(cfr().arg("report").arg(&x).arg("-o").arg(&html));
+    assert_eq!(code, 0, "{err}");
+    let page = std::fs::read_to_string(&html).expect("report");
+    assert!(page.contains("<section id=\"excerpt\">"), "excerpt section");
+    assert_eq!(page.matches("<tr><td class=\"num\">").count() >= 3, true);
     // tar sees the same members.
     let listing = std::process::Command::new("tar")
         .arg("-tf")

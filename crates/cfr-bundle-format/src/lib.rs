@@ -10,7 +10,9 @@
 //!   iteration over its events;
 //! - [`excerpt::excerpt`] cuts a smaller, still provable bundle for a few
 //!   incidents;
-//! - [`import`] reads and writes the JSON Lines event format.
+//! - [`import`] reads and writes the JSON Lines event format;
+//! - [`render`] prints verification reports as text and JSON, and
+//!   [`html`] as a self-contained HTML page.
 //!
 //! # For forensic tools
 //!
@@ -294,6 +296,7 @@
 pub mod bundle;
 pub mod cose;
 pub mod excerpt;
+pub mod html;
 pub mod import;
 pub mod layout;
 pub mod manifest;

@@ -117,7 +117,14 @@ pub fn report_text(r: &Report, name: &str) -> String {
             );
         }
     }
-    let _ = writeln!(s, "\nChecks");
+    let count = |st: Status| r.checks.iter().filter(|c| c.status == st).count();
+    let _ = writeln!(
+        s,
+        "\nChecks    {} passed, {} failed, {} not checked",
+        count(Status::Pass),
+        count(Status::Fail),
+        count(Status::NotChecked)
+    );
     for c in &r.checks {
         let mark = match c.status {
             Status::Pass => "pass",
@@ -164,39 +171,171 @@ pub fn report_text(r: &Report, name: &str) -> String {
     s
 }
 
-/// The verdict as a short expert summary: who is at fault for what, one
-/// table per party, then the rule statistics and the SLA periods.
+/// Incidents listed per party in the text summary when there are more
+/// than [`LIST_ALL_UP_TO`]; the counts always cover all of them.
+pub const LISTED_PER_PARTY: usize = 10;
+/// A party with at most this many incidents has all of them listed.
+pub const LIST_ALL_UP_TO: usize = 12;
+
+/// The verdict as a short expert summary: the counts, then who is at
+/// fault for what (a table per rule and incident kind, one column per
+/// party), the service levels, the rule statistics, and the incidents of
+/// each party (the first [`LISTED_PER_PARTY`] when there are many; `--json`
+/// and `cfr-bundle report` give every one).
 pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
     use cfr_model::time::{format_percent, format_percent3};
     use cfr_rules::Party;
+    const PARTIES: [Party; 5] = [
+        Party::Provider,
+        Party::User,
+        Party::External,
+        Party::None,
+        Party::Inconclusive,
+    ];
     let mut s = String::new();
     let span = match (v.log.from, v.log.until) {
         (Some(f), Some(u)) => format!("{} to {}", format_rfc3339(f), format_rfc3339(u)),
         _ => "empty log".to_owned(),
     };
-    let _ = writeln!(
-        s,
-        "Verdict for contract {} ({} events, {span})",
-        v.contract, v.log.events
-    );
     let t = &v.totals;
     let _ = writeln!(
         s,
-        "  {} incidents: provider {}, user {}, external {}, excused {}, inconclusive {}",
+        "Verdict   {} incidents under contract {}\n          {} events, {span}\n          at fault: provider {}, user {}, external {}, excused {}, inconclusive {}",
         v.incidents.len(),
+        v.contract,
+        v.log.events,
         t.provider,
         t.user,
         t.external,
         t.none,
         t.inconclusive
     );
-    for party in [
-        Party::Provider,
-        Party::User,
-        Party::External,
-        Party::None,
-        Party::Inconclusive,
-    ] {
+
+    // Who is at fault for what: rule x incident kind -> counts per party.
+    let mut rows: Vec<(String, String, [u64; 5])> = Vec::new();
+    for r in &v.rules {
+        let mut kinds: Vec<(String, [u64; 5])> = Vec::new();
+        for i in v.incidents.iter().filter(|i| i.rule == r.rule) {
+            let k = PARTIES.iter().position(|p| *p == i.party).unwrap_or(4);
+            match kinds.iter_mut().find(|(kind, _)| *kind == i.kind) {
+                Some((_, c)) => c[k] += 1,
+                None => {
+                    let mut c = [0u64; 5];
+                    c[k] = 1;
+                    kinds.push((i.kind.clone(), c));
+                }
+            }
+        }
+        if kinds.is_empty() {
+            rows.push((r.rule.clone(), "-".into(), [0; 5]));
+        }
+        for (n, (kind, c)) in kinds.into_iter().enumerate() {
+            rows.push((
+                if n == 0 {
+                    r.rule.clone()
+                } else {
+                    String::new()
+                },
+                kind,
+                c,
+            ));
+        }
+    }
+    let heads = ["provider", "user", "external", "excused", "inconclusive"];
+    let rw = rows.iter().map(|r| r.0.len()).chain([9]).max().unwrap_or(9);
+    let kw = rows.iter().map(|r| r.1.len()).chain([8]).max().unwrap_or(8);
+    let cell = |n: u64| {
+        if n == 0 {
+            "-".to_owned()
+        } else {
+            n.to_string()
+        }
+    };
+    let _ = writeln!(s, "\nWho is at fault, per rule");
+    let _ = write!(s, "  {:<rw$}  {:<kw$}", "rule", "incident");
+    for h in heads {
+        let _ = write!(s, "  {h:>w$}", w = h.len());
+    }
+    let _ = writeln!(s, "  {:>6}", "total");
+    for (rule, kind, c) in &rows {
+        let _ = write!(s, "  {rule:<rw$}  {kind:<kw$}");
+        for (n, h) in c.iter().zip(heads) {
+            let _ = write!(s, "  {:>w$}", cell(*n), w = h.len());
+        }
+        let _ = writeln!(s, "  {:>6}", c.iter().sum::<u64>());
+    }
+    let _ = write!(s, "  {:<rw$}  {:<kw$}", "all rules", "");
+    for (p, h) in PARTIES.iter().zip(heads) {
+        let _ = write!(s, "  {:>w$}", t.of(*p), w = h.len());
+    }
+    let _ = writeln!(s, "  {:>6}", v.incidents.len());
+
+    if !v.sla.is_empty() {
+        let _ = writeln!(s, "\nService levels");
+        let rw = v
+            .sla
+            .iter()
+            .map(|p| p.rule.len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let pw = v
+            .sla
+            .iter()
+            .map(|p| p.period.len())
+            .chain([6])
+            .max()
+            .unwrap_or(6);
+        let _ = writeln!(
+            s,
+            "  {:<rw$}  {:<pw$}  {:>8}  {:>7}  result",
+            "rule", "period", "uptime", "target"
+        );
+        for p in &v.sla {
+            let _ = writeln!(
+                s,
+                "  {:<rw$}  {:<pw$}  {:>8}  {:>7}  {}",
+                p.rule,
+                p.period,
+                format_percent3(p.uptime_ppm),
+                format_percent(p.target_ppm),
+                if p.breached {
+                    format!(
+                        "BREACHED, credit {}",
+                        p.credit_ppm
+                            .map(format_percent)
+                            .unwrap_or_else(|| "none".into())
+                    )
+                } else {
+                    "met".into()
+                }
+            );
+        }
+    }
+    if !v.rules.is_empty() {
+        let rw = v
+            .rules
+            .iter()
+            .map(|r| r.rule.len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let _ = writeln!(s, "\nRules (checked = fulfilled + pending + incidents)");
+        let _ = writeln!(
+            s,
+            "  {:<rw$}  {:>9}  {:>9}  {:>9}  {:>9}",
+            "rule", "checked", "fulfilled", "pending", "incidents"
+        );
+        for r in &v.rules {
+            let _ = writeln!(
+                s,
+                "  {:<rw$}  {:>9}  {:>9}  {:>9}  {:>9}",
+                r.rule, r.checked, r.fulfilled, r.pending, r.incidents
+            );
+        }
+    }
+    let mut omitted = 0usize;
+    for party in PARTIES {
         let list: Vec<(usize, &cfr_rules::Incident)> = v
             .incidents
             .iter()
@@ -213,16 +352,51 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
             Party::None => "Excused (no fault)",
             Party::Inconclusive => "Inconclusive",
         };
-        let _ = writeln!(s, "\n{heading} ({})", list.len());
+        let shown = if list.len() <= LIST_ALL_UP_TO {
+            list.len()
+        } else {
+            LISTED_PER_PARTY
+        };
+        if shown < list.len() {
+            let _ = writeln!(s, "\n{heading} ({}; the first {shown})", list.len());
+        } else {
+            let _ = writeln!(s, "\n{heading} ({})", list.len());
+        }
+        omitted += list.len() - shown;
+        let list = &list[..shown];
+        let nw = list
+            .iter()
+            .map(|(n, _)| (n + 1).to_string().len())
+            .chain([1])
+            .max()
+            .unwrap_or(1);
+        let fw = list
+            .iter()
+            .map(|(_, i)| format_rfc3339(i.from).len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let kw = list
+            .iter()
+            .map(|(_, i)| i.kind.len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
+        let rw = list
+            .iter()
+            .map(|(_, i)| i.rule.len())
+            .chain([4])
+            .max()
+            .unwrap_or(4);
         let _ = writeln!(
             s,
-            "  {:>4}  {:<24} {:<18} {:<22} explanation",
+            "  {:>nw$}  {:<fw$}  {:<kw$}  {:<rw$}  explanation",
             "#", "from", "kind", "rule"
         );
         for (n, i) in list {
             let _ = writeln!(
                 s,
-                "  {:>4}  {:<24} {:<18} {:<22} {}",
+                "  {:>nw$}  {:<fw$}  {:<kw$}  {:<rw$}  {}",
                 n + 1,
                 format_rfc3339(i.from),
                 i.kind,
@@ -231,43 +405,11 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
             );
         }
     }
-    if !v.rules.is_empty() {
-        let _ = writeln!(s, "\nRules");
+    if omitted > 0 {
         let _ = writeln!(
             s,
-            "  {:<24} {:>9} {:>9} {:>9} {:>9}",
-            "rule", "checked", "fulfilled", "pending", "incidents"
+            "\n{omitted} incidents are not listed here (the counts above cover them). Every one, with its evidence: --json, or `cfr-bundle report` for an HTML report of a bundle."
         );
-        for r in &v.rules {
-            let _ = writeln!(
-                s,
-                "  {:<24} {:>9} {:>9} {:>9} {:>9}",
-                r.rule, r.checked, r.fulfilled, r.pending, r.incidents
-            );
-        }
-    }
-    if !v.sla.is_empty() {
-        let _ = writeln!(s, "\nService levels");
-        for p in &v.sla {
-            let _ = writeln!(
-                s,
-                "  {:<24} {:<10} uptime {} (target {}){}",
-                p.rule,
-                p.period,
-                format_percent3(p.uptime_ppm),
-                format_percent(p.target_ppm),
-                if p.breached {
-                    format!(
-                        ": BREACHED, credit {}",
-                        p.credit_ppm
-                            .map(format_percent)
-                            .unwrap_or_else(|| "none".into())
-                    )
-                } else {
-                    ": met".into()
-                }
-            );
-        }
     }
     s
 }
