@@ -127,7 +127,7 @@ fn analyze_json_matches_every_expected_verdict() {
             .arg("--events")
             .arg(dir.join("events.jsonl")));
         assert_eq!(code, 0);
-        assert!(text.contains("Verdict for contract"), "{text}");
+        assert!(text.contains("Who is at fault, per rule"), "{text}");
     }
 }
 
