@@ -49,10 +49,10 @@
 //! incident whose excerpt replay does not reproduce it exactly is refused.
 
 use crate::bundle::{Bundle, EventsError, OpenError};
+use crate::hex;
 use crate::layout::{self, EXCERPT_FORMAT};
 use crate::manifest::{ChunkEntry, ExcerptEntry, LogEntry, Manifest, MemberEntry};
-use crate::seal::{file_digest, DEFAULT_CHUNK_BYTES};
-use crate::tar::TarWriter;
+use crate::seal::{write_archive, DEFAULT_CHUNK_BYTES};
 use crate::verify::{self, Check, Status, VerifyOptions};
 use crate::TOOL;
 use cfr_contract::{Contract, ExcuseSource, RuleKind};
@@ -63,7 +63,6 @@ use cfr_model::{Digest, Event};
 use cfr_rules::{Incident, Verdict};
 use sha2::{Digest as _, Sha256};
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 /// The schema of an excerpt's manifest extension and proof file.
@@ -708,37 +707,30 @@ pub fn excerpt(
     };
     let manifest_cbor = manifest.to_cbor();
 
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let tmp = tempfile::Builder::new()
-        .prefix(".cfr-excerpt-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io(&dir))?;
     let mtime = until.map_or(0, |t: i64| (t / 1_000_000_000).max(0) as u64);
     let tar_err = |e: crate::tar::TarWriteError| ExcerptError::Io {
         path: out.to_owned(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut w = TarWriter::new(BufWriter::new(tmp.as_file()), mtime).map_err(tar_err)?;
-    let (readme_name, readme_bytes) = &members[0];
-    w.append(readme_name, readme_bytes).map_err(tar_err)?;
-    w.append(layout::MANIFEST, &manifest_cbor)
-        .map_err(tar_err)?;
-    for (name, data) in &members[1..] {
-        w.append(name, data).map_err(tar_err)?;
-    }
-    let mut buf = w.finish().map_err(tar_err)?;
-    buf.flush().map_err(io(out))?;
-    drop(buf);
-    tmp.as_file().sync_all().map_err(io(out))?;
-    let (sha256, bytes) = file_digest(tmp.path()).map_err(io(out))?;
-    tmp.persist(out).map_err(|e| ExcerptError::Io {
-        path: out.to_owned(),
-        source: e.error,
-    })?;
+    let (sha256, bytes) = write_archive(
+        out,
+        ".cfr-excerpt-",
+        mtime,
+        |path, source| ExcerptError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        |w| {
+            let (readme_name, readme_bytes) = &members[0];
+            w.append(readme_name, readme_bytes).map_err(tar_err)?;
+            w.append(layout::MANIFEST, &manifest_cbor)
+                .map_err(tar_err)?;
+            for (name, data) in &members[1..] {
+                w.append(name, data).map_err(tar_err)?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(ExcerptSummary {
         incidents: numbers,
         ranges,
@@ -1052,22 +1044,23 @@ pub(crate) fn verify_excerpt(
             "original/manifest.cbor is not the manifest the excerpt names",
         );
     }
+    // Members by name with their SHA-256: the excerpt's, and the original's.
+    let listed: BTreeMap<&str, [u8; 32]> = m
+        .members
+        .iter()
+        .map(|e| (e.name.as_str(), e.sha256))
+        .collect();
     if let Some(o) = &original {
-        let listed: BTreeMap<&str, [u8; 32]> = o
+        let original_listed: BTreeMap<&str, [u8; 32]> = o
             .members
             .iter()
             .map(|e| (e.name.as_str(), e.sha256))
             .collect();
-        let here: BTreeMap<&str, [u8; 32]> = m
-            .members
-            .iter()
-            .map(|e| (e.name.as_str(), e.sha256))
-            .collect();
-        for (name, want) in &listed {
+        for (name, want) in &original_listed {
             if *name == layout::README || layout::chunk_index(name).is_some() {
                 continue;
             }
-            match here.get(name) {
+            match listed.get(name) {
                 Some(d) if d == want => {}
                 Some(_) => checks[0].fail(
                     "original-member-mismatch",
@@ -1083,7 +1076,7 @@ pub(crate) fn verify_excerpt(
             let n = e.name.as_str();
             let own =
                 n == layout::README || layout::excerpt_only(n) || layout::chunk_index(n).is_some();
-            if !own && !listed.contains_key(n) {
+            if !own && !original_listed.contains_key(n) {
                 checks[0].fail(
                     "member-unexpected",
                     format!("{n} is not a member of the original bundle"),
@@ -1126,16 +1119,10 @@ pub(crate) fn verify_excerpt(
     // 3 and 5, and the replay feed: one pass over the disclosed events.
     let mut replay = verify::start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
         .map(crate::sandbox::Worker::spawn);
-    let listed: BTreeMap<&str, [u8; 32]> = m
-        .members
-        .iter()
-        .map(|e| (e.name.as_str(), e.sha256))
-        .collect();
     let mut events_ok = true;
     let mut sig_checked = 0u64;
     let mut runs: Vec<SeqRange> = Vec::new();
     let mut leaves: BTreeMap<u64, [u8; 32]> = BTreeMap::new();
-    let mut times: BTreeMap<u64, i64> = BTreeMap::new();
     let mut disclosed: BTreeMap<u64, Event> = BTreeMap::new();
     let mut last: Option<(u64, i64)> = None;
     let mut first_time = None;
@@ -1209,7 +1196,6 @@ pub(crate) fn verify_excerpt(
                 events_ok = false;
             }
             leaves.insert(e.seq, cfr_merkle::leaf_hash(bytes));
-            times.insert(e.seq, e.time);
             first_time.get_or_insert(e.time);
             last = Some((e.seq, e.time));
             expected = e.seq.saturating_add(1);
@@ -1222,15 +1208,7 @@ pub(crate) fn verify_excerpt(
                 end: entry.first.saturating_add(entry.events),
             }),
         }
-        if let Some(r) = &mut replay {
-            if !r.feed(chunk.raw, entry.events) {
-                if let Some(r) = replay.take() {
-                    if let Err((code, detail)) = r.finish() {
-                        checks[7].fail(code, detail);
-                    }
-                }
-            }
-        }
+        verify::feed_replay(&mut replay, chunk.raw, entry.events, &mut checks[7]);
         if let Some(p) = opts.progress.as_deref_mut() {
             p(disclosed.len() as u64, m.log.events);
         }
@@ -1415,7 +1393,7 @@ pub(crate) fn verify_excerpt(
         Some(Err(e)) => c8.fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
         Some(Ok(ov)) => {
             let lookup = |s: u64| disclosed.get(&s).cloned();
-            let time = |s: u64| times.get(&s).copied();
+            let time = |s: u64| disclosed.get(&s).map(|e| e.time);
             let mut reproduced = 0;
             for &n in &x.incidents {
                 let Some(i) = ov.incidents.get(n as usize - 1) else {
@@ -1543,10 +1521,6 @@ fn show_ranges(r: &[SeqRange]) -> String {
         .map(|r| format!("{}..={}", r.first, r.end.saturating_sub(1)))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 #[cfg(test)]

@@ -37,6 +37,7 @@
 //! assert!(!page.contains("<script"));
 //! ```
 
+use crate::hex;
 use crate::verify::{Check, Pin, Report, Status};
 use cfr_contract::{Attribution, Contract, ExcuseSource, Period, Rule, RuleKind};
 use cfr_model::time::{format_duration, format_percent, format_percent3, format_rfc3339};
@@ -659,10 +660,6 @@ fn facts(s: &mut String, page: &Page<'_>) -> fmt::Result {
         "<p class=\"note\">To check that this report is about your copy of the file, compute its SHA-256 (<code>sha256sum {}</code> on Linux, <code>shasum -a 256</code> on macOS, <code>certutil -hashfile &lt;file&gt; SHA256</code> on Windows) and compare it with the value above.</p>\n</section>",
         esc_cap(page.file_name, 400)
     )
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {

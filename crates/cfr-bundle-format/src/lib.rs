@@ -314,5 +314,10 @@ pub use cfr_merkle;
 pub use cfr_model;
 pub use cfr_rules;
 
+/// Lowercase hex of bytes (digests and keys in reports and messages).
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
 /// This tool's name and version, as recorded in manifests.
 pub const TOOL: &str = concat!("cfr-bundle/", env!("CARGO_PKG_VERSION"));

@@ -26,6 +26,7 @@
 //! implementation the checkpoint's signature.
 
 use crate::bundle::{Bundle, EventsError, MemberError};
+use crate::hex;
 use cfr_merkle::{
     leaf_hash, root_from_inclusion_proof, verify_inclusion, Checkpoint, CheckpointError, Hash,
     InclusionProofBuilder, ProofError, SignedCheckpoint,
@@ -465,8 +466,4 @@ impl EventProof {
             "checkpoint": self.checkpoint.to_note(),
         })
     }
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }

@@ -1,5 +1,6 @@
 //! `README.txt`: the first member, for a person who opens the archive.
 
+use crate::hex;
 use cfr_contract::Contract;
 use cfr_model::time::format_rfc3339;
 use std::fmt::Write as _;
@@ -20,10 +21,6 @@ pub struct Facts<'a> {
     pub verdict: Option<&'a cfr_rules::Verdict>,
     /// Whether the bundle carries an analyzer.
     pub has_analyzer: bool,
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
 }
 
 /// Renders README.txt.

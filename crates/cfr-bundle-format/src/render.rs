@@ -1,14 +1,11 @@
 //! Rendering verification reports: the JSON document of `verify --json`
 //! and the text summary people read.
 
+use crate::hex;
 use crate::verify::{Pin, Report, Status};
 use cfr_model::time::format_rfc3339;
 use serde_json::{json, Value};
 use std::fmt::Write as _;
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
 
 /// The machine-readable report: `{ "bundle", "signers", "checks",
 /// "verified", "keys_pinned", "verdict" }`.

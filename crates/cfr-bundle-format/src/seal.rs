@@ -315,10 +315,7 @@ where
         None => None,
     };
 
-    let dir = match out.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
+    let dir = parent_dir(out);
     let spool = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
     let mut s = Sealer {
         contract: &contract,
@@ -441,63 +438,56 @@ where
             .map_err(|e| SealError::Internal(e.to_string()))?;
 
     // Write the archive to a temporary file, then rename.
-    let tmp = tempfile::Builder::new()
-        .prefix(".cfr-seal-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)
-        .map_err(io_err(&dir))?;
     let mtime = s.until.map_or(0, |t| (t / 1_000_000_000).max(0) as u64);
     let tar_err = |e: crate::tar::TarWriteError| SealError::Io {
         path: out.to_owned(),
         source: std::io::Error::other(e.to_string()),
     };
-    let mut w =
-        TarWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), mtime).map_err(tar_err)?;
-    w.append(layout::README, readme.as_bytes())
-        .map_err(tar_err)?;
-    w.append(layout::MANIFEST, &manifest_cbor)
-        .map_err(tar_err)?;
-    w.append(layout::MANIFEST_SIG, &manifest_sig)
-        .map_err(tar_err)?;
-    for (name, text) in &schema_members {
-        w.append(name, text.as_bytes()).map_err(tar_err)?;
-    }
-    w.append(layout::CONTRACT_TOML, opts.contract_toml.as_bytes())
-        .map_err(tar_err)?;
-    w.append(layout::CONTRACT_CBOR, &contract_cbor)
-        .map_err(tar_err)?;
-    for (role, sig) in &contract_sigs {
-        w.append(&layout::contract_sig(role), sig)
-            .map_err(tar_err)?;
-    }
-    w.append(layout::CHECKPOINT, &checkpoint_text)
-        .map_err(tar_err)?;
-    s.spool.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
-    for (c, size, _) in &s.chunks {
-        let mut part = (&mut s.spool).take(*size);
-        w.append_from(&c.name, *size, &mut part).map_err(tar_err)?;
-    }
-    if let Some(a) = &opts.analyzer {
-        w.append(layout::ANALYZER, a).map_err(tar_err)?;
-    }
-    if let Some(c) = &opts.analyzer_cert {
-        w.append(layout::ANALYZER_CERT, c).map_err(tar_err)?;
-    }
-    if let Some(v) = &verdict_cbor {
-        w.append(layout::VERDICT, v).map_err(tar_err)?;
-    }
-    let mut buf = w.finish().map_err(tar_err)?;
-    buf.flush().map_err(io_err(out))?;
-    drop(buf);
-    tmp.as_file().sync_all().map_err(io_err(out))?;
-    let (sha256, bytes) = file_digest(tmp.path()).map_err(io_err(out))?;
-    tmp.persist(out).map_err(|e| SealError::Io {
-        path: out.to_owned(),
-        source: e.error,
-    })?;
-    if let Ok(d) = std::fs::File::open(&dir) {
-        let _ = d.sync_all();
-    }
+    let (sha256, bytes) = write_archive(
+        out,
+        ".cfr-seal-",
+        mtime,
+        |path, source| SealError::Io {
+            path: path.to_owned(),
+            source,
+        },
+        |w| {
+            w.append(layout::README, readme.as_bytes())
+                .map_err(tar_err)?;
+            w.append(layout::MANIFEST, &manifest_cbor)
+                .map_err(tar_err)?;
+            w.append(layout::MANIFEST_SIG, &manifest_sig)
+                .map_err(tar_err)?;
+            for (name, text) in &schema_members {
+                w.append(name, text.as_bytes()).map_err(tar_err)?;
+            }
+            w.append(layout::CONTRACT_TOML, opts.contract_toml.as_bytes())
+                .map_err(tar_err)?;
+            w.append(layout::CONTRACT_CBOR, &contract_cbor)
+                .map_err(tar_err)?;
+            for (role, sig) in &contract_sigs {
+                w.append(&layout::contract_sig(role), sig)
+                    .map_err(tar_err)?;
+            }
+            w.append(layout::CHECKPOINT, &checkpoint_text)
+                .map_err(tar_err)?;
+            s.spool.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
+            for (c, size, _) in &s.chunks {
+                let mut part = (&mut s.spool).take(*size);
+                w.append_from(&c.name, *size, &mut part).map_err(tar_err)?;
+            }
+            if let Some(a) = &opts.analyzer {
+                w.append(layout::ANALYZER, a).map_err(tar_err)?;
+            }
+            if let Some(c) = &opts.analyzer_cert {
+                w.append(layout::ANALYZER_CERT, c).map_err(tar_err)?;
+            }
+            if let Some(v) = &verdict_cbor {
+                w.append(layout::VERDICT, v).map_err(tar_err)?;
+            }
+            Ok(())
+        },
+    )?;
     Ok(SealSummary {
         events: s.next_seq,
         root,
@@ -507,6 +497,48 @@ where
         verdict_json: verdict.map(|v| v.to_json()),
         analyzer_disagrees,
     })
+}
+
+/// The directory a file is written in (`.` for a bare name).
+pub(crate) fn parent_dir(out: &Path) -> PathBuf {
+    match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => PathBuf::from("."),
+    }
+}
+
+/// Writes an archive to a temporary file (named `prefix...tmp`) beside
+/// `out`, syncs it, renames it to `out` and syncs the directory, so a
+/// failure leaves nothing behind. `fill` appends the members; `io` turns an
+/// I/O error on a path into the caller's error. Returns the file's SHA-256
+/// and size.
+pub(crate) fn write_archive<E>(
+    out: &Path,
+    prefix: &str,
+    mtime: u64,
+    io: impl Fn(&Path, std::io::Error) -> E,
+    fill: impl FnOnce(&mut TarWriter<BufWriter<&std::fs::File>>) -> Result<(), E>,
+) -> Result<(Digest, u64), E> {
+    let dir = parent_dir(out);
+    let tmp = tempfile::Builder::new()
+        .prefix(prefix)
+        .suffix(".tmp")
+        .tempfile_in(&dir)
+        .map_err(|e| io(&dir, e))?;
+    let tar_err = |e: crate::tar::TarWriteError| io(out, std::io::Error::other(e.to_string()));
+    let mut w =
+        TarWriter::new(BufWriter::with_capacity(1 << 20, tmp.as_file()), mtime).map_err(tar_err)?;
+    fill(&mut w)?;
+    let mut buf = w.finish().map_err(tar_err)?;
+    buf.flush().map_err(|e| io(out, e))?;
+    drop(buf);
+    tmp.as_file().sync_all().map_err(|e| io(out, e))?;
+    let (sha256, bytes) = file_digest(tmp.path()).map_err(|e| io(out, e))?;
+    tmp.persist(out).map_err(|e| io(out, e.error))?;
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok((sha256, bytes))
 }
 
 /// SHA-256 and size of a file.

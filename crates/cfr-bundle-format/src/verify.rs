@@ -3,6 +3,7 @@
 
 use crate::bundle::{Bundle, OpenError};
 use crate::cose;
+use crate::hex;
 use crate::import::check_signature;
 use crate::layout;
 use crate::seal::{file_digest, origin};
@@ -308,10 +309,6 @@ pub enum VerifyError {
     },
 }
 
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
 const TITLES: [(&str, &str); 8] = [
     ("archive", "archive profile; members' sizes and SHA-256 against the manifest"),
     ("manifest-signature", "manifest signature by the recorder; co-signatures"),
@@ -526,16 +523,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             next_seq = e.seq.saturating_add(1);
         }
         let _ = n_in_chunk;
-        if let Some(r) = &mut replay {
-            if !r.feed(chunk.raw, entry.events) {
-                // The worker stopped early; its error comes with `finish`.
-                if let Some(r) = replay.take() {
-                    if let Err((code, detail)) = r.finish() {
-                        checks[7].fail(code, detail);
-                    }
-                }
-            }
-        }
+        feed_replay(&mut replay, chunk.raw, entry.events, &mut checks[7]);
         if let Some(p) = opts.progress.as_deref_mut() {
             p(next_seq, total);
         }
@@ -1169,6 +1157,22 @@ impl crate::sandbox::Feed for ReplayRun {
         match self {
             ReplayRun::Wasm(r) => crate::sandbox::Feed::finish(*r),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
+        }
+    }
+}
+
+/// Queues a chunk for the replay worker; when the worker has stopped
+/// early, takes it and records its error in `check` (check 8).
+pub(crate) fn feed_replay(
+    replay: &mut Option<crate::sandbox::Worker>,
+    raw: Vec<u8>,
+    events: u64,
+    check: &mut Check,
+) {
+    let stopped = replay.as_mut().is_some_and(|r| !r.feed(raw, events));
+    if stopped {
+        if let Some(Err((code, detail))) = replay.take().map(crate::sandbox::Worker::finish) {
+            check.fail(code, detail);
         }
     }
 }
