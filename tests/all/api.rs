@@ -5,7 +5,7 @@ use crate::util::*;
 use cfr_bundle_format::bundle::{Bundle, MemberError};
 use cfr_bundle_format::layout;
 use cfr_bundle_format::proof::{EventProof, EventProofError, ProveError};
-use cfr_bundle_format::seal::{self, SealOptions};
+use cfr_bundle_format::seal;
 use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
 use cfr_merkle::{leaf_hash, Checkpoint, Tree};
 use cfr_model::keys::PublicKey;
@@ -324,28 +324,15 @@ fn the_sealed_verdict_equals_the_replayed_one_native_and_wasm() {
     assert!(!sealed.incidents.is_empty());
 
     // WASM: sealed with the committed analyzer, replayed in the sandbox.
-    let contract_toml = sample_contract();
-    let contract = cfr_contract::Contract::from_toml(&contract_toml).expect("contract");
-    let key = recorder_key();
-    let opts = SealOptions {
-        contract_toml,
-        contract_sigs: Vec::new(),
-        recorder_key: &key,
-        analyzer: Some(
-            std::fs::read(root().join("crates/cfr-analyzer/analyzer.wasm")).expect("analyzer"),
-        ),
-        analyzer_cert: None,
-        chunk_bytes: 4096,
-        native_verdict: true,
-    };
-    let mut imp = cfr_bundle_format::import::Importer::new(&contract);
-    let events: Vec<_> = sample_events(300)
-        .lines()
-        .filter_map(|l| imp.line(l).expect("imports"))
-        .map(Ok)
-        .collect();
     let wasm = dir.path().join("wasm.cfr");
-    seal::seal(&opts, events.into_iter(), &wasm, &mut |_| {}).expect("seal");
+    seal_jsonl(
+        &wasm,
+        sample_contract(),
+        &sample_events(300),
+        Some(std::fs::read(root().join("crates/cfr-analyzer/analyzer.wasm")).expect("analyzer")),
+        4096,
+        true,
+    );
     let r = verify::verify(
         &wasm,
         VerifyOptions {
@@ -365,26 +352,8 @@ fn the_sealed_verdict_equals_the_replayed_one_native_and_wasm() {
 #[test]
 fn a_bundle_without_a_verdict_says_so() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let contract_toml = sample_contract();
-    let contract = cfr_contract::Contract::from_toml(&contract_toml).expect("contract");
-    let key = recorder_key();
-    let opts = SealOptions {
-        contract_toml,
-        contract_sigs: Vec::new(),
-        recorder_key: &key,
-        analyzer: None,
-        analyzer_cert: None,
-        chunk_bytes: 4096,
-        native_verdict: false,
-    };
-    let mut imp = cfr_bundle_format::import::Importer::new(&contract);
-    let events: Vec<_> = sample_events(10)
-        .lines()
-        .filter_map(|l| imp.line(l).expect("imports"))
-        .map(Ok)
-        .collect();
     let p = dir.path().join("no-verdict.cfr");
-    seal::seal(&opts, events.into_iter(), &p, &mut |_| {}).expect("seal");
+    seal_jsonl(&p, sample_contract(), &sample_events(10), None, 4096, false);
     let e = Bundle::open(&p)
         .expect("opens")
         .verdict()

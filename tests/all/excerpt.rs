@@ -4,12 +4,11 @@
 use crate::util::*;
 use cfr_bundle_format::excerpt::{self, same_incident, ExcerptError, ExcerptOptions};
 use cfr_bundle_format::layout;
-use cfr_bundle_format::manifest::{Manifest, MemberEntry};
+use cfr_bundle_format::manifest::Manifest;
 use cfr_bundle_format::verify::{self, Replay, Report, Status, VerifyOptions};
 use cfr_model::cbor::{self, Cbor};
 use cfr_model::{Event, EventSeq};
 use cfr_rules::Verdict;
-use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 
 fn native() -> VerifyOptions<'static> {
@@ -57,31 +56,14 @@ fn seal_scenario(dir: &Path, scenario: &Path) -> PathBuf {
             }
         })
         .collect();
-    let contract = cfr_contract::Contract::from_toml(&toml).expect("contract checks");
-    let key = recorder_key();
-    let opts = cfr_bundle_format::seal::SealOptions {
-        contract_toml: toml,
-        contract_sigs: Vec::new(),
-        recorder_key: &key,
-        analyzer: None,
-        analyzer_cert: None,
-        chunk_bytes: 4096,
-        native_verdict: true,
-    };
     let text = std::fs::read_to_string(scenario.join("events.jsonl")).expect("events");
-    let mut imp = cfr_bundle_format::import::Importer::new(&contract);
-    let events: Vec<_> = text
-        .lines()
-        .filter_map(|l| imp.line(l).expect("line imports"))
-        .map(Ok)
-        .collect();
     let name = scenario
         .file_name()
         .expect("name")
         .to_string_lossy()
         .into_owned();
     let out = dir.join(format!("{name}.cfr"));
-    cfr_bundle_format::seal::seal(&opts, events.into_iter(), &out, &mut |_| {}).expect("seal");
+    seal_jsonl(&out, toml, &text, None, 4096, true);
     out
 }
 
@@ -239,15 +221,7 @@ fn rewrite(path: &Path, f: impl FnOnce(&mut Vec<(String, Vec<u8>)>, &mut Manifes
         .1;
     let mut m = Manifest::from_cbor(mb).expect("manifest decodes");
     f(&mut ms, &mut m);
-    m.members = ms
-        .iter()
-        .filter(|(n, _)| n != layout::MANIFEST)
-        .map(|(n, d)| MemberEntry {
-            name: n.clone(),
-            size: d.len() as u64,
-            sha256: Sha256::digest(d).into(),
-        })
-        .collect();
+    m.members = member_entries(&ms[..]);
     let mb = m.to_cbor();
     for (n, d) in ms.iter_mut() {
         if n == layout::MANIFEST {

@@ -61,28 +61,47 @@ pub fn sample_contract() -> String {
 /// Seals `events_jsonl` under the sample contract into `dir/name`, with
 /// the native verdict and no analyzer (fast: used by byte-flip tests).
 pub fn seal_small(dir: &Path, name: &str, events_jsonl: &str, chunk_bytes: usize) -> PathBuf {
-    let contract_toml = sample_contract();
-    let contract =
-        cfr_contract::Contract::from_toml(&contract_toml).expect("sample contract checks");
+    let out = dir.join(name);
+    seal_jsonl(
+        &out,
+        sample_contract(),
+        events_jsonl,
+        None,
+        chunk_bytes,
+        true,
+    );
+    out
+}
+
+/// Seals `events_jsonl` under `contract_toml` into `out` with the sample
+/// recorder key (the contract must name it), with `analyzer` if given and
+/// otherwise the native verdict when `native_verdict`.
+pub fn seal_jsonl(
+    out: &Path,
+    contract_toml: String,
+    events_jsonl: &str,
+    analyzer: Option<Vec<u8>>,
+    chunk_bytes: usize,
+    native_verdict: bool,
+) {
+    let contract = cfr_contract::Contract::from_toml(&contract_toml).expect("contract checks");
     let key = recorder_key();
     let opts = SealOptions {
         contract_toml,
         contract_sigs: Vec::new(),
         recorder_key: &key,
-        analyzer: None,
+        analyzer,
         analyzer_cert: None,
         chunk_bytes,
-        native_verdict: true,
+        native_verdict,
     };
     let mut imp = cfr_bundle_format::import::Importer::new(&contract);
     let events: Vec<_> = events_jsonl
         .lines()
-        .filter_map(|l| imp.line(l).expect("sample line imports"))
+        .filter_map(|l| imp.line(l).expect("line imports"))
         .map(Ok)
         .collect();
-    let out = dir.join(name);
-    seal::seal(&opts, events.into_iter(), &out, &mut |_| {}).expect("seal");
-    out
+    seal::seal(&opts, events.into_iter(), out, &mut |_| {}).expect("seal");
 }
 
 /// Verifies with default options (native replay when no analyzer).
@@ -182,18 +201,23 @@ pub fn forge_events(bundle: &[u8], chunk_raw: Vec<u8>, count: u64) -> Vec<u8> {
     resign(&mut ms, m, &key)
 }
 
-/// Rewrites the manifest's member list from `ms`, re-signs it, and writes
-/// the archive.
-pub fn resign(ms: &mut [(String, Vec<u8>)], mut m: Manifest, key: &SigningKey) -> Vec<u8> {
-    m.members = ms
-        .iter()
+/// The manifest's member list for `ms`: every member but the manifest and
+/// its signatures, with size and SHA-256.
+pub fn member_entries(ms: &[(String, Vec<u8>)]) -> Vec<MemberEntry> {
+    ms.iter()
         .filter(|(n, _)| n != layout::MANIFEST && !n.starts_with("manifest."))
         .map(|(n, d)| MemberEntry {
             name: n.clone(),
             size: d.len() as u64,
             sha256: Sha256::digest(d).into(),
         })
-        .collect();
+        .collect()
+}
+
+/// Rewrites the manifest's member list from `ms`, re-signs it, and writes
+/// the archive.
+pub fn resign(ms: &mut [(String, Vec<u8>)], mut m: Manifest, key: &SigningKey) -> Vec<u8> {
+    m.members = member_entries(ms);
     let mb = m.to_cbor();
     let sig = cfr_bundle_format::cose::sign_detached(key, &mb, seal::MANIFEST_CONTENT_TYPE)
         .expect("sign");
