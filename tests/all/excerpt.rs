@@ -640,3 +640,76 @@ fn excerpt_structures_validate_against_their_cddl() {
         }
     }
 }
+
+#[test]
+fn a_damaged_proof_file_is_refused_by_name_never_a_panic() {
+    // The proof file is untrusted input: every flipped byte, every
+    // truncation, an oversized list and garbage each fail check 4 with a
+    // code (the member list is rewritten each time, so check 1 holds).
+    let f = fixture();
+    let ms = members(&std::fs::read(&f.excerpt).expect("read"));
+    let proof = ms
+        .iter()
+        .find(|(n, _)| n == layout::PROOF)
+        .expect("proof")
+        .1
+        .clone();
+    let check = |bytes: Vec<u8>, what: &str| {
+        let forged = rewrite(&f.excerpt, |ms, _| set(ms, layout::PROOF, bytes));
+        let r = verify_native(&forged);
+        assert_eq!(
+            r.checks[0].status,
+            Status::Pass,
+            "{what}: {:?}",
+            failed_checks(&r)
+        );
+        assert_eq!(r.checks[3].status, Status::Fail, "{what}");
+        let codes: Vec<String> = r.checks[3]
+            .failures
+            .iter()
+            .map(|x| x.code.clone())
+            .collect();
+        assert!(
+            !codes.is_empty() && codes.iter().all(|c| c.starts_with("range-") || c == "io"),
+            "{what}: {codes:?}"
+        );
+        r.checks[3]
+            .failures
+            .iter()
+            .map(|x| x.detail.clone())
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    for at in 0..proof.len() {
+        let mut b = proof.clone();
+        b[at] ^= 0x01;
+        check(b, &format!("byte {at} flipped"));
+    }
+    for len in (0..proof.len()).step_by(5) {
+        check(proof[..len].to_vec(), &format!("truncated to {len}"));
+    }
+    let mut long = proof.clone();
+    long.extend_from_slice(&[0u8; 64]);
+    check(long, "trailing bytes");
+    // A range claiming a million hashes (the decoder is bounded by the
+    // bytes present; the length check refuses it before hashing).
+    let huge = cbor::encode(&Cbor::map([
+        ("size", Cbor::Int(420)),
+        ("root", Cbor::Bytes(vec![0; 32])),
+        (
+            "ranges",
+            Cbor::Array(vec![Cbor::map([
+                ("first", Cbor::Int(0)),
+                ("events", Cbor::Int(1)),
+                (
+                    "hashes",
+                    Cbor::Array(vec![Cbor::Bytes(vec![0; 32]); 1 << 20]),
+                ),
+            ])]),
+        ),
+    ]));
+    // Too large to read: said so, not called missing.
+    let detail = check(huge, "a million hashes");
+    assert!(detail.contains("more than"), "{detail}");
+    check(b"not cbor at all".to_vec(), "garbage");
+}

@@ -1018,11 +1018,11 @@ pub(crate) fn verify_excerpt(
     // 1. Members against the excerpt's manifest, and every carried member
     // against the original manifest.
     verify::check_members(&bundle, &mut checks[0]);
-    let original_bytes = bundle
-        .read_small(layout::ORIGINAL_MANIFEST)
-        .ok()
-        .flatten()
-        .unwrap_or_default();
+    let original_bytes =
+        small_member(&bundle, layout::ORIGINAL_MANIFEST).unwrap_or_else(|(code, detail)| {
+            checks[0].fail(code, detail);
+            Vec::new()
+        });
     let original = match Manifest::from_cbor(&original_bytes) {
         Ok(o) if o.excerpt.is_none() => Some(o),
         Ok(_) => {
@@ -1262,15 +1262,10 @@ pub(crate) fn verify_excerpt(
                 ),
             );
         }
-        match bundle
-            .read_small(layout::PROOF)
-            .ok()
-            .flatten()
-            .map(|b| parse_proof(&b))
-        {
-            None => c.fail("member-missing", "log/proof.cbor is missing"),
-            Some(Err(e)) => c.fail("range-proof-invalid", format!("log/proof.cbor: {e}")),
-            Some(Ok(p)) => {
+        match small_member(&bundle, layout::PROOF).map(|b| parse_proof(&b)) {
+            Err((code, detail)) => c.fail(code, detail),
+            Ok(Err(e)) => c.fail("range-proof-invalid", format!("log/proof.cbor: {e}")),
+            Ok(Ok(p)) => {
                 if p.size != cp.size || p.root != cp.root {
                     c.fail(
                         "range-proof-checkpoint-mismatch",
@@ -1335,12 +1330,8 @@ pub(crate) fn verify_excerpt(
     verify::check_analyzer(&bundle, &opts, &mut checks[6]);
 
     // 8. Replay over the ranges; every chosen incident comes back.
-    let sealed = bundle.read_small(layout::EXCERPT_VERDICT).ok().flatten();
-    let original_verdict = bundle
-        .read_small(layout::VERDICT)
-        .ok()
-        .flatten()
-        .map(|b| Verdict::from_cbor(&b));
+    let sealed = small_member(&bundle, layout::EXCERPT_VERDICT);
+    let original_verdict = small_member(&bundle, layout::VERDICT).map(|b| Verdict::from_cbor(&b));
     let mut facts = ExcerptFacts {
         original_events: x.original_events,
         ranges: runs.clone(),
@@ -1348,8 +1339,8 @@ pub(crate) fn verify_excerpt(
     };
     let c8 = &mut checks[7];
     let replayed = match (replay, &sealed) {
-        (_, None) => {
-            c8.fail("member-missing", "verdict/excerpt.cbor is missing");
+        (_, Err((code, detail))) => {
+            c8.fail(*code, detail.clone());
             None
         }
         (None, _) => None,
@@ -1360,7 +1351,7 @@ pub(crate) fn verify_excerpt(
             );
             None
         }
-        (Some(r), Some(sealed)) => match r.finish() {
+        (Some(r), Ok(sealed)) => match r.finish() {
             Ok(bytes) if &bytes == sealed => match Verdict::from_cbor(&bytes) {
                 Ok(v) => Some(v),
                 Err(e) => {
@@ -1386,12 +1377,9 @@ pub(crate) fn verify_excerpt(
         },
     };
     match original_verdict {
-        None => c8.fail(
-            "member-missing",
-            "verdict/verdict.cbor (the sealed verdict) is missing",
-        ),
-        Some(Err(e)) => c8.fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
-        Some(Ok(ov)) => {
+        Err((code, detail)) => c8.fail(code, format!("{detail} (the sealed verdict)")),
+        Ok(Err(e)) => c8.fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
+        Ok(Ok(ov)) => {
             let lookup = |s: u64| disclosed.get(&s).cloned();
             let time = |s: u64| disclosed.get(&s).map(|e| e.time);
             let mut reproduced = 0;
@@ -1513,6 +1501,16 @@ impl ExcerptFacts {
                 "explanation": i.explanation,
             })).collect::<Vec<_>>(),
         })
+    }
+}
+
+/// A small member's bytes, or the failure to report: `member-missing`, or
+/// `io` naming why it could not be read (too large, an I/O error).
+fn small_member(bundle: &Bundle, name: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    match bundle.read_small(name) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(("member-missing", format!("{name} is missing"))),
+        Err(e) => Err(("io", format!("{name}: {e}"))),
     }
 }
 
