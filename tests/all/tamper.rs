@@ -246,3 +246,35 @@ fn a_decompression_bomb_is_refused_without_inflating() {
         "{codes:?}"
     );
 }
+
+#[test]
+fn a_verdict_too_large_to_read_fails_check_8_by_name() {
+    // Signed and listed by the recorder, but larger than a verdict may be
+    // read: check 8 fails saying so (before, it read as "no verdict").
+    let (dir, _p, bytes) = small();
+    let mut ms = members(&bytes);
+    for (n, d) in ms.iter_mut() {
+        if n == layout::VERDICT {
+            *d = vec![0xa0; 17 << 20];
+        }
+    }
+    let manifest = ms
+        .iter()
+        .find(|(n, _)| n == layout::MANIFEST)
+        .expect("m")
+        .1
+        .clone();
+    let m = cfr_bundle_format::manifest::Manifest::from_cbor(&manifest).expect("decodes");
+    let forged = resign(&mut ms, m, &recorder_key());
+    let p = dir.path().join("big-verdict.cfr");
+    std::fs::write(&p, forged).expect("write");
+    let r = verify_path(&p);
+    let c8 = &r.checks[7];
+    assert_eq!(c8.status, verify::Status::Fail);
+    assert_eq!(c8.failures[0].code, "io");
+    assert!(
+        c8.failures[0].detail.contains("more than"),
+        "{:?}",
+        c8.failures
+    );
+}

@@ -53,7 +53,7 @@ use crate::hex;
 use crate::layout::{self, EXCERPT_FORMAT};
 use crate::manifest::{ChunkEntry, ExcerptEntry, LogEntry, Manifest, MemberEntry};
 use crate::seal::{write_archive, DEFAULT_CHUNK_BYTES};
-use crate::verify::{self, Check, Status, VerifyOptions};
+use crate::verify::{self, small_member, Check, Status, VerifyOptions};
 use crate::TOOL;
 use cfr_contract::{Contract, ExcuseSource, RuleKind};
 use cfr_merkle::Tree;
@@ -1501,16 +1501,6 @@ impl ExcerptFacts {
                 "explanation": i.explanation,
             })).collect::<Vec<_>>(),
         })
-    }
-}
-
-/// A small member's bytes, or the failure to report: `member-missing`, or
-/// `io` naming why it could not be read (too large, an I/O error).
-fn small_member(bundle: &Bundle, name: &str) -> Result<Vec<u8>, (&'static str, String)> {
-    match bundle.read_small(name) {
-        Ok(Some(b)) => Ok(b),
-        Ok(None) => Err(("member-missing", format!("{name} is missing"))),
-        Err(e) => Err(("io", format!("{name}: {e}"))),
     }
 }
 

@@ -407,7 +407,16 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     let mut first_time: Option<i64> = None;
     let mut sig_checked = 0u64;
     let mut events_ok = true;
-    let sealed_verdict = bundle.read_small(layout::VERDICT).ok().flatten();
+    let sealed_verdict = match small_member(&bundle, layout::VERDICT) {
+        Ok(v) => Some(v),
+        Err(("member-missing", _)) => None,
+        Err((code, detail)) => {
+            // There is one, but it cannot be read (too large, I/O): that is
+            // a failure, not a bundle without a verdict.
+            checks[7].fail(code, detail);
+            None
+        }
+    };
     // The replay runs on its own thread, fed the decompressed chunks as
     // the main pass reads them: on two cores, checking and judging overlap.
     let mut replay = if sealed_verdict.is_some() {
@@ -762,6 +771,16 @@ pub(crate) fn read_checkpoint(
         ),
     }
     Some(cp)
+}
+
+/// A small member's bytes, or the failure to report: `member-missing`, or
+/// `io` naming why it could not be read (too large, an I/O error).
+pub(crate) fn small_member(bundle: &Bundle, name: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    match bundle.read_small(name) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(("member-missing", format!("{name} is missing"))),
+        Err(e) => Err(("io", format!("{name}: {e}"))),
+    }
 }
 
 /// Check 1 (without the pass note): every member against the manifest's
