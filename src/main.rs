@@ -7,13 +7,14 @@
 
 use anyhow::{anyhow, Context as _, Result};
 use cfr_bundle_format::bundle::{Bundle, OpenError};
-use cfr_bundle_format::excerpt::{self, ExcerptOptions};
 use cfr_bundle_format::import::{event_to_jsonl, Importer};
+use cfr_bundle_format::layout;
 use cfr_bundle_format::seal::{self, SealError, SealOptions};
-use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
-use cfr_bundle_format::{html, layout, render};
 use cfr_contract::Contract;
 use cfr_model::keys::{self, PublicKey};
+use cfr_report::{html, render};
+use cfr_verify::excerpt::{self, ExcerptOptions};
+use cfr_verify::verify::{self, Replay, Trust, VerifyOptions};
 use clap::{Parser, Subcommand};
 use std::io::{BufRead, BufReader, IsTerminal as _, Write};
 use std::path::{Path, PathBuf};

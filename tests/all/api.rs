@@ -1,14 +1,14 @@
 //! The library API for forensic tools: lazy events, the sealed verdict,
-//! and single-event inclusion proofs (`cfr_bundle_format::proof`).
+//! and single-event inclusion proofs (`cfr_verify::proof`).
 
 use crate::util::*;
 use cfr_bundle_format::bundle::{Bundle, MemberError};
 use cfr_bundle_format::layout;
-use cfr_bundle_format::proof::{EventProof, EventProofError, ProveError};
 use cfr_bundle_format::seal;
-use cfr_bundle_format::verify::{self, Replay, Trust, VerifyOptions};
 use cfr_merkle::{leaf_hash, Checkpoint, Tree};
 use cfr_model::keys::PublicKey;
+use cfr_verify::proof::{EventProof, EventProofError, Prove as _, ProveError};
+use cfr_verify::verify::{self, Replay, Trust, VerifyOptions};
 use std::path::{Path, PathBuf};
 
 fn recorder_pub() -> PublicKey {

@@ -2,13 +2,13 @@
 //! reproduces; tampered excerpts fail with a named check.
 
 use crate::util::*;
-use cfr_bundle_format::excerpt::{self, same_incident, ExcerptError, ExcerptOptions};
 use cfr_bundle_format::layout;
 use cfr_bundle_format::manifest::Manifest;
-use cfr_bundle_format::verify::{self, Replay, Report, Status, VerifyOptions};
 use cfr_model::cbor::{self, Cbor};
 use cfr_model::{Event, EventSeq};
 use cfr_rules::Verdict;
+use cfr_verify::excerpt::{self, same_incident, ExcerptError, ExcerptOptions};
+use cfr_verify::verify::{self, Replay, Report, Status, VerifyOptions};
 use std::path::{Path, PathBuf};
 
 fn native() -> VerifyOptions<'static> {

@@ -4,7 +4,7 @@
 //! and incident table.
 
 use crate::util::*;
-use cfr_bundle_format::html;
+use cfr_report::html;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};

@@ -2,9 +2,9 @@
 
 use crate::util::*;
 use cfr_bundle_format::layout;
-use cfr_bundle_format::verify::{self, Trust, VerifyOptions};
 use cfr_model::keys::PublicKey;
 use cfr_model::{Event, EventSeq};
+use cfr_verify::verify::{self, Trust, VerifyOptions};
 
 fn small() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");

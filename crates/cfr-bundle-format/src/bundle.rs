@@ -1,6 +1,6 @@
 //! Opening a bundle: the archive index, the manifest, the contract, and
 //! lazy access to the events. Opening checks structure only; it proves
-//! nothing. Use [`crate::verify`] for that.
+//! nothing. Use `cfr_verify::verify` for that.
 
 use crate::layout;
 use crate::manifest::{ChunkEntry, Manifest};
@@ -390,7 +390,7 @@ impl Bundle {
     /// Iterates all events lazily, chunk by chunk: one decompressed chunk
     /// is held at a time (at most [`MAX_CHUNK_BYTES`]), and each event is
     /// decoded only when the iterator reaches it, so memory does not grow
-    /// with the log. The events are **unverified**: see [`crate::verify`].
+    /// with the log. The events are **unverified**: see `cfr_verify::verify`.
     /// The iterator ends after the first error.
     pub fn events(&self) -> impl Iterator<Item = Result<Event, EventsError>> + '_ {
         let mut chunks = self.manifest.log.chunks.iter();
@@ -482,9 +482,9 @@ impl Bundle {
 
     /// The verdict sealed into the bundle (`verdict/verdict.cbor`), decoded
     /// strictly but **not verified**: it is what the sealer computed, and
-    /// only [`verify`](crate::verify::verify) replays the analyzer and
+    /// only `cfr_verify::verify::verify` replays the analyzer and
     /// checks that it reproduces it (then
-    /// [`Report::verdict`](crate::verify::Report::verdict) holds it).
+    /// `cfr_verify::verify::Report` holds it).
     pub fn verdict(&self) -> Result<cfr_rules::Verdict, MemberError> {
         let bytes = self.read_required(layout::VERDICT)?;
         cfr_rules::Verdict::from_cbor(&bytes).map_err(|source| MemberError::Verdict { source })

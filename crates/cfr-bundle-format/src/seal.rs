@@ -500,7 +500,7 @@ where
 }
 
 /// The directory a file is written in (`.` for a bare name).
-pub(crate) fn parent_dir(out: &Path) -> PathBuf {
+pub fn parent_dir(out: &Path) -> PathBuf {
     match out.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
@@ -512,7 +512,7 @@ pub(crate) fn parent_dir(out: &Path) -> PathBuf {
 /// failure leaves nothing behind. `fill` appends the members; `io` turns an
 /// I/O error on a path into the caller's error. Returns the file's SHA-256
 /// and size.
-pub(crate) fn write_archive<E>(
+pub fn write_archive<E>(
     out: &Path,
     prefix: &str,
     mtime: u64,

@@ -342,8 +342,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
             prefix,
         };
         let (n, _) = seal_log(&dir, &opts, &out).expect("seal");
-        let report =
-            cfr_bundle_format::verify::verify(&out, Default::default()).expect("verify runs");
+        let report = cfr_verify::verify::verify(&out, Default::default()).expect("verify runs");
         assert!(report.verified(), "{:?}", report.checks);
         (n, out)
     };

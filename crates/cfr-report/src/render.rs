@@ -2,8 +2,8 @@
 //! and the text summary people read.
 
 use crate::hex;
-use crate::verify::{Pin, Report, Status};
 use cfr_model::time::format_rfc3339;
+use cfr_verify::verify::{Pin, Report, Status};
 use serde_json::{json, Value};
 use std::fmt::Write as _;
 

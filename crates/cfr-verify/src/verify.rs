@@ -1,12 +1,12 @@
 //! Verification (DESIGN.md section 8): every check, in order, reported as
 //! pass, fail or not checked, each failure with a stable code.
 
-use crate::bundle::{Bundle, OpenError};
-use crate::cose;
 use crate::hex;
-use crate::import::check_signature;
-use crate::layout;
-use crate::seal::{file_digest, origin};
+use cfr_bundle_format::bundle::{Bundle, OpenError};
+use cfr_bundle_format::cose;
+use cfr_bundle_format::import::check_signature;
+use cfr_bundle_format::layout;
+use cfr_bundle_format::seal::{file_digest, origin};
 use cfr_contract::Contract;
 use cfr_merkle::{RootBuilder, SignedCheckpoint};
 use cfr_model::keys::{KeyError, PublicKey};
@@ -421,7 +421,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // the main pass reads them: on two cores, checking and judging overlap.
     let mut replay = if sealed_verdict.is_some() {
         start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-            .map(crate::sandbox::Worker::spawn)
+            .map(cfr_bundle_format::sandbox::Worker::spawn)
     } else {
         checks[7].skip("not checked: the bundle carries no sealed verdict");
         None
@@ -437,8 +437,8 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             Ok(ch) => ch,
             Err(e) => {
                 checks[2].fail(e.code(), e.to_string());
-                if let Ok(raw) =
-                    bundle.read_member_max(&entry.name, crate::seal::MAX_CHUNK_BYTES * 2)
+                if let Ok(raw) = bundle
+                    .read_member_max(&entry.name, cfr_bundle_format::seal::MAX_CHUNK_BYTES * 2)
                 {
                     if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
                         let d: [u8; 32] = Sha256::digest(&raw).into();
@@ -787,7 +787,7 @@ pub(crate) fn small_member(bundle: &Bundle, name: &str) -> Result<Vec<u8>, (&'st
 /// list, by name, order, size and SHA-256 (chunks are hashed with the events).
 pub(crate) fn check_members(bundle: &Bundle, c: &mut Check) {
     let m = &bundle.manifest;
-    let listed: BTreeMap<&str, &crate::manifest::MemberEntry> =
+    let listed: BTreeMap<&str, &cfr_bundle_format::manifest::MemberEntry> =
         m.members.iter().map(|e| (e.name.as_str(), e)).collect();
     let in_archive: Vec<&str> = bundle
         .members()
@@ -1150,16 +1150,16 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
 
 /// A replay in progress: the bundled analyzer, another module, or native.
 pub(crate) enum ReplayRun {
-    Wasm(Box<crate::sandbox::Run>),
+    Wasm(Box<cfr_bundle_format::sandbox::Run>),
     Native(Box<cfr_rules::Engine>),
 }
 
 type ReplayFailure = (&'static str, String);
 
-impl crate::sandbox::Feed for ReplayRun {
+impl cfr_bundle_format::sandbox::Feed for ReplayRun {
     fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => crate::sandbox::Feed::feed(r.as_mut(), raw, events),
+            ReplayRun::Wasm(r) => cfr_bundle_format::sandbox::Feed::feed(r.as_mut(), raw, events),
             ReplayRun::Native(engine) => {
                 for item in cfr_model::EventSeq::new(raw) {
                     let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
@@ -1174,7 +1174,7 @@ impl crate::sandbox::Feed for ReplayRun {
 
     fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => crate::sandbox::Feed::finish(*r),
+            ReplayRun::Wasm(r) => cfr_bundle_format::sandbox::Feed::finish(*r),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
         }
     }
@@ -1183,14 +1183,17 @@ impl crate::sandbox::Feed for ReplayRun {
 /// Queues a chunk for the replay worker; when the worker has stopped
 /// early, takes it and records its error in `check` (check 8).
 pub(crate) fn feed_replay(
-    replay: &mut Option<crate::sandbox::Worker>,
+    replay: &mut Option<cfr_bundle_format::sandbox::Worker>,
     raw: Vec<u8>,
     events: u64,
     check: &mut Check,
 ) {
     let stopped = replay.as_mut().is_some_and(|r| !r.feed(raw, events));
     if stopped {
-        if let Some(Err((code, detail))) = replay.take().map(crate::sandbox::Worker::finish) {
+        if let Some(Err((code, detail))) = replay
+            .take()
+            .map(cfr_bundle_format::sandbox::Worker::finish)
+        {
             check.fail(code, detail);
         }
     }
@@ -1220,7 +1223,8 @@ pub(crate) fn start_replay(
             m.clone()
         }
         Replay::Bundled => {
-            match bundle.read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER) {
+            match bundle.read_member_max(layout::ANALYZER, cfr_bundle_format::bundle::MAX_ANALYZER)
+            {
                 Ok(Some(m)) => {
                     check
                         .notes
@@ -1240,7 +1244,7 @@ pub(crate) fn start_replay(
             }
         }
     };
-    match crate::sandbox::start(&module, &contract_cbor) {
+    match cfr_bundle_format::sandbox::start(&module, &contract_cbor) {
         Ok(run) => Some(ReplayRun::Wasm(Box::new(run))),
         Err((code, detail)) => {
             check.fail(code, detail);

@@ -2,7 +2,7 @@
 //! a recorder signed, to someone who holds only the proof and the
 //! recorder's key, not the bundle.
 //!
-//! [`Bundle::inclusion_proof`] computes one in a single pass over the
+//! [`Prove::inclusion_proof`] computes one in a single pass over the
 //! events, one chunk in memory at a time; [`EventProof::verify`] (or
 //! [`EventProof::verify_against`], with a checkpoint obtained elsewhere)
 //! checks it and yields the [`VerifiedEvent`]. [`EventProof::to_cbor`]
@@ -25,8 +25,8 @@
 //! path against the checkpoint's root, and any C2SP signed-note
 //! implementation the checkpoint's signature.
 
-use crate::bundle::{Bundle, EventsError, MemberError};
 use crate::hex;
+use cfr_bundle_format::bundle::{Bundle, EventsError, MemberError};
 use cfr_merkle::{
     leaf_hash, root_from_inclusion_proof, verify_inclusion, Checkpoint, CheckpointError, Hash,
     InclusionProofBuilder, ProofError, SignedCheckpoint,
@@ -217,7 +217,8 @@ pub enum ProofDecodeError {
     Checkpoint(#[from] CheckpointError),
 }
 
-impl Bundle {
+/// Proofs of inclusion computed from a bundle (`use cfr_verify::proof::Prove`).
+pub trait Prove {
     /// The inclusion proof of the event `seq` against the bundle's signed
     /// checkpoint, computed in one pass over the events with one chunk in
     /// memory (O(log n) hashes for the proof itself).
@@ -231,7 +232,11 @@ impl Bundle {
     ///
     /// [`ProveError`]: a seq outside the log, or a bundle whose events or
     /// checkpoint cannot be read or do not agree.
-    pub fn inclusion_proof(&self, seq: u64) -> Result<EventProof, ProveError> {
+    fn inclusion_proof(&self, seq: u64) -> Result<EventProof, ProveError>;
+}
+
+impl Prove for Bundle {
+    fn inclusion_proof(&self, seq: u64) -> Result<EventProof, ProveError> {
         let checkpoint = self.checkpoint()?;
         let size = checkpoint.checkpoint().size;
         let mut builder = InclusionProofBuilder::new(seq, size)

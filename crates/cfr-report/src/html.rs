@@ -22,8 +22,8 @@
 //!   background.
 //!
 //! ```
-//! use cfr_bundle_format::html::{render, ExcuseIntervals, Limits, Page};
-//! use cfr_bundle_format::verify::{Report, BundleFacts};
+//! use cfr_report::html::{render, ExcuseIntervals, Limits, Page};
+//! use cfr_verify::verify::{Report, BundleFacts};
 //!
 //! let report = Report { bundle: BundleFacts::default(), signers: vec![], checks: vec![], verdict: None, excerpt: None };
 //! let page = render(&Page {
@@ -38,11 +38,11 @@
 //! ```
 
 use crate::hex;
-use crate::verify::{Check, Pin, Report, Status};
 use cfr_contract::{Attribution, Contract, ExcuseSource, Period, Rule, RuleKind};
 use cfr_model::time::{format_duration, format_percent, format_percent3, format_rfc3339};
 use cfr_model::{Event, Value};
 use cfr_rules::{Incident, Party, Verdict};
+use cfr_verify::verify::{Check, Pin, Report, Status};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -449,7 +449,7 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
     writeln!(
         s,
         "<meta name=\"generator\" content=\"{}\">",
-        esc(crate::TOOL)
+        esc(cfr_bundle_format::TOOL)
     )?;
     writeln!(
         s,
@@ -510,7 +510,7 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
     writeln!(
         s,
         "<footer>\n<p>Made by {} with <code>cfr-bundle report</code>. The report is not signed: what it states holds for the file whose SHA-256 is given above, and anyone can make it again from that file with <code>cfr-bundle report</code> and the same pinned keys; the same file and keys give the same report, byte for byte.</p>\n</footer>\n</body>\n</html>",
-        esc(crate::TOOL)
+        esc(cfr_bundle_format::TOOL)
     )?;
     Ok(())
 }
@@ -518,7 +518,7 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
 /// An excerpt: what it discloses and the incidents it proves.
 fn excerpt_section(
     s: &mut String,
-    x: &crate::excerpt::ExcerptFacts,
+    x: &cfr_verify::excerpt::ExcerptFacts,
     limits: Limits,
 ) -> fmt::Result {
     let disclosed: u64 = x.ranges.iter().map(|r| r.end - r.first).sum();

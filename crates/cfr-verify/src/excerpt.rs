@@ -48,13 +48,13 @@
 //! the original manifest, which the excerpt carries and `verify` checks. An
 //! incident whose excerpt replay does not reproduce it exactly is refused.
 
-use crate::bundle::{Bundle, EventsError, OpenError};
 use crate::hex;
-use crate::layout::{self, EXCERPT_FORMAT};
-use crate::manifest::{ChunkEntry, ExcerptEntry, LogEntry, Manifest, MemberEntry};
-use crate::seal::{write_archive, DEFAULT_CHUNK_BYTES};
 use crate::verify::{self, small_member, Check, Status, VerifyOptions};
-use crate::TOOL;
+use cfr_bundle_format::bundle::{Bundle, EventsError, OpenError};
+use cfr_bundle_format::layout::{self, EXCERPT_FORMAT};
+use cfr_bundle_format::manifest::{ChunkEntry, ExcerptEntry, LogEntry, Manifest, MemberEntry};
+use cfr_bundle_format::seal::{write_archive, DEFAULT_CHUNK_BYTES};
+use cfr_bundle_format::TOOL;
 use cfr_contract::{Contract, ExcuseSource, RuleKind};
 use cfr_merkle::Tree;
 use cfr_model::cbor::{self, Cbor};
@@ -559,12 +559,12 @@ pub fn excerpt(
     // back.
     let contract_cbor = contract.to_cbor();
     let analyzer = bundle
-        .read_member_max(layout::ANALYZER, crate::bundle::MAX_ANALYZER)
+        .read_member_max(layout::ANALYZER, cfr_bundle_format::bundle::MAX_ANALYZER)
         .map_err(io(path))?;
     let excerpt_verdict_cbor = match &analyzer {
         Some(module) => {
-            let mut run = crate::sandbox::Worker::spawn(
-                crate::sandbox::start(module, &contract_cbor)
+            let mut run = cfr_bundle_format::sandbox::Worker::spawn(
+                cfr_bundle_format::sandbox::start(module, &contract_cbor)
                     .map_err(|(_, e)| ExcerptError::Analyzer(e))?,
             );
             for p in &pieces {
@@ -633,7 +633,7 @@ pub fn excerpt(
     let om = &bundle.manifest;
     let small = |name: &str| -> Result<Option<Vec<u8>>, ExcerptError> {
         bundle
-            .read_member_max(name, crate::bundle::MAX_ANALYZER)
+            .read_member_max(name, cfr_bundle_format::bundle::MAX_ANALYZER)
             .map_err(io(path))
     };
     let readme = readme(&contract, &verdict, &numbers, &ranges, disclosed, size);
@@ -708,7 +708,7 @@ pub fn excerpt(
     let manifest_cbor = manifest.to_cbor();
 
     let mtime = until.map_or(0, |t: i64| (t / 1_000_000_000).max(0) as u64);
-    let tar_err = |e: crate::tar::TarWriteError| ExcerptError::Io {
+    let tar_err = |e: cfr_bundle_format::tar::TarWriteError| ExcerptError::Io {
         path: out.to_owned(),
         source: std::io::Error::other(e.to_string()),
     };
@@ -1118,7 +1118,7 @@ pub(crate) fn verify_excerpt(
 
     // 3 and 5, and the replay feed: one pass over the disclosed events.
     let mut replay = verify::start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-        .map(crate::sandbox::Worker::spawn);
+        .map(cfr_bundle_format::sandbox::Worker::spawn);
     let mut events_ok = true;
     let mut sig_checked = 0u64;
     let mut runs: Vec<SeqRange> = Vec::new();
