@@ -344,11 +344,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     b.set_position(n);
                 }
             };
-            let summary =
-                seal::seal(&opts, events_iter, &output, &mut tick).map_err(|e| match e {
+            let summary = cfr_verify::seal::seal(&opts, events_iter, &output, &mut tick).map_err(
+                |e| match e {
                     SealError::Io { .. } => Failure::from(anyhow!(e)),
                     other => rejected(anyhow!(other)),
-                })?;
+                },
+            )?;
             if let Some(b) = bar {
                 b.finish_and_clear();
             }

@@ -101,7 +101,7 @@ pub fn seal_jsonl(
         .filter_map(|l| imp.line(l).expect("line imports"))
         .map(Ok)
         .collect();
-    seal::seal(&opts, events.into_iter(), out, &mut |_| {}).expect("seal");
+    cfr_verify::seal::seal(&opts, events.into_iter(), out, &mut |_| {}).expect("seal");
 }
 
 /// Verifies with default options (native replay when no analyzer).

@@ -20,11 +20,11 @@
 
 pub mod bundle;
 pub mod cose;
+pub mod feed;
 pub mod import;
 pub mod layout;
 pub mod manifest;
 pub mod readme;
-pub mod sandbox;
 pub mod schemas;
 pub mod seal;
 pub mod tar;

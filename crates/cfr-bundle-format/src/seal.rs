@@ -184,7 +184,7 @@ struct Sealer<'a> {
     chunks: Vec<(ChunkEntry, u64, [u8; 32])>,
     root: RootBuilder,
     engine: Option<cfr_rules::Engine>,
-    analyzer: Option<crate::sandbox::Worker>,
+    analyzer: Option<crate::feed::Worker>,
     next_seq: u64,
     from: Option<i64>,
     until: Option<i64>,
@@ -229,7 +229,7 @@ impl Sealer<'_> {
         }
         if let Some(worker) = &mut self.analyzer {
             if !worker.feed(self.chunk.clone(), self.chunk_events) {
-                let failed = self.analyzer.take().map(crate::sandbox::Worker::finish);
+                let failed = self.analyzer.take().map(crate::feed::Worker::finish);
                 let detail = match failed {
                     Some(Err((_, e))) => e,
                     _ => "the analyzer stopped early".to_owned(),
@@ -260,11 +260,32 @@ impl Sealer<'_> {
     }
 }
 
-/// Seals `events` into a bundle at `out`. The file is written to a
-/// temporary name beside `out` and renamed only when complete, so a failed
-/// seal leaves nothing behind. `progress` is told the number of events so far.
+/// Seals `events` into a bundle at `out`, judging them with the native
+/// rule engine (`cfr-rules`): an analyzer in `opts` is embedded, not run
+/// (the tests hold the shipped analyzer's verdict byte-identical to the
+/// native engine's; `cfr_verify::seal::seal` runs it in the sandbox
+/// instead). The file is written to a temporary name beside `out` and
+/// renamed only when complete, so a failed seal leaves nothing behind.
+/// `progress` is told the number of events so far.
 pub fn seal<I>(
     opts: &SealOptions<'_>,
+    events: I,
+    out: &Path,
+    progress: &mut dyn FnMut(u64),
+) -> Result<SealSummary, SealError>
+where
+    I: Iterator<Item = Result<Event, SealError>>,
+{
+    seal_judged(opts, None, events, out, progress)
+}
+
+/// [`seal`], with the verdict given by `analyzer` (started over this
+/// contract, fed the chunks as they are cut) when there is one: the
+/// native engine's verdict is then computed too, and a difference is
+/// reported in [`SealSummary::analyzer_disagrees`].
+pub fn seal_judged<I>(
+    opts: &SealOptions<'_>,
+    analyzer: Option<crate::feed::Worker>,
     events: I,
     out: &Path,
     progress: &mut dyn FnMut(u64),
@@ -307,13 +328,7 @@ where
         }
         cose::inspect(cert).map_err(|e| SealError::AnalyzerCertificate(e.to_string()))?;
     }
-    let analyzer_run = match &opts.analyzer {
-        Some(module) => Some(crate::sandbox::Worker::spawn(
-            crate::sandbox::start(module, &contract_cbor)
-                .map_err(|(_, e)| SealError::Analyzer(e))?,
-        )),
-        None => None,
-    };
+    let analyzer_run = analyzer;
 
     let dir = parent_dir(out);
     let spool = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
@@ -351,7 +366,8 @@ where
             let differs = native_cbor.as_ref().is_some_and(|n| *n != v);
             (Some(v), differs)
         }
-        None if opts.native_verdict => (native_cbor, false),
+        // An embedded analyzer that was not run: its verdict is the native one.
+        None if opts.native_verdict || opts.analyzer.is_some() => (native_cbor, false),
         None => (None, false),
     };
     let verdict = match &verdict_cbor {

@@ -563,8 +563,8 @@ pub fn excerpt(
         .map_err(io(path))?;
     let excerpt_verdict_cbor = match &analyzer {
         Some(module) => {
-            let mut run = cfr_bundle_format::sandbox::Worker::spawn(
-                cfr_bundle_format::sandbox::start(module, &contract_cbor)
+            let mut run = crate::sandbox::Worker::spawn(
+                crate::sandbox::start(module, &contract_cbor)
                     .map_err(|(_, e)| ExcerptError::Analyzer(e))?,
             );
             for p in &pieces {
@@ -1118,7 +1118,7 @@ pub(crate) fn verify_excerpt(
 
     // 3 and 5, and the replay feed: one pass over the disclosed events.
     let mut replay = verify::start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-        .map(cfr_bundle_format::sandbox::Worker::spawn);
+        .map(crate::sandbox::Worker::spawn);
     let mut events_ok = true;
     let mut sig_checked = 0u64;
     let mut runs: Vec<SeqRange> = Vec::new();

@@ -296,6 +296,8 @@
 
 pub mod excerpt;
 pub mod proof;
+pub mod sandbox;
+pub mod seal;
 pub mod verify;
 
 pub use cfr_bundle_format;

@@ -421,7 +421,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // the main pass reads them: on two cores, checking and judging overlap.
     let mut replay = if sealed_verdict.is_some() {
         start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-            .map(cfr_bundle_format::sandbox::Worker::spawn)
+            .map(crate::sandbox::Worker::spawn)
     } else {
         checks[7].skip("not checked: the bundle carries no sealed verdict");
         None
@@ -1150,16 +1150,16 @@ fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
 
 /// A replay in progress: the bundled analyzer, another module, or native.
 pub(crate) enum ReplayRun {
-    Wasm(Box<cfr_bundle_format::sandbox::Run>),
+    Wasm(Box<crate::sandbox::Run>),
     Native(Box<cfr_rules::Engine>),
 }
 
 type ReplayFailure = (&'static str, String);
 
-impl cfr_bundle_format::sandbox::Feed for ReplayRun {
+impl crate::sandbox::Feed for ReplayRun {
     fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => cfr_bundle_format::sandbox::Feed::feed(r.as_mut(), raw, events),
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::feed(r.as_mut(), raw, events),
             ReplayRun::Native(engine) => {
                 for item in cfr_model::EventSeq::new(raw) {
                     let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
@@ -1174,7 +1174,7 @@ impl cfr_bundle_format::sandbox::Feed for ReplayRun {
 
     fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
         match self {
-            ReplayRun::Wasm(r) => cfr_bundle_format::sandbox::Feed::finish(*r),
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::finish(*r),
             ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
         }
     }
@@ -1183,17 +1183,14 @@ impl cfr_bundle_format::sandbox::Feed for ReplayRun {
 /// Queues a chunk for the replay worker; when the worker has stopped
 /// early, takes it and records its error in `check` (check 8).
 pub(crate) fn feed_replay(
-    replay: &mut Option<cfr_bundle_format::sandbox::Worker>,
+    replay: &mut Option<crate::sandbox::Worker>,
     raw: Vec<u8>,
     events: u64,
     check: &mut Check,
 ) {
     let stopped = replay.as_mut().is_some_and(|r| !r.feed(raw, events));
     if stopped {
-        if let Some(Err((code, detail))) = replay
-            .take()
-            .map(cfr_bundle_format::sandbox::Worker::finish)
-        {
+        if let Some(Err((code, detail))) = replay.take().map(crate::sandbox::Worker::finish) {
             check.fail(code, detail);
         }
     }
@@ -1244,7 +1241,7 @@ pub(crate) fn start_replay(
             }
         }
     };
-    match cfr_bundle_format::sandbox::start(&module, &contract_cbor) {
+    match crate::sandbox::start(&module, &contract_cbor) {
         Ok(run) => Some(ReplayRun::Wasm(Box::new(run))),
         Err((code, detail)) => {
             check.fail(code, detail);
