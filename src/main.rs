@@ -679,10 +679,10 @@ fn report(
     });
     write_replacing(output, page.as_bytes())?;
     let failed: Vec<String> = report
-        .checks
+        .checks()
         .iter()
-        .filter(|c| c.status == verify::Status::Fail)
-        .map(|c| format!("{} {}", c.number, c.name))
+        .filter(|c| c.status() == verify::Status::Fail)
+        .map(|c| format!("{} {}", c.number(), c.name()))
         .collect();
     println!(
         "wrote {} ({} bytes) for {} (SHA-256 {again})",

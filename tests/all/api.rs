@@ -320,7 +320,7 @@ fn the_sealed_verdict_equals_the_replayed_one_native_and_wasm() {
         .expect("opens")
         .verdict()
         .expect("verdict");
-    assert_eq!(Some(&sealed), r.verdict.as_ref());
+    assert_eq!(Some(&sealed), r.verdict().proven());
     assert!(!sealed.incidents.is_empty());
 
     // WASM: sealed with the committed analyzer, replayed in the sandbox.
@@ -345,7 +345,7 @@ fn the_sealed_verdict_equals_the_replayed_one_native_and_wasm() {
     assert!(r.verified(), "{:?}", failure_codes(&r));
     let b = Bundle::open(&wasm).expect("opens");
     assert!(b.member(layout::ANALYZER).is_some());
-    assert_eq!(Some(&b.verdict().expect("verdict")), r.verdict.as_ref());
+    assert_eq!(Some(&b.verdict().expect("verdict")), r.verdict().proven());
     assert_eq!(b.verdict().expect("verdict"), sealed);
 }
 

@@ -392,3 +392,60 @@ fn verify_proves_a_later_bundle_extends_an_earlier_checkpoint() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("earlier-checkpoint-inconsistent"), "{out}");
 }
+
+#[test]
+fn a_wrong_pinned_key_for_a_role_that_signed_nothing_exits_1() {
+    // The sample carries no contract signature and no attestor signs
+    // anything: every pinned key is still compared with the bundle's.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(400)).expect("write");
+    let (code, out, err) = seal_sample(dir.path(), &events, &["--no-analyzer"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let b = dir.path().join("evidence.cfr");
+    let keys = sample_dir().join("keys");
+    let (code, out, _) = run(cfr()
+        .arg("verify")
+        .arg(&b)
+        .arg("--provider-key")
+        .arg(keys.join("provider.pub")));
+    assert_eq!(code, 0, "{out}");
+
+    let wrong_attestor = dir.path().join("trust.toml");
+    let user = std::fs::read_to_string(keys.join("user.pub")).expect("pub");
+    std::fs::write(
+        &wrong_attestor,
+        format!("[attestors]\ngrid = \"{}\"\n", user.trim()),
+    )
+    .expect("write");
+    for (flag, key, role) in [
+        ("--provider-key", keys.join("user.pub"), "provider"),
+        ("--user-key", keys.join("provider.pub"), "user"),
+        ("--trust", wrong_attestor.clone(), "grid"),
+    ] {
+        let (code, out, _) = run(cfr().arg("verify").arg(&b).arg(flag).arg(&key));
+        assert_eq!(code, 1, "{flag}: {out}");
+        assert!(out.contains("VERIFICATION FAILED"), "{flag}: {out}");
+        assert!(!out.contains("Result    VERIFIED"), "{flag}: {out}");
+        let (code, out, _) = run(cfr()
+            .arg("verify")
+            .arg(&b)
+            .arg("--json")
+            .arg(flag)
+            .arg(&key));
+        assert_eq!(code, 1, "{flag}: {out}");
+        let j: serde_json::Value = serde_json::from_str(&out).expect("json");
+        assert_eq!(j["verified"], false);
+        let c2 = &j["checks"][1];
+        assert_eq!(c2["check"], 2);
+        assert_eq!(c2["status"], "fail", "{flag}: {c2}");
+        let failure = &c2["failures"][0];
+        assert_eq!(failure["code"], "key-pin-mismatch", "{flag}: {c2}");
+        assert!(
+            failure["detail"]
+                .as_str()
+                .is_some_and(|d| d.contains(&format!("{role} key"))),
+            "{flag}: {c2}"
+        );
+    }
+}

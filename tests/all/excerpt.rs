@@ -8,7 +8,7 @@ use cfr_model::cbor::{self, Cbor};
 use cfr_model::{Event, EventSeq};
 use cfr_rules::Verdict;
 use cfr_verify::excerpt::{self, same_incident, ExcerptError, ExcerptOptions};
-use cfr_verify::verify::{self, Replay, Report, Status, VerifyOptions};
+use cfr_verify::verify::{self, CheckId, Replay, Report, Status, VerifyOptions};
 use std::path::{Path, PathBuf};
 
 fn native() -> VerifyOptions<'static> {
@@ -78,7 +78,7 @@ fn excerpt_every_incident(dir: &Path, bundle: &Path) -> (usize, usize) {
         bundle.display(),
         failure_codes(&whole)
     );
-    let verdict = whole.verdict.expect("a verdict");
+    let verdict = whole.verdict().proven().cloned().expect("a verdict");
     let (mut proven, mut refused) = (0, 0);
     for (k, incident) in verdict.incidents.iter().enumerate() {
         let n = k as u64 + 1;
@@ -183,7 +183,11 @@ struct Fixture {
 fn fixture() -> Fixture {
     let dir = tempfile::tempdir().expect("tempdir");
     let bundle = seal_small(dir.path(), "b.cfr", &sample_events(420), 1 << 20);
-    let verdict = verify_native(&bundle).verdict.expect("verdict");
+    let verdict = verify_native(&bundle)
+        .verdict()
+        .proven()
+        .cloned()
+        .expect("verdict");
     let pick = |kind: &str| {
         verdict
             .incidents
@@ -315,10 +319,14 @@ fn set(ms: &mut [(String, Vec<u8>)], name: &str, data: Vec<u8>) {
 }
 
 fn failed_checks(r: &Report) -> Vec<(u8, String)> {
-    r.checks
+    r.checks()
         .iter()
-        .filter(|c| c.status == Status::Fail)
-        .flat_map(|c| c.failures.iter().map(move |f| (c.number, f.code.clone())))
+        .filter(|c| c.status() == Status::Fail)
+        .flat_map(|c| {
+            c.failures()
+                .iter()
+                .map(move |f| (c.number(), f.code.to_string()))
+        })
         .collect()
 }
 
@@ -406,7 +414,12 @@ fn an_excerpt_with_a_range_boundary_moved_fails() {
         set(ms, layout::PROOF, proofs(&bundle, &ranges, 420));
     });
     let r = verify_native(&forged);
-    assert_eq!(r.checks[3].status, Status::Pass, "{:?}", failed_checks(&r));
+    assert_eq!(
+        r.checks()[CheckId::Merkle].status(),
+        Status::Pass,
+        "{:?}",
+        failed_checks(&r)
+    );
     assert_fails(&r, 8, "incident-not-covered");
 }
 
@@ -461,7 +474,7 @@ fn an_excerpt_with_a_forged_verdict_or_incident_list_fails() {
     });
     let r = verify_native(&forged);
     assert!(!r.verified(), "{:?}", failed_checks(&r));
-    assert!(r.checks[7].status == Status::Fail);
+    assert!(r.checks()[CheckId::Replay].status() == Status::Fail);
     // An excerpt verdict that is not the analyzer's over the ranges.
     let forged = rewrite(&f.excerpt, |ms, _| {
         let mut v = Verdict::from_cbor(
@@ -658,23 +671,23 @@ fn a_damaged_proof_file_is_refused_by_name_never_a_panic() {
         let forged = rewrite(&f.excerpt, |ms, _| set(ms, layout::PROOF, bytes));
         let r = verify_native(&forged);
         assert_eq!(
-            r.checks[0].status,
+            r.checks()[CheckId::Archive].status(),
             Status::Pass,
             "{what}: {:?}",
             failed_checks(&r)
         );
-        assert_eq!(r.checks[3].status, Status::Fail, "{what}");
-        let codes: Vec<String> = r.checks[3]
-            .failures
+        assert_eq!(r.checks()[CheckId::Merkle].status(), Status::Fail, "{what}");
+        let codes: Vec<String> = r.checks()[CheckId::Merkle]
+            .failures()
             .iter()
-            .map(|x| x.code.clone())
+            .map(|x| x.code.to_string())
             .collect();
         assert!(
             !codes.is_empty() && codes.iter().all(|c| c.starts_with("range-") || c == "io"),
             "{what}: {codes:?}"
         );
-        r.checks[3]
-            .failures
+        r.checks()[CheckId::Merkle]
+            .failures()
             .iter()
             .map(|x| x.detail.clone())
             .collect::<Vec<_>>()

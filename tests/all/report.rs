@@ -82,7 +82,7 @@ fn the_report_is_deterministic_and_bound_to_the_file() {
     assert!(page.contains("Content-Security-Policy"));
     // What a reader needs is there.
     let r = verify_path(&b);
-    let v = r.verdict.as_ref().expect("verdict");
+    let v = r.verdict().proven().expect("verdict");
     for needle in [
         "Verification checks",
         "NOT pinned",
@@ -327,7 +327,11 @@ fn chromium_renders_the_timeline_and_the_incident_table() {
     let page = dir.path().join("report.html");
     let (code, _, err) = report(&b, &page);
     assert_eq!(code, 0, "{err}");
-    let v = verify_path(&b).verdict.expect("verdict");
+    let v = verify_path(&b)
+        .verdict()
+        .proven()
+        .cloned()
+        .expect("verdict");
     let url = format!("file://{}", page.display());
 
     let (ok, dom) = run_for(

@@ -4,7 +4,7 @@ use crate::util::*;
 use cfr_bundle_format::layout;
 use cfr_model::keys::PublicKey;
 use cfr_model::{Event, EventSeq};
-use cfr_verify::verify::{self, Trust, VerifyOptions};
+use cfr_verify::verify::{self, CheckId, Trust, VerifyOptions};
 
 fn small() -> (tempfile::TempDir, std::path::PathBuf, Vec<u8>) {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -269,12 +269,47 @@ fn a_verdict_too_large_to_read_fails_check_8_by_name() {
     let p = dir.path().join("big-verdict.cfr");
     std::fs::write(&p, forged).expect("write");
     let r = verify_path(&p);
-    let c8 = &r.checks[7];
-    assert_eq!(c8.status, verify::Status::Fail);
-    assert_eq!(c8.failures[0].code, "io");
+    let c8 = &r.checks()[CheckId::Replay];
+    assert_eq!(c8.status(), verify::Status::Fail);
+    assert_eq!(c8.failures()[0].code, "io");
     assert!(
-        c8.failures[0].detail.contains("more than"),
+        c8.failures()[0].detail.contains("more than"),
         "{:?}",
-        c8.failures
+        c8.failures()
+    );
+}
+
+#[test]
+fn a_flipped_manifest_contract_digest_fails_check_1() {
+    let (dir, _p, bytes) = small();
+    let mut ms = members(&bytes);
+    let manifest = ms
+        .iter()
+        .find(|(n, _)| n == layout::MANIFEST)
+        .expect("m")
+        .1
+        .clone();
+    let mut m = cfr_bundle_format::manifest::Manifest::from_cbor(&manifest).expect("decodes");
+    m.contract_sha256[0] ^= 1;
+    // Re-signed by the recorder, every member's digest intact: only the
+    // contract digest check can catch it.
+    let forged = resign(&mut ms, m, &recorder_key());
+    let p = dir.path().join("flipped.cfr");
+    std::fs::write(&p, &forged).expect("write");
+    let r = verify_path(&p);
+    assert!(!r.verified());
+    let c1 = r.check(CheckId::Archive);
+    assert_eq!(
+        c1.failures()
+            .iter()
+            .map(|f| f.code.as_str())
+            .collect::<Vec<_>>(),
+        vec!["contract-digest-mismatch"],
+        "{:?}",
+        r.checks()
+    );
+    assert_eq!(
+        failure_codes(&r),
+        vec!["contract-digest-mismatch".to_owned()]
     );
 }

@@ -111,10 +111,10 @@ pub fn verify_path(p: &Path) -> Report {
 
 /// The failure codes of a report.
 pub fn failure_codes(r: &Report) -> Vec<String> {
-    r.checks
+    r.checks()
         .iter()
-        .filter(|c| c.status == Status::Fail)
-        .flat_map(|c| c.failures.iter().map(|f| f.code.clone()))
+        .filter(|c| c.status() == Status::Fail)
+        .flat_map(|c| c.failures().iter().map(|f| f.code.to_string()))
         .collect()
 }
 

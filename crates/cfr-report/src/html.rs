@@ -25,7 +25,7 @@
 //! use cfr_report::html::{render, ExcuseIntervals, Limits, Page};
 //! use cfr_verify::verify::{Report, BundleFacts};
 //!
-//! let report = Report { bundle: BundleFacts::default(), signers: vec![], checks: vec![], verdict: None, excerpt: None };
+//! let report = Report::new(BundleFacts::default());
 //! let page = render(&Page {
 //!     file_name: "evidence.cfr",
 //!     report: &report,
@@ -42,7 +42,7 @@ use cfr_contract::{Attribution, Contract, ExcuseSource, Period, Rule, RuleKind};
 use cfr_model::time::{format_duration, format_percent, format_percent3, format_rfc3339};
 use cfr_model::{Event, Value};
 use cfr_rules::{Incident, Party, Verdict};
-use cfr_verify::verify::{Check, Pin, Report, Status};
+use cfr_verify::verify::{Check, CheckId, Pin, Report, ReportVerdict, Status};
 use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
 
@@ -479,10 +479,11 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
     if let Some(x) = &r.excerpt {
         excerpt_section(s, x, page.limits)?;
     }
-    match &r.verdict {
-        None if r.excerpt.is_some() => {}
-        Some(v) => {
-            if !r.verified() {
+    let verdict = r.verdict();
+    match verdict {
+        ReportVerdict::Absent if r.excerpt.is_some() => {}
+        ReportVerdict::Proven(v) | ReportVerdict::Unproven(v) => {
+            if let ReportVerdict::Unproven(_) = verdict {
                 writeln!(s, "<p class=\"warning\"><strong>Verification failed.</strong> The timeline, statistics and incidents below are what the analyzer finds in this bundle's events, but the bundle failed the checks above, so it does not prove them.</p>")?;
             }
             timeline(s, v, page)?;
@@ -490,12 +491,12 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
             sla(s, v)?;
             incidents(s, v, page.limits)?;
         }
-        None => {
+        ReportVerdict::Absent => {
             let why = r
-                .checks
+                .checks()
                 .iter()
-                .find(|c| c.number == 8)
-                .map(|c| match c.status {
+                .find(|c| c.id() == CheckId::Replay)
+                .map(|c| match c.status() {
                     Status::Fail => "the replay failed (check 8), so the sealed verdict is not shown: it is not established by this bundle",
                     _ => "the verdict was not replayed (check 8)",
                 })
@@ -563,14 +564,14 @@ fn excerpt_section(
 
 fn banner(s: &mut String, r: &Report) -> fmt::Result {
     let failed: Vec<&Check> = r
-        .checks
+        .checks()
         .iter()
-        .filter(|c| c.status == Status::Fail)
+        .filter(|c| c.status() == Status::Fail)
         .collect();
     if !failed.is_empty() {
         let list = failed
             .iter()
-            .map(|c| format!("{} ({})", c.number, esc(c.name)))
+            .map(|c| format!("{} ({})", c.number(), esc(c.name())))
             .collect::<Vec<_>>()
             .join(", ");
         writeln!(
@@ -578,7 +579,7 @@ fn banner(s: &mut String, r: &Report) -> fmt::Result {
             "<div class=\"banner bad\" id=\"result\"><strong>VERIFICATION FAILED.</strong> Failed check{}: {list}. This bundle does not prove what it claims; see the checks below.</div>",
             if failed.len() == 1 { "" } else { "s" }
         )
-    } else if r.checks.is_empty() {
+    } else if r.checks().iter().all(|c| c.status() == Status::NotChecked) {
         writeln!(
             s,
             "<div class=\"banner bad\" id=\"result\"><strong>NOT VERIFIED.</strong> No check was run.</div>"
@@ -666,9 +667,9 @@ fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {
     let r = page.report;
     writeln!(s, "<section id=\"summary\">\n<h2>In brief</h2>\n<ul>")?;
     let (pass, fail, skip) = r
-        .checks
+        .checks()
         .iter()
-        .fold((0, 0, 0), |(p, f, n), c| match c.status {
+        .fold((0, 0, 0), |(p, f, n), c| match c.status() {
             Status::Pass => (p + 1, f, n),
             Status::Fail => (p, f + 1, n),
             Status::NotChecked => (p, f, n + 1),
@@ -676,7 +677,7 @@ fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {
     writeln!(
         s,
         "<li>Checks: {pass} passed, {fail} failed, {skip} not checked (of {}).</li>",
-        r.checks.len()
+        r.checks().iter().len()
     )?;
     let unpinned: Vec<&str> = r
         .signers
@@ -695,7 +696,7 @@ fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {
             list.join(", ")
         )?;
     }
-    if let Some(v) = &r.verdict {
+    if let Some(v) = r.verdict().replayed() {
         let parts: Vec<String> = PARTIES
             .iter()
             .filter(|p| v.totals.of(**p) > 0)
@@ -744,8 +745,8 @@ fn checks(s: &mut String, r: &Report) -> fmt::Result {
         s,
         "<section id=\"checks\">\n<h2>Verification checks</h2>\n<table class=\"checks fixed\"><colgroup><col style=\"width:4%\"><col style=\"width:29%\"><col style=\"width:15%\"><col style=\"width:52%\"></colgroup>\n<thead><tr><th class=\"num\">#</th><th>What is checked</th><th>Result</th><th>Details</th></tr></thead>\n<tbody>"
     )?;
-    for c in &r.checks {
-        let (class, label) = match c.status {
+    for c in r.checks() {
+        let (class, label) = match c.status() {
             Status::Pass => ("pass", "pass"),
             Status::Fail => ("fail", "FAIL"),
             Status::NotChecked => ("skip", "not checked"),
@@ -753,22 +754,22 @@ fn checks(s: &mut String, r: &Report) -> fmt::Result {
         write!(
             s,
             "<tr class=\"{class}\" id=\"check-{}\"><td class=\"num\">{}</td><td>{}<br><span class=\"note\"><code>{}</code></span></td><td><span class=\"status {class}\">{label}</span></td><td>",
-            c.number,
-            c.number,
-            esc(c.title),
-            esc(c.name)
+            c.number(),
+            c.number(),
+            esc(c.title()),
+            esc(c.name())
         )?;
-        if !c.failures.is_empty() {
+        if !c.failures().is_empty() {
             s.push_str("<ul class=\"plain\">");
-            for f in &c.failures {
+            for f in c.failures() {
                 write!(
                     s,
                     "<li class=\"failure\"><code>{}</code> {}</li>",
-                    esc_cap(&f.code, 200),
+                    esc_cap(f.code.as_str(), 200),
                     esc_cap(&f.detail, 2_000)
                 )?;
             }
-            let more = c.failure_count.saturating_sub(c.failures.len() as u64);
+            let more = c.failure_count().saturating_sub(c.failures().len() as u64);
             if more > 0 {
                 write!(
                     s,
@@ -777,9 +778,9 @@ fn checks(s: &mut String, r: &Report) -> fmt::Result {
             }
             s.push_str("</ul>");
         }
-        if !c.notes.is_empty() {
+        if !c.notes().is_empty() {
             s.push_str("<ul class=\"plain\">");
-            for n in &c.notes {
+            for n in c.notes() {
                 write!(s, "<li>{}</li>", esc_cap(n, 2_000))?;
             }
             s.push_str("</ul>");
@@ -2090,13 +2091,13 @@ mod tests {
             sla: vec![],
             totals: Default::default(),
         };
-        let report = Report {
-            bundle: Default::default(),
-            signers: vec![],
-            checks: vec![],
-            verdict: Some(verdict),
-            excerpt: None,
-        };
+        let report = Report::from_parts(
+            Default::default(),
+            vec![],
+            Default::default(),
+            Some(verdict),
+            None,
+        );
         let limits = Limits {
             incidents: 100,
             excuse_rows: 10,

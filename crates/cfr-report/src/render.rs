@@ -12,17 +12,17 @@ use std::fmt::Write as _;
 pub fn report_json(r: &Report) -> Value {
     let b = &r.bundle;
     let checks: Vec<Value> = r
-        .checks
+        .checks()
         .iter()
         .map(|c| {
             json!({
-                "check": c.number,
-                "name": c.name,
-                "title": c.title,
-                "status": c.status.as_str(),
-                "notes": c.notes,
-                "failures": c.failures.iter().map(|f| json!({"code": f.code, "detail": f.detail})).collect::<Vec<_>>(),
-                "failure_count": c.failure_count,
+                "check": c.number(),
+                "name": c.name(),
+                "title": c.title(),
+                "status": c.status().as_str(),
+                "notes": c.notes(),
+                "failures": c.failures().iter().map(|f| json!({"code": f.code, "detail": f.detail})).collect::<Vec<_>>(),
+                "failure_count": c.failure_count(),
             })
         })
         .collect();
@@ -39,8 +39,8 @@ pub fn report_json(r: &Report) -> Value {
         })
         .collect();
     let verdict = r
-        .verdict
-        .as_ref()
+        .verdict()
+        .replayed()
         .and_then(|v| serde_json::from_str::<Value>(&v.to_json()).ok())
         .unwrap_or(Value::Null);
     json!({
@@ -114,7 +114,7 @@ pub fn report_text(r: &Report, name: &str) -> String {
             );
         }
     }
-    let count = |st: Status| r.checks.iter().filter(|c| c.status == st).count();
+    let count = |st: Status| r.checks().iter().filter(|c| c.status() == st).count();
     let _ = writeln!(
         s,
         "\nChecks    {} passed, {} failed, {} not checked",
@@ -122,26 +122,26 @@ pub fn report_text(r: &Report, name: &str) -> String {
         count(Status::Fail),
         count(Status::NotChecked)
     );
-    for c in &r.checks {
-        let mark = match c.status {
+    for c in r.checks() {
+        let mark = match c.status() {
             Status::Pass => "pass",
             Status::Fail => "FAIL",
             Status::NotChecked => "----",
         };
-        let _ = writeln!(s, "  {} {mark:<4}  {}", c.number, c.title);
-        if c.status == Status::Fail {
-            for f in &c.failures {
+        let _ = writeln!(s, "  {} {mark:<4}  {}", c.number(), c.title());
+        if c.status() == Status::Fail {
+            for f in c.failures() {
                 let _ = writeln!(s, "           [{}] {}", f.code, f.detail);
             }
-            if c.failure_count > c.failures.len() as u64 {
+            if c.failure_count() > c.failures().len() as u64 {
                 let _ = writeln!(
                     s,
                     "           ... and {} more",
-                    c.failure_count - c.failures.len() as u64
+                    c.failure_count() - c.failures().len() as u64
                 );
             }
         } else {
-            for n in &c.notes {
+            for n in c.notes() {
                 let _ = writeln!(s, "           {n}");
             }
         }
@@ -159,7 +159,7 @@ pub fn report_text(r: &Report, name: &str) -> String {
             "VERIFICATION FAILED"
         }
     );
-    if let Some(v) = &r.verdict {
+    if let Some(v) = r.verdict().replayed() {
         let _ = writeln!(s, "\n{}", verdict_text(v));
     }
     if let Some(x) = &r.excerpt {

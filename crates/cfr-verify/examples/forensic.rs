@@ -120,10 +120,10 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         },
     )?;
     println!("\nverification:");
-    for c in &report.checks {
-        println!("  [{}] {} {}", c.status.as_str(), c.number, c.name);
-        if c.status == Status::Fail {
-            for f in &c.failures {
+    for c in report.checks() {
+        println!("  [{}] {} {}", c.status().as_str(), c.number(), c.name());
+        if c.status() == Status::Fail {
+            for f in c.failures() {
                 println!("      {}: {}", f.code, f.detail);
             }
         }
@@ -146,9 +146,9 @@ fn run(args: &Args) -> Result<bool, Box<dyn std::error::Error>> {
         }
     );
 
-    // The verdict: the replayed one if verification got that far, else the
+    // The verdict: the replayed one if verification passed, else the
     // sealed one, labelled as unverified.
-    let verdict = match &report.verdict {
+    let verdict = match report.verdict().proven() {
         Some(v) => {
             println!("\nverdict (replayed and equal to the sealed one):");
             v.clone()

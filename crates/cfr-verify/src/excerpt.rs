@@ -48,8 +48,9 @@
 //! the original manifest, which the excerpt carries and `verify` checks. An
 //! incident whose excerpt replay does not reproduce it exactly is refused.
 
+use crate::check::{CheckId, Checks, Status};
 use crate::hex;
-use crate::verify::{self, small_member, Check, Status, VerifyOptions};
+use crate::verify::{self, small_member, VerifyOptions};
 use cfr_bundle_format::bundle::{Bundle, EventsError, OpenError};
 use cfr_bundle_format::layout::{self, EXCERPT_FORMAT};
 use cfr_bundle_format::manifest::{ChunkEntry, ExcerptEntry, LogEntry, Manifest, MemberEntry};
@@ -428,21 +429,25 @@ pub fn excerpt(
     })?;
     if !report.verified() {
         let failed: Vec<String> = report
-            .checks
+            .checks()
             .iter()
-            .filter(|c| c.status == Status::Fail)
+            .filter(|c| c.status() == Status::Fail)
             .map(|c| {
                 format!(
                     "check {} {} failed: {}",
-                    c.number,
-                    c.name,
-                    c.failures.first().map_or("", |f| f.code.as_str())
+                    c.number(),
+                    c.name(),
+                    c.failures().first().map_or("", |f| f.code.as_str())
                 )
             })
             .collect();
         return Err(ExcerptError::NotVerified(failed.join("; ")));
     }
-    let verdict = report.verdict.ok_or(ExcerptError::NoVerdict)?;
+    let verdict = report
+        .verdict()
+        .proven()
+        .cloned()
+        .ok_or(ExcerptError::NoVerdict)?;
     let contract = bundle.contract()?;
     for &n in &numbers {
         if n == 0 || n as usize > verdict.incidents.len() {
@@ -996,19 +1001,17 @@ fn parse_proof(bytes: &[u8]) -> Result<ProofFile, String> {
 pub(crate) fn verify_excerpt(
     bundle: Bundle,
     mut report: verify::Report,
-    mut checks: Vec<Check>,
+    mut checks: Checks,
     opts: VerifyOptions<'_>,
 ) -> verify::Report {
     let mut opts = opts;
-    for (n, title) in [
-        (1, "the original manifest's signature by the recorder; co-signatures"),
-        (2, "chunks decompress within bounds; events canonical, each range gap-free, ordered, valid per the contract"),
-        (3, "range proofs of the disclosed events against the original signed checkpoint"),
-        (7, "analyzer replay over the ranges reproduces the excerpt's verdict and the chosen incidents"),
+    for (id, title) in [
+        (CheckId::ManifestSignature, "the original manifest's signature by the recorder; co-signatures"),
+        (CheckId::Events, "chunks decompress within bounds; events canonical, each range gap-free, ordered, valid per the contract"),
+        (CheckId::Merkle, "range proofs of the disclosed events against the original signed checkpoint"),
+        (CheckId::Replay, "analyzer replay over the ranges reproduces the excerpt's verdict and the chosen incidents"),
     ] {
-        if let Some(c) = checks.get_mut(n) {
-            c.title = title;
-        }
+        checks[id].retitle(title);
     }
     let m = bundle.manifest.clone();
     let Some(x) = m.excerpt.clone() else {
@@ -1017,29 +1020,29 @@ pub(crate) fn verify_excerpt(
     };
     // 1. Members against the excerpt's manifest, and every carried member
     // against the original manifest.
-    verify::check_members(&bundle, &mut checks[0]);
+    verify::check_members(&bundle, &mut checks[CheckId::Archive]);
     let original_bytes =
         small_member(&bundle, layout::ORIGINAL_MANIFEST).unwrap_or_else(|(code, detail)| {
-            checks[0].fail(code, detail);
+            checks[CheckId::Archive].fail(code, detail);
             Vec::new()
         });
     let original = match Manifest::from_cbor(&original_bytes) {
         Ok(o) if o.excerpt.is_none() => Some(o),
         Ok(_) => {
-            checks[0].fail(
+            checks[CheckId::Archive].fail(
                 "original-manifest-invalid",
                 "original/manifest.cbor is itself an excerpt's manifest",
             );
             None
         }
         Err(e) => {
-            checks[0].fail("original-manifest-invalid", format!("original/{e}"));
+            checks[CheckId::Archive].fail("original-manifest-invalid", format!("original/{e}"));
             None
         }
     };
     let digest: [u8; 32] = Sha256::digest(&original_bytes).into();
     if digest != x.original_manifest {
-        checks[0].fail(
+        checks[CheckId::Archive].fail(
             "original-manifest-mismatch",
             "original/manifest.cbor is not the manifest the excerpt names",
         );
@@ -1062,11 +1065,11 @@ pub(crate) fn verify_excerpt(
             }
             match listed.get(name) {
                 Some(d) if d == want => {}
-                Some(_) => checks[0].fail(
+                Some(_) => checks[CheckId::Archive].fail(
                     "original-member-mismatch",
                     format!("{name} differs from the original bundle's (its SHA-256 is not the one the original manifest lists)"),
                 ),
-                None => checks[0].fail(
+                None => checks[CheckId::Archive].fail(
                     "member-missing",
                     format!("{name} of the original bundle is not carried"),
                 ),
@@ -1077,7 +1080,7 @@ pub(crate) fn verify_excerpt(
             let own =
                 n == layout::README || layout::excerpt_only(n) || layout::chunk_index(n).is_some();
             if !own && !original_listed.contains_key(n) {
-                checks[0].fail(
+                checks[CheckId::Archive].fail(
                     "member-unexpected",
                     format!("{n} is not a member of the original bundle"),
                 );
@@ -1089,18 +1092,19 @@ pub(crate) fn verify_excerpt(
             || o.log.root != m.log.root
             || o.log.events != x.original_events
         {
-            checks[0].fail(
+            checks[CheckId::Archive].fail(
                 "original-manifest-mismatch",
                 "the excerpt's manifest disagrees with the original's on the contract, analyzer, root or size",
             );
         }
     }
-    let contract = verify::contract_of(&bundle, &mut checks[0]);
+    let contract = verify::contract_of(&bundle, &mut checks[CheckId::Archive]);
     report.bundle.contract_title = contract.as_ref().map(|c| c.title.clone());
     let Some(contract) = contract else {
-        for c in &mut checks[1..] {
-            c.skip("not checked: the contract could not be read");
-        }
+        checks.skip_after(
+            CheckId::Archive,
+            "not checked: the contract could not be read",
+        );
         report.checks = checks;
         return report;
     };
@@ -1113,12 +1117,17 @@ pub(crate) fn verify_excerpt(
         layout::ORIGINAL_MANIFEST_SIG,
         layout::original_cosig,
         &keys,
-        &mut checks[1],
+        &mut checks[CheckId::ManifestSignature],
     );
 
     // 3 and 5, and the replay feed: one pass over the disclosed events.
-    let mut replay = verify::start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-        .map(crate::sandbox::Worker::spawn);
+    let mut replay = verify::start_replay(
+        &bundle,
+        &contract,
+        &opts.replay,
+        &mut checks[CheckId::Replay],
+    )
+    .map(crate::sandbox::Worker::spawn);
     let mut events_ok = true;
     let mut sig_checked = 0u64;
     let mut runs: Vec<SeqRange> = Vec::new();
@@ -1130,19 +1139,19 @@ pub(crate) fn verify_excerpt(
         let chunk = match bundle.chunk(entry) {
             Ok(c) => c,
             Err(e) => {
-                checks[2].fail(e.code(), e.to_string());
+                checks[CheckId::Events].fail(e.code(), e.to_string());
                 events_ok = false;
                 break;
             }
         };
         if listed.get(entry.name.as_str()) != Some(&chunk.sha256) {
-            checks[0].fail(
+            checks[CheckId::Archive].fail(
                 "member-digest-mismatch",
                 format!("{}: SHA-256 differs from the manifest's", entry.name),
             );
         }
         if last.is_some_and(|(s, _)| entry.first <= s) {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "event-seq-order",
                 format!(
                     "{} starts at seq {}, not after the previous chunk",
@@ -1156,13 +1165,13 @@ pub(crate) fn verify_excerpt(
             let (e, bytes) = match r {
                 Ok(x) => x,
                 Err(err) => {
-                    checks[2].fail(err.code(), err.to_string());
+                    checks[CheckId::Events].fail(err.code(), err.to_string());
                     events_ok = false;
                     break 'chunks;
                 }
             };
             if e.seq != expected {
-                checks[2].fail(
+                checks[CheckId::Events].fail(
                     "event-seq-gap",
                     format!(
                         "{}: seq {} where {expected} was expected (a chunk holds consecutive seqs)",
@@ -1172,7 +1181,7 @@ pub(crate) fn verify_excerpt(
                 events_ok = false;
             }
             if e.seq >= x.original_events {
-                checks[2].fail(
+                checks[CheckId::Events].fail(
                     "event-seq-beyond-log",
                     format!(
                         "seq {} is beyond the original log's {} events",
@@ -1182,7 +1191,7 @@ pub(crate) fn verify_excerpt(
                 events_ok = false;
             }
             if last.is_some_and(|(_, t)| e.time < t) {
-                checks[2].fail(
+                checks[CheckId::Events].fail(
                     "event-time-backwards",
                     format!(
                         "seq {}: time {} is before the previous event's",
@@ -1208,14 +1217,19 @@ pub(crate) fn verify_excerpt(
                 end: entry.first.saturating_add(entry.events),
             }),
         }
-        verify::feed_replay(&mut replay, chunk.raw, entry.events, &mut checks[7]);
+        verify::feed_replay(
+            &mut replay,
+            chunk.raw,
+            entry.events,
+            &mut checks[CheckId::Replay],
+        );
         if let Some(p) = opts.progress.as_deref_mut() {
             p(disclosed.len() as u64, m.log.events);
         }
     }
     if events_ok {
         if disclosed.len() as u64 != m.log.events {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "event-count-mismatch",
                 format!(
                     "the excerpt holds {} events; its manifest says {}",
@@ -1225,31 +1239,32 @@ pub(crate) fn verify_excerpt(
             );
         }
         if first_time != m.log.from || last.map(|l| l.1) != m.log.until {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "manifest-span-mismatch",
                 "the first/last event times differ from the manifest's from/until",
             );
         }
-        checks[2].pass(format!(
+        checks[CheckId::Events].pass(format!(
             "{} events in {} range(s) of the original's {}, each range gap-free, times in order, all valid per the contract",
             disclosed.len(),
             runs.len(),
             x.original_events
         ));
         if sig_checked > 0 {
-            checks[4].pass(format!("{sig_checked} event signatures valid"));
+            checks[CheckId::EventSignatures].pass(format!("{sig_checked} event signatures valid"));
         } else {
-            checks[4].pass("no disclosed event carries or requires a signature");
+            checks[CheckId::EventSignatures]
+                .pass("no disclosed event carries or requires a signature");
         }
     } else {
-        checks[4].skip("not checked: the events could not all be read");
+        checks[CheckId::EventSignatures].skip("not checked: the events could not all be read");
     }
 
     // 4. The checkpoint, and every range proof against it.
-    let cp = verify::read_checkpoint(&bundle, &contract, &keys, &mut checks[3]);
+    let cp = verify::read_checkpoint(&bundle, &contract, &keys, &mut checks[CheckId::Merkle]);
     if let Some(cp) = &cp {
         report.bundle.root = Some(cp.root);
-        let c = &mut checks[3];
+        let c = &mut checks[CheckId::Merkle];
         if cp.root != m.log.root || cp.size != x.original_events {
             c.fail(
                 "checkpoint-mismatch",
@@ -1326,8 +1341,8 @@ pub(crate) fn verify_excerpt(
     }
 
     // 6. Contract signatures; 7. the analyzer.
-    verify::check_contract_signatures(&bundle, &keys, &mut checks[5]);
-    verify::check_analyzer(&bundle, &opts, &mut checks[6]);
+    verify::check_contract_signatures(&bundle, &keys, &mut checks[CheckId::ContractSignatures]);
+    verify::check_analyzer(&bundle, &opts, &mut checks[CheckId::Analyzer]);
 
     // 8. Replay over the ranges; every chosen incident comes back.
     let sealed = small_member(&bundle, layout::EXCERPT_VERDICT);
@@ -1337,7 +1352,7 @@ pub(crate) fn verify_excerpt(
         ranges: runs.clone(),
         incidents: Vec::new(),
     };
-    let c8 = &mut checks[7];
+    let c8 = &mut checks[CheckId::Replay];
     let replayed = match (replay, &sealed) {
         (_, Err((code, detail))) => {
             c8.fail(*code, detail.clone());
@@ -1438,8 +1453,8 @@ pub(crate) fn verify_excerpt(
             }
         }
     }
-    if checks[0].status != Status::Fail {
-        checks[0].pass(format!(
+    if checks[CheckId::Archive].status() != Status::Fail {
+        checks[CheckId::Archive].pass(format!(
             "strict ustar profile; {} members in canonical order, each with the size and SHA-256 the excerpt's manifest lists; every carried member is the original's",
             bundle.members().len()
         ));

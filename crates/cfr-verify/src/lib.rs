@@ -67,7 +67,7 @@
 //! assert!(report.verified());
 //!
 //! // 4. Read the verdict: the one verify replayed, equal to the one sealed.
-//! let verdict = report.verdict.as_ref().ok_or("the verdict was not replayed")?;
+//! let verdict = report.verdict().proven().ok_or("the verdict was not replayed")?;
 //! assert_eq!(bundle.verdict()?, *verdict);
 //! for incident in &verdict.incidents {
 //!     println!("{} {}: {} at fault", incident.rule, incident.kind, incident.party);
@@ -127,8 +127,9 @@
 //!   never malformed, but possibly forged or tampered with);
 //! - [`verify::verify`] checks everything and returns a
 //!   [`verify::Report`]: [`verify::Report::verified`] is true when no check
-//!   failed, and [`verify::Report::verdict`] is the verdict the analyzer
-//!   reproduced;
+//!   failed, and [`verify::Report::verdict`] gives the verdict the
+//!   analyzer reproduced as a [`verify::ReportVerdict`] that says whether
+//!   verification passed: only [`verify::ReportVerdict::Proven`] is proven;
 //! - an [`proof::EventProof`] is unverified until
 //!   [`proof::EventProof::verify`] yields a [`proof::VerifiedEvent`].
 //!
@@ -179,9 +180,11 @@
 //! [`verify::VerifyOptions`] takes the pinned keys, which program replays
 //! the verdict ([`verify::Replay`]: the bundled analyzer by default, or
 //! the native rule engine as a cross-check), and an optional progress
-//! callback. The [`verify::Report`] holds the eight checks of DESIGN.md
-//! section 8, each pass, fail or not checked, each failure with a stable
-//! code, and the signers with their pinning state:
+//! callback. The [`verify::Report`] holds the eight checks
+//! ([`check::CheckId`]), each pass, fail or not checked
+//! ([`check::Status`], derived from what the check found: a check with a
+//! failure is never reported otherwise), each failure with a stable
+//! [`check::Code`], and the signers with their pinning state:
 //!
 //! ```
 //! # use cfr_verify::verify::{verify, Pin, Replay, Status, Trust, VerifyOptions};
@@ -206,8 +209,8 @@
 //!     provider = "ed25519:IxuOZHHoFb0R4NbFwRVwOif1+oPReTCsaB9cb8KBsDY="
 //! "#)?;
 //! let report = verify(&path, VerifyOptions { trust, replay: Replay::Native, ..VerifyOptions::default() })?;
-//! for check in &report.checks {
-//!     assert_ne!(check.status, Status::Fail, "{}: {:?}", check.name, check.failures);
+//! for check in report.checks() {
+//!     assert_ne!(check.status(), Status::Fail, "{}: {:?}", check.name(), check.failures());
 //! }
 //! let user = report.signers.iter().find(|s| s.role == "user").ok_or("no user")?;
 //! assert_eq!(user.pin, Pin::NotPinned); // reported, not trusted
@@ -224,8 +227,8 @@
 //!
 //! The verdict ([`cfr_rules::Verdict`], format `cfr-verdict/1`) lists the
 //! incidents, who is at fault for each and why, the per-rule statistics
-//! and the service-level periods. [`verify::Report::verdict`] is the
-//! verified one; [`cfr_bundle_format::bundle::Bundle::verdict`] reads the sealed one without
+//! and the service-level periods. [`verify::Report::verdict`] gives the
+//! verified one ([`verify::ReportVerdict::proven`]); [`cfr_bundle_format::bundle::Bundle::verdict`] reads the sealed one without
 //! verifying (quick, for browsing; a bundle sealed without a verdict
 //! gives [`cfr_bundle_format::bundle::MemberError::Missing`]). `cfr_report::render::verdict_text`
 //! prints it for people, [`cfr_rules::Verdict::to_json`] as JSON.
@@ -294,6 +297,7 @@
 //! [`cfr_rules`] (the verdict) and [`cfr_contract`] (the contract).
 #![deny(missing_docs)]
 
+pub mod check;
 pub mod excerpt;
 pub mod proof;
 pub mod sandbox;

@@ -1,5 +1,7 @@
-//! Verification (DESIGN.md section 8): every check, in order, reported as
-//! pass, fail or not checked, each failure with a stable code.
+//! Verification: the pipeline of checks ([`CheckId`], listed in
+//! [`crate::check`]), the same for a whole bundle and an excerpt, each
+//! reported as pass, fail or not checked, each failure with a stable
+//! [`Code`].
 
 use crate::hex;
 use cfr_bundle_format::bundle::{Bundle, OpenError};
@@ -15,96 +17,7 @@ use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 use std::path::Path;
 
-/// The outcome of one check.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Status {
-    /// Checked and holds.
-    Pass,
-    /// Checked and does not hold.
-    Fail,
-    /// Could not be or was not checked (the detail says why).
-    NotChecked,
-}
-
-impl Status {
-    /// `pass`, `fail` or `not checked`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Pass => "pass",
-            Status::Fail => "fail",
-            Status::NotChecked => "not checked",
-        }
-    }
-}
-
-/// One failure inside a check.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Failure {
-    /// Stable code, e.g. `member-digest-mismatch`.
-    pub code: String,
-    /// What is wrong and where.
-    pub detail: String,
-}
-
-/// One of the checks of DESIGN.md section 8.
-#[derive(Clone, Debug)]
-pub struct Check {
-    /// 1..=8, the order of section 8.
-    pub number: u8,
-    /// Short stable name (`archive`, `manifest-signature`, ...).
-    pub name: &'static str,
-    /// What the check establishes, for people.
-    pub title: &'static str,
-    /// The outcome.
-    pub status: Status,
-    /// Notes: what passed, or why it was not checked.
-    pub notes: Vec<String>,
-    /// The failures, in the order found (at most [`MAX_FAILURES`] kept).
-    pub failures: Vec<Failure>,
-    /// Number of failures found (may exceed `failures.len()`).
-    pub failure_count: u64,
-}
-
-/// Failures kept per check (the count goes on).
-pub const MAX_FAILURES: usize = 20;
-
-impl Check {
-    fn new(number: u8, name: &'static str, title: &'static str) -> Check {
-        Check {
-            number,
-            name,
-            title,
-            status: Status::NotChecked,
-            notes: Vec::new(),
-            failures: Vec::new(),
-            failure_count: 0,
-        }
-    }
-
-    pub(crate) fn fail(&mut self, code: impl Into<String>, detail: impl Into<String>) {
-        self.status = Status::Fail;
-        self.failure_count += 1;
-        if self.failures.len() < MAX_FAILURES {
-            self.failures.push(Failure {
-                code: code.into(),
-                detail: detail.into(),
-            });
-        }
-    }
-
-    pub(crate) fn pass(&mut self, note: impl Into<String>) {
-        if self.status != Status::Fail {
-            self.status = Status::Pass;
-        }
-        self.notes.push(note.into());
-    }
-
-    pub(crate) fn skip(&mut self, why: impl Into<String>) {
-        if self.status == Status::NotChecked {
-            self.notes.push(why.into());
-        }
-    }
-}
+pub use crate::check::{Check, CheckId, Checks, Code, Failure, Outcome, Status, MAX_FAILURES};
 
 /// Whether a signer's key was pinned by the verifier.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -271,22 +184,107 @@ pub struct Report {
     pub bundle: BundleFacts,
     /// The signers and whether their keys were pinned.
     pub signers: Vec<Signer>,
-    /// The eight checks, in order.
-    pub checks: Vec<Check>,
-    /// The verdict, when it was replayed and matched (or, when not
-    /// replayed, as sealed: see check 8). `None` for an excerpt, whose
-    /// verdict over a few ranges says nothing of the whole log: see
-    /// `excerpt`.
-    pub verdict: Option<cfr_rules::Verdict>,
+    /// The checks: what was found. Read them with [`Report::checks`].
+    pub(crate) checks: Checks,
+    /// The verdict, when it was replayed and matched: read it with
+    /// [`Report::verdict`], which says whether verification passed.
+    /// `None` for an excerpt, whose verdict over a few ranges says nothing
+    /// of the whole log: see `excerpt`.
+    pub(crate) verdict: Option<cfr_rules::Verdict>,
     /// Set when the file is an excerpt: its ranges and the incidents it
     /// proves.
     pub excerpt: Option<crate::excerpt::ExcerptFacts>,
 }
 
+/// The verdict of a [`Report`], with what verification says of it.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ReportVerdict<'a> {
+    /// Every check passed or was not checked, and the replayed verdict
+    /// equals the sealed one: the bundle proves this verdict (as far as
+    /// the pinned keys go).
+    Proven(&'a cfr_rules::Verdict),
+    /// The replay reproduced this verdict, but another check failed: the
+    /// bundle does not prove it.
+    Unproven(&'a cfr_rules::Verdict),
+    /// No verdict was replayed (none sealed, an excerpt, or the replay
+    /// failed).
+    Absent,
+}
+
+impl<'a> ReportVerdict<'a> {
+    /// The verdict when verification passed.
+    pub fn proven(self) -> Option<&'a cfr_rules::Verdict> {
+        match self {
+            ReportVerdict::Proven(v) => Some(v),
+            _ => None,
+        }
+    }
+
+    /// The replayed verdict, proven or not: for displays that say which
+    /// (the text and HTML reports print the verification status first).
+    pub fn replayed(self) -> Option<&'a cfr_rules::Verdict> {
+        match self {
+            ReportVerdict::Proven(v) | ReportVerdict::Unproven(v) => Some(v),
+            ReportVerdict::Absent => None,
+        }
+    }
+}
+
 impl Report {
+    /// A report with nothing checked yet (every check not checked).
+    pub fn new(bundle: BundleFacts) -> Report {
+        Report {
+            bundle,
+            signers: Vec::new(),
+            checks: Checks::default(),
+            verdict: None,
+            excerpt: None,
+        }
+    }
+
+    /// A report from its parts, for tools that render reports they did
+    /// not compute (tests, stored reports): [`Report::verdict`] still
+    /// derives whether the verdict is proven from `checks`.
+    pub fn from_parts(
+        bundle: BundleFacts,
+        signers: Vec<Signer>,
+        checks: Checks,
+        verdict: Option<cfr_rules::Verdict>,
+        excerpt: Option<crate::excerpt::ExcerptFacts>,
+    ) -> Report {
+        Report {
+            bundle,
+            signers,
+            checks,
+            verdict,
+            excerpt,
+        }
+    }
+
+    /// The checks, in order (index by [`CheckId`]).
+    pub fn checks(&self) -> &Checks {
+        &self.checks
+    }
+
+    /// One check.
+    pub fn check(&self, id: CheckId) -> &Check {
+        &self.checks[id]
+    }
+
     /// True when no check failed.
     pub fn verified(&self) -> bool {
-        self.checks.iter().all(|c| c.status != Status::Fail)
+        self.checks.passed()
+    }
+
+    /// The verdict, with whether verification proves it.
+    pub fn verdict(&self) -> ReportVerdict<'_> {
+        match &self.verdict {
+            Some(v) if self.verified() && self.checks[CheckId::Replay].status() == Status::Pass => {
+                ReportVerdict::Proven(v)
+            }
+            Some(v) => ReportVerdict::Unproven(v),
+            None => ReportVerdict::Absent,
+        }
     }
 
     /// True when at least one signer's key was not pinned.
@@ -309,25 +307,10 @@ pub enum VerifyError {
     },
 }
 
-const TITLES: [(&str, &str); 8] = [
-    ("archive", "archive profile; members' sizes and SHA-256 against the manifest"),
-    ("manifest-signature", "manifest signature by the recorder; co-signatures"),
-    ("events", "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract"),
-    ("merkle", "Merkle root equals the signed checkpoint's"),
-    ("event-signatures", "event signatures where present or required"),
-    ("contract-signatures", "contract signatures by the provider and the user"),
-    ("analyzer", "analyzer digest; regulator certificate"),
-    ("replay", "analyzer replay reproduces the sealed verdict byte for byte"),
-];
-
 /// Verifies the bundle at `path`.
 pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyError> {
     let mut opts = opts;
-    let mut checks: Vec<Check> = TITLES
-        .iter()
-        .enumerate()
-        .map(|(i, (n, t))| Check::new(i as u8 + 1, n, t))
-        .collect();
+    let mut checks = Checks::default();
     let mut facts = BundleFacts::default();
     let (sha, size) = file_digest(path).map_err(|source| VerifyError::Unreadable {
         path: path.to_owned(),
@@ -335,13 +318,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     })?;
     facts.sha256 = Some(sha);
     facts.size = size;
-    let mut report = Report {
-        bundle: facts,
-        signers: Vec::new(),
-        checks: Vec::new(),
-        verdict: None,
-        excerpt: None,
-    };
+    let mut report = Report::new(facts);
 
     let bundle = match Bundle::open(path) {
         Ok(b) => b,
@@ -349,10 +326,11 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             return Err(VerifyError::Unreadable { path, source });
         }
         Err(e) => {
-            checks[0].fail(e.code(), e.to_string());
-            for c in &mut checks[1..] {
-                c.skip("not checked: the archive could not be read");
-            }
+            checks[CheckId::Archive].fail(e.code(), e.to_string());
+            checks.skip_after(
+                CheckId::Archive,
+                "not checked: the archive could not be read",
+            );
             report.checks = checks;
             return Ok(report);
         }
@@ -369,17 +347,18 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
 
     // 1. Members against the manifest (chunks are hashed in the event pass).
-    check_members(&bundle, &mut checks[0]);
+    check_members(&bundle, &mut checks[CheckId::Archive]);
 
     // The contract: TOML as agreed, CBOR as compiled, and they must agree.
-    let contract = contract_of(&bundle, &mut checks[0]);
+    let contract = contract_of(&bundle, &mut checks[CheckId::Archive]);
     if let Some(c) = &contract {
         report.bundle.contract_title = Some(c.title.clone());
     }
     let Some(contract) = contract else {
-        for c in &mut checks[1..] {
-            c.skip("not checked: the contract could not be read");
-        }
+        checks.skip_after(
+            CheckId::Archive,
+            "not checked: the contract could not be read",
+        );
         report.checks = checks;
         return Ok(report);
     };
@@ -395,7 +374,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         layout::MANIFEST_SIG,
         layout::manifest_cosig,
         &keys,
-        &mut checks[1],
+        &mut checks[CheckId::ManifestSignature],
     );
 
     // 3-5 and the replay feed: one pass over the events.
@@ -413,17 +392,22 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         Err((code, detail)) => {
             // There is one, but it cannot be read (too large, I/O): that is
             // a failure, not a bundle without a verdict.
-            checks[7].fail(code, detail);
+            checks[CheckId::Replay].fail(code, detail);
             None
         }
     };
     // The replay runs on its own thread, fed the decompressed chunks as
     // the main pass reads them: on two cores, checking and judging overlap.
     let mut replay = if sealed_verdict.is_some() {
-        start_replay(&bundle, &contract, &opts.replay, &mut checks[7])
-            .map(crate::sandbox::Worker::spawn)
+        start_replay(
+            &bundle,
+            &contract,
+            &opts.replay,
+            &mut checks[CheckId::Replay],
+        )
+        .map(crate::sandbox::Worker::spawn)
     } else {
-        checks[7].skip("not checked: the bundle carries no sealed verdict");
+        checks[CheckId::Replay].skip("not checked: the bundle carries no sealed verdict");
         None
     };
     let listed: BTreeMap<&str, [u8; 32]> = m
@@ -436,14 +420,14 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         let chunk = match bundle.chunk(entry) {
             Ok(ch) => ch,
             Err(e) => {
-                checks[2].fail(e.code(), e.to_string());
+                checks[CheckId::Events].fail(e.code(), e.to_string());
                 if let Ok(raw) = bundle
                     .read_member_max(&entry.name, cfr_bundle_format::seal::MAX_CHUNK_BYTES * 2)
                 {
                     if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
                         let d: [u8; 32] = Sha256::digest(&raw).into();
                         if &d != want {
-                            checks[0].fail(
+                            checks[CheckId::Archive].fail(
                                 "member-digest-mismatch",
                                 format!(
                                     "{}: SHA-256 {} but the manifest says {}",
@@ -461,7 +445,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         };
         if let Some(want) = listed.get(entry.name.as_str()) {
             if *want != chunk.sha256 {
-                checks[0].fail(
+                checks[CheckId::Archive].fail(
                     "member-digest-mismatch",
                     format!(
                         "{}: SHA-256 {} but the manifest says {}",
@@ -473,7 +457,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             }
         }
         if entry.first != next_seq {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "event-seq-gap",
                 format!(
                     "{} starts at seq {}, expected {next_seq}",
@@ -486,7 +470,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             let (e, bytes) = match r {
                 Ok(x) => x,
                 Err(err) => {
-                    checks[2].fail(err.code(), err.to_string());
+                    checks[CheckId::Events].fail(err.code(), err.to_string());
                     events_ok = false;
                     break 'chunks;
                 }
@@ -498,7 +482,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 } else {
                     "event-seq-gap"
                 };
-                checks[2].fail(
+                checks[CheckId::Events].fail(
                     code,
                     format!(
                         "{}: seq {} where {next_seq} was expected",
@@ -509,7 +493,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             }
             if let Some(t) = last_time {
                 if e.time < t {
-                    checks[2].fail(
+                    checks[CheckId::Events].fail(
                         "event-time-backwards",
                         format!(
                             "seq {}: time {} is before the previous event's",
@@ -532,14 +516,19 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             next_seq = e.seq.saturating_add(1);
         }
         let _ = n_in_chunk;
-        feed_replay(&mut replay, chunk.raw, entry.events, &mut checks[7]);
+        feed_replay(
+            &mut replay,
+            chunk.raw,
+            entry.events,
+            &mut checks[CheckId::Replay],
+        );
         if let Some(p) = opts.progress.as_deref_mut() {
             p(next_seq, total);
         }
     }
     if events_ok {
         if next_seq != m.log.events {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "event-count-mismatch",
                 format!(
                     "the log holds {next_seq} events; the manifest says {}",
@@ -548,24 +537,24 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             );
         }
         if first_time != m.log.from || last_time != m.log.until {
-            checks[2].fail(
+            checks[CheckId::Events].fail(
                 "manifest-span-mismatch",
                 "the first/last event times differ from the manifest's from/until",
             );
         }
-        checks[2].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1)));
+        checks[CheckId::Events].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1)));
         if sig_checked > 0 {
-            checks[4].pass(format!("{sig_checked} event signatures valid"));
+            checks[CheckId::EventSignatures].pass(format!("{sig_checked} event signatures valid"));
         } else {
-            checks[4].pass("no event carries or requires a signature");
+            checks[CheckId::EventSignatures].pass("no event carries or requires a signature");
         }
     } else {
-        checks[4].skip("not checked: the events could not all be read");
+        checks[CheckId::EventSignatures].skip("not checked: the events could not all be read");
     }
 
     // 4. Merkle root and checkpoint.
     {
-        let c = &mut checks[3];
+        let c = &mut checks[CheckId::Merkle];
         if let Some(cp) = read_checkpoint(&bundle, &contract, &keys, c) {
             report.bundle.root = Some(cp.root);
             if cp.root != m.log.root {
@@ -611,7 +600,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
 
     if let Some(e) = &opts.earlier {
-        let c = &mut checks[3];
+        let c = &mut checks[CheckId::Merkle];
         let want_origin = origin(&contract.id);
         let cp = e.checkpoint();
         match e.verify(&want_origin, &recorder_key.0) {
@@ -650,15 +639,15 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     }
 
     // 6. Contract signatures.
-    check_contract_signatures(&bundle, &keys, &mut checks[5]);
+    check_contract_signatures(&bundle, &keys, &mut checks[CheckId::ContractSignatures]);
 
     // 7. Analyzer digest and certificate.
-    check_analyzer(&bundle, &opts, &mut checks[6]);
+    check_analyzer(&bundle, &opts, &mut checks[CheckId::Analyzer]);
 
     // 8. Replay.
     if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
         if !events_ok {
-            checks[7].fail(
+            checks[CheckId::Replay].fail(
                 "replay-incomplete",
                 "the events could not all be read, so the verdict cannot be replayed",
             );
@@ -669,22 +658,22 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                         match cfr_rules::Verdict::from_cbor(&bytes) {
                             Ok(v) => {
                                 report.verdict = Some(v);
-                                checks[7].pass("the replayed verdict equals verdict/verdict.cbor byte for byte");
+                                checks[CheckId::Replay].pass("the replayed verdict equals verdict/verdict.cbor byte for byte");
                             }
-                            Err(e) => checks[7]
+                            Err(e) => checks[CheckId::Replay]
                                 .fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
                         }
                     } else {
-                        checks[7].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.len(), hex(&Sha256::digest(sealed))));
+                        checks[CheckId::Replay].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.len(), hex(&Sha256::digest(sealed))));
                     }
                 }
-                Err((code, detail)) => checks[7].fail(code, detail),
+                Err((code, detail)) => checks[CheckId::Replay].fail(code, detail),
             }
         }
     }
 
-    if checks[0].status != Status::Fail {
-        checks[0].pass(format!(
+    if checks[CheckId::Archive].status() != Status::Fail {
+        checks[CheckId::Archive].pass(format!(
             "strict ustar profile; {} members in canonical order, each with the size and SHA-256 the manifest lists",
             bundle.members().len()
         ));
@@ -699,22 +688,23 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
 pub(crate) fn check_event(
     contract: &Contract,
     e: &cfr_model::Event,
-    checks: &mut [Check],
+    checks: &mut Checks,
     sig_checked: &mut u64,
 ) -> bool {
     let mut ok = true;
     if let Err(err) = contract.check_event(e) {
         if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
-            checks[4].fail("event-signature-missing", format!("seq {}: {err}", e.seq));
+            checks[CheckId::EventSignatures]
+                .fail("event-signature-missing", format!("seq {}: {err}", e.seq));
         } else {
-            checks[2].fail("event-invalid", format!("seq {}: {err}", e.seq));
+            checks[CheckId::Events].fail("event-invalid", format!("seq {}: {err}", e.seq));
             ok = false;
         }
     }
     if e.sig.is_some() {
         *sig_checked += 1;
         if let Err(why) = check_signature(contract, e) {
-            checks[4].fail(
+            checks[CheckId::EventSignatures].fail(
                 "event-signature-invalid",
                 format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
             );
@@ -891,7 +881,7 @@ pub(crate) fn check_members(bundle: &Bundle, c: &mut Check) {
 }
 
 /// The bundle's contract, checked against its compiled form and the
-/// manifest's contract id; failures go to check 1.
+/// manifest's contract id and digest; failures go to check 1.
 pub(crate) fn contract_of(bundle: &Bundle, c: &mut Check) -> Option<Contract> {
     let contract = match load_contract(bundle) {
         Ok(contract) => contract,
@@ -900,6 +890,17 @@ pub(crate) fn contract_of(bundle: &Bundle, c: &mut Check) -> Option<Contract> {
             return None;
         }
     };
+    let digest: [u8; 32] = Sha256::digest(contract.to_cbor()).into();
+    if digest != bundle.manifest.contract_sha256 {
+        c.fail(
+            Code::ContractDigestMismatch,
+            format!(
+                "the manifest's contract digest {} is not the SHA-256 of contract/contract.cbor ({})",
+                hex(&bundle.manifest.contract_sha256),
+                hex(&digest)
+            ),
+        );
+    }
     if contract.id != bundle.manifest.contract_id {
         c.fail(
             "contract-mismatch",
@@ -922,11 +923,11 @@ pub(crate) struct Keys {
 }
 
 /// The signers the contract names, their pinning state, and the keys to
-/// verify with; a pin mismatch fails the check that relies on that key.
+/// verify with; a pin mismatch fails check 2, naming the role.
 pub(crate) fn signers(
     contract: &Contract,
     trust: &Trust,
-    checks: &mut [Check],
+    checks: &mut Checks,
 ) -> (Vec<Signer>, Keys) {
     let opts_trust = trust;
     let pin_of = |pinned: &Option<PublicKey>, actual: &PublicKey| match pinned {
@@ -963,17 +964,12 @@ pub(crate) fn signers(
             pin: pin_of(&opts_trust.attestors.get(id).copied(), &p.key),
         });
     }
+    // Every pinned key is compared with the key the bundle names for that
+    // role, whether or not that role signed anything in this bundle.
     for s in &signers {
         if s.pin == Pin::Mismatch {
-            let check = if s.role == "recorder" {
-                1
-            } else if s.role == "provider" || s.role == "user" {
-                5
-            } else {
-                4
-            };
-            checks[check].fail(
-                "key-pin-mismatch",
+            checks[CheckId::ManifestSignature].fail(
+                Code::KeyPinMismatch,
                 format!(
                     "the bundle's {} key {} is not the pinned key",
                     s.role, s.fingerprint
@@ -1041,14 +1037,14 @@ pub(crate) fn check_contract_signatures(bundle: &Bundle, keys: &Keys, c: &mut Ch
                     Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
                 }
             }
-            Ok(None) => c.notes.push(format!(
+            Ok(None) => c.note(format!(
                 "the bundle carries no contract signature by the {role}"
             )),
             Err(e) => c.fail("io", format!("{name}: {e}")),
         }
     }
     if !any {
-        c.status = Status::NotChecked;
+        c.skip("not checked: the bundle carries no contract signature");
     }
 }
 
@@ -1081,21 +1077,17 @@ pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut 
                 c.pass(format!("analyzer SHA-256 {}", hex(d)));
             }
             match opts.shipped_analyzer {
-                Some(s) if s == *d => c
-                    .notes
-                    .push("this is the analyzer this release of cfr ships".into()),
-                _ => c
-                    .notes
-                    .push("this is NOT the analyzer this release of cfr ships".into()),
+                Some(s) if s == *d => c.note("this is the analyzer this release of cfr ships"),
+                _ => c.note("this is NOT the analyzer this release of cfr ships"),
             }
             match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
                 (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
                     Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
                     Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
                 },
-                (Ok(Some(_)), None) => c.notes.push("a certificate is present but no regulator key is pinned (--regulator-key): not checked".into()),
+                (Ok(Some(_)), None) => c.note("a certificate is present but no regulator key is pinned (--regulator-key): not checked"),
                 (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
-                (Ok(None), None) => c.notes.push("no analyzer certificate".into()),
+                (Ok(None), None) => c.note("no analyzer certificate"),
                 (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),
             }
         }
@@ -1205,15 +1197,13 @@ pub(crate) fn start_replay(
     let contract_cbor = contract.to_cbor();
     let module = match how {
         Replay::Native => {
-            check
-                .notes
-                .push("replayed with the rule engine built into this release (--native)".into());
+            check.note("replayed with the rule engine built into this release (--native)");
             return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
                 contract,
             ))));
         }
         Replay::Module(m) => {
-            check.notes.push(format!(
+            check.note(format!(
                 "replayed with the analyzer given on the command line (SHA-256 {})",
                 hex(&Sha256::digest(m))
             ));
@@ -1223,13 +1213,11 @@ pub(crate) fn start_replay(
             match bundle.read_member_max(layout::ANALYZER, cfr_bundle_format::bundle::MAX_ANALYZER)
             {
                 Ok(Some(m)) => {
-                    check
-                        .notes
-                        .push("replayed with the bundled analyzer".into());
+                    check.note("replayed with the bundled analyzer");
                     m
                 }
                 Ok(None) => {
-                    check.notes.push("the bundle carries no analyzer: replayed with the rule engine built into this release".into());
+                    check.note("the bundle carries no analyzer: replayed with the rule engine built into this release");
                     return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
                         contract,
                     ))));

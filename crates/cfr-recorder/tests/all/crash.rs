@@ -215,7 +215,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let (n, _) = cfr_recorder::seal::seal_log(&dir, &opts, &out).expect("seal");
     assert_eq!(n, size);
     let report = cfr_verify::verify::verify(&out, Default::default()).expect("verify runs");
-    assert!(report.verified(), "{:?}", report.checks);
+    assert!(report.verified(), "{:?}", report.checks());
 }
 
 /// The segment file cannot grow past a limit (RLIMIT_FSIZE, as a full

@@ -343,7 +343,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
         };
         let (n, _) = seal_log(&dir, &opts, &out).expect("seal");
         let report = cfr_verify::verify::verify(&out, Default::default()).expect("verify runs");
-        assert!(report.verified(), "{:?}", report.checks);
+        assert!(report.verified(), "{:?}", report.checks());
         (n, out)
     };
     let (n1, old) = seal(Prefix::Size(7), "old.cfr");
