@@ -290,7 +290,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             };
             cfr_merkle::verify_inclusion(p.seq, p.size, &p.leaf, &p.path, &p.root)?;
-            let hex = |h: &[u8]| h.iter().map(|b| format!("{b:02x}")).collect::<String>();
+            let hex = |h: &[u8]| hex::encode(h);
             println!(
                 "{}",
                 serde_json::json!({
@@ -350,10 +350,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                         dir.display(),
                         output.display(),
                         s.bytes,
-                        s.root
-                            .iter()
-                            .map(|b| format!("{b:02x}"))
-                            .collect::<String>(),
+                        hex::encode(s.root),
                         s.sha256
                     );
                     Ok(0)
@@ -419,10 +416,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
         std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?
     };
     use sha2::{Digest as _, Sha256};
-    let prefix: String = Sha256::digest(text.as_bytes())[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let prefix = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
     let lines: Vec<String> = text
         .split('\n')
         .enumerate()

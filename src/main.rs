@@ -934,5 +934,5 @@ fn write_replacing(path: &Path, data: &[u8]) -> Result<()> {
 }
 
 fn hexs(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }

@@ -1,4 +1,4 @@
-//! The JSON Lines import format (DESIGN.md section 4) and its inverse.
+//! The JSON Lines import format (specified here) and its inverse.
 //!
 //! One JSON object per line:
 //!
@@ -285,9 +285,7 @@ pub fn event_to_jsonl(contract: &Contract, e: &Event, out: &mut String) {
             (Value::Bool(b), _) => out.push_str(if *b { "true" } else { "false" }),
             (Value::Bytes(b), _) => {
                 out.push('"');
-                for x in b {
-                    let _ = write!(out, "{x:02x}");
-                }
+                out.push_str(&hex::encode(b));
                 out.push('"');
             }
         }

@@ -1,4 +1,5 @@
-//! Member names of a bundle and their canonical order (DESIGN.md section 7).
+//! Member names of a bundle and their canonical order (listed in
+//! `schemas/FORMATS.md`, section "Bundle").
 
 /// The format id in every manifest.
 pub const FORMAT: &str = "cfr-bundle/1";

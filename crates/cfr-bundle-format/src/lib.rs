@@ -36,7 +36,7 @@ pub use cfr_rules;
 
 /// Lowercase hex of bytes (digests and keys in reports and messages).
 pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    hex::encode(b)
 }
 
 /// This tool's name and version, as recorded in manifests.

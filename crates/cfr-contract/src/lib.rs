@@ -56,7 +56,7 @@
 //!   event specification ([`EventSpec`] per kind, with typed attributes),
 //!   the [`Rule`]s and the [`Excuse`]s. It is built only by
 //!   [`Contract::from_toml`] or [`Contract::from_cbor`], which run every
-//!   static check (DESIGN.md section 5), so a `Contract` names no undeclared
+//!   static check, so a `Contract` names no undeclared
 //!   event kind, attribute, excuse or rule, uses fitting types, and has no
 //!   excuse cycles.
 //! * [`Predicate`]s (`where`, `ok`, `failed`) are parsed and type-checked

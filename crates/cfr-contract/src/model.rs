@@ -193,7 +193,8 @@ impl fmt::Display for Debtor {
     }
 }
 
-/// The six rule types of DESIGN.md section 5.
+/// The six rule types (`type = ...` of a `[rules.*]` table; how each is
+/// judged is documented in the `cfr-rules` crate).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleKind {
     /// `type = "deadline"`.

@@ -80,7 +80,7 @@ impl Client {
             std::thread::current().id()
         );
         let d = Sha256::digest(seed.as_bytes());
-        let id_prefix: String = d[..8].iter().map(|b| format!("{b:02x}")).collect();
+        let id_prefix = hex::encode(&d[..8]);
         Client {
             addr: addr.into(),
             conn: None,

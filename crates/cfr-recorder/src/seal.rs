@@ -1,6 +1,7 @@
 //! Sealing a log into a bundle, and proving two seals consistent.
 //!
-//! A bundle's events are gap-free from seq 0 (DESIGN.md section 4), so a
+//! A bundle's events are gap-free from seq 0 (verification's check 3
+//! refuses gaps), so a
 //! log is sealed as a **prefix** `[0, N)`: the whole log, the first `N`
 //! events, or every event up to a time. Two bundles sealed at different
 //! times from one log are two prefixes of one append-only tree, and

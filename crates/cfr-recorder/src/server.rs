@@ -120,7 +120,7 @@ fn rejection(r: &Rejection) -> Response {
 }
 
 fn hex(h: &[u8]) -> String {
-    h.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(h)
 }
 
 /// A receipt as JSON.

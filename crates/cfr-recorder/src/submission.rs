@@ -7,7 +7,8 @@
 //! {"id":"u-17","kind":"request","actor":"user","attrs":{"id":"r-17","op":"get","object":"a"}}
 //! ```
 //!
-//! Attribute values follow the import format of DESIGN.md section 4
+//! Attribute values follow the JSON Lines import format
+//! (`cfr_bundle_format::import`)
 //! (`bytes` as lowercase hex, `time` as RFC 3339, `duration` as `"250ms"`),
 //! `sig` is base64. `time` and `seq` are refused: the recorder assigns
 //! them. A CBOR sequence (`application/cbor-seq`) holds one canonical map

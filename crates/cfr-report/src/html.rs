@@ -93,8 +93,8 @@ pub struct ExcuseIntervals {
 /// log. Stops at the first unreadable event and says so in
 /// [`ExcuseIntervals::error`].
 ///
-/// The intervals and their preconditions follow DESIGN.md section 5
-/// exactly as the rule engine applies them: `[from, until]` from the
+/// The intervals and their preconditions follow the excuse semantics of
+/// the rule engine (`cfr-rules`) exactly as it applies them: `[from, until]` from the
 /// excuse's time attributes (default: the event's own time); an
 /// `external` excuse holds only for events emitted by an attestor; a
 /// notice holds when `from - logged >= notice`.

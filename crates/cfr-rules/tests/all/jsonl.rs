@@ -1,4 +1,4 @@
-//! A test-only JSON Lines loader (DESIGN section 4): converts each line's
+//! A test-only JSON Lines loader (the import format of `cfr_bundle_format::import`): converts each line's
 //! attributes by the types the contract declares.
 
 use cfr_contract::Contract;
