@@ -615,7 +615,7 @@ mod tests {
                 .iter()
                 .any(|(_, o)| matches!(o, Outcome::Fail(f) if !f.is_empty()));
             prop_assert_eq!(checks.passed(), !any_failure);
-            let report = crate::verify::Report::from_parts(
+            let report = crate::report::Report::from_parts(
                 Default::default(),
                 Vec::new(),
                 checks,

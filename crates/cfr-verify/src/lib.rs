@@ -13,6 +13,13 @@
 //!
 //! Reports are rendered as text, JSON and HTML by `cfr-report`.
 //!
+//! Inside, the modules depend on each other one way: [`check`] (the checks
+//! as values) and the incident coverage rules at the bottom; [`report`]
+//! (what verification returns); the shared verification steps; the
+//! excerpt pipeline; [`verify`] (the entry point and the whole-bundle
+//! pipeline); [`excerpt`] (cutting, which verifies first) on top;
+//! [`sandbox`] runs analyzers and [`seal`] seals with one.
+//!
 //! # For forensic tools
 //!
 //! A tool that reads evidence does five things: open a bundle, read its
@@ -298,10 +305,14 @@
 #![deny(missing_docs)]
 
 pub mod check;
+mod coverage;
 pub mod excerpt;
+mod excerpt_check;
 pub mod proof;
+pub mod report;
 pub mod sandbox;
 pub mod seal;
+mod steps;
 pub mod verify;
 
 pub use cfr_bundle_format;

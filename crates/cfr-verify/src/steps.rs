@@ -1,0 +1,571 @@
+//! The steps of verification that whole-bundle and excerpt verification
+//! share: each records what it finds into the [`Check`] it is given.
+
+use crate::check::{Check, CheckId, Checks, Code};
+use crate::hex;
+use crate::report::{Pin, Replay, Signer, Trust, VerifyOptions};
+use cfr_bundle_format::bundle::Bundle;
+use cfr_bundle_format::cose;
+use cfr_bundle_format::import::check_signature;
+use cfr_bundle_format::layout;
+use cfr_bundle_format::seal::origin;
+use cfr_contract::Contract;
+use cfr_merkle::SignedCheckpoint;
+use cfr_model::keys::PublicKey;
+use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
+
+/// Checks 3 and 5 for one event: valid per the contract (false when not),
+/// signed where the contract requires it, and every signature valid.
+pub(crate) fn check_event(
+    contract: &Contract,
+    e: &cfr_model::Event,
+    checks: &mut Checks,
+    sig_checked: &mut u64,
+) -> bool {
+    let mut ok = true;
+    if let Err(err) = contract.check_event(e) {
+        if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
+            checks[CheckId::EventSignatures]
+                .fail("event-signature-missing", format!("seq {}: {err}", e.seq));
+        } else {
+            checks[CheckId::Events].fail("event-invalid", format!("seq {}: {err}", e.seq));
+            ok = false;
+        }
+    }
+    if e.sig.is_some() {
+        *sig_checked += 1;
+        if let Err(why) = check_signature(contract, e) {
+            checks[CheckId::EventSignatures].fail(
+                "event-signature-invalid",
+                format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
+            );
+        }
+    }
+    ok
+}
+
+/// Check 4's first half: the checkpoint parses, names this contract's log
+/// and is signed by the recorder. Returns it when it parses.
+pub(crate) fn read_checkpoint(
+    bundle: &Bundle,
+    contract: &Contract,
+    keys: &Keys,
+    c: &mut Check,
+) -> Option<cfr_merkle::Checkpoint> {
+    let note = match bundle.read_small(layout::CHECKPOINT) {
+        Ok(Some(note)) => note,
+        Ok(None) => {
+            c.fail("member-missing", "log/checkpoint is missing");
+            return None;
+        }
+        Err(e) => {
+            c.fail("io", format!("log/checkpoint: {e}"));
+            return None;
+        }
+    };
+    let sc = match SignedCheckpoint::parse(&note) {
+        Ok(sc) => sc,
+        Err(e) => {
+            c.fail("checkpoint-invalid", format!("log/checkpoint: {e}"));
+            return None;
+        }
+    };
+    let cp = sc.checkpoint().clone();
+    let want_origin = origin(&contract.id);
+    if cp.origin != want_origin {
+        c.fail(
+            "checkpoint-origin-mismatch",
+            format!(
+                "checkpoint origin {:?}, expected {want_origin:?}",
+                cp.origin
+            ),
+        );
+    }
+    match sc.verify(&want_origin, &keys.recorder.0) {
+        Ok(_) => c.pass(format!(
+            "checkpoint signed by the recorder ({})",
+            keys.recorder.fingerprint()
+        )),
+        Err(e) => c.fail(
+            "checkpoint-signature-invalid",
+            format!("log/checkpoint: {e}"),
+        ),
+    }
+    Some(cp)
+}
+
+/// A small member's bytes, or the failure to report: `member-missing`, or
+/// `io` naming why it could not be read (too large, an I/O error).
+pub(crate) fn small_member(bundle: &Bundle, name: &str) -> Result<Vec<u8>, (&'static str, String)> {
+    match bundle.read_small(name) {
+        Ok(Some(b)) => Ok(b),
+        Ok(None) => Err(("member-missing", format!("{name} is missing"))),
+        Err(e) => Err(("io", format!("{name}: {e}"))),
+    }
+}
+
+/// Check 1 (without the pass note): every member against the manifest's
+/// list, by name, order, size and SHA-256 (chunks are hashed with the events).
+pub(crate) fn check_members(bundle: &Bundle, c: &mut Check) {
+    let m = &bundle.manifest;
+    let listed: BTreeMap<&str, &cfr_bundle_format::manifest::MemberEntry> =
+        m.members.iter().map(|e| (e.name.as_str(), e)).collect();
+    let in_archive: Vec<&str> = bundle
+        .members()
+        .iter()
+        .map(|x| x.name())
+        .filter(|n| *n != layout::MANIFEST && !n.starts_with("manifest."))
+        .collect();
+    let listed_names: Vec<&str> = m.members.iter().map(|e| e.name.as_str()).collect();
+    for n in &in_archive {
+        if !listed.contains_key(n) {
+            c.fail(
+                "member-unexpected",
+                format!("{n} is in the archive but not in the manifest"),
+            );
+        }
+    }
+    for n in &listed_names {
+        if !in_archive.contains(n) {
+            c.fail(
+                "member-missing",
+                format!("{n} is in the manifest but not in the archive"),
+            );
+        }
+    }
+    if in_archive
+        .iter()
+        .filter(|n| listed.contains_key(*n))
+        .collect::<Vec<_>>()
+        != listed_names
+            .iter()
+            .filter(|n| in_archive.contains(n))
+            .collect::<Vec<_>>()
+    {
+        c.fail(
+            "member-order",
+            "the manifest lists the members in another order than the archive",
+        );
+    }
+    for tm in bundle.members() {
+        let Some(e) = listed.get(tm.name()) else {
+            continue;
+        };
+        if tm.size() != e.size {
+            c.fail(
+                "member-size-mismatch",
+                format!(
+                    "{}: {} bytes; the manifest says {}",
+                    tm.name(),
+                    tm.size(),
+                    e.size
+                ),
+            );
+            continue;
+        }
+        if layout::chunk_index(tm.name()).is_some() {
+            continue; // hashed while reading the events
+        }
+        let mut h = Sha256::new();
+        let mut sink = HashSink(&mut h);
+        if let Err(err) = bundle.copy_member(tm, &mut sink) {
+            c.fail("io", format!("{}: {err}", tm.name()));
+            continue;
+        }
+        let d: [u8; 32] = h.finalize().into();
+        if d != e.sha256 {
+            c.fail(
+                "member-digest-mismatch",
+                format!(
+                    "{}: SHA-256 {} but the manifest says {}",
+                    tm.name(),
+                    hex(&d),
+                    hex(&e.sha256)
+                ),
+            );
+        }
+    }
+    if m.log.chunks.len()
+        != bundle
+            .members()
+            .iter()
+            .filter(|x| layout::chunk_index(x.name()).is_some())
+            .count()
+    {
+        c.fail(
+            "member-missing",
+            "the manifest's chunk list does not match the archive's event chunks",
+        );
+    }
+    for (i, ch) in m.log.chunks.iter().enumerate() {
+        if ch.name != layout::chunk_name(i as u32) {
+            c.fail(
+                "manifest-invalid",
+                format!(
+                    "chunk #{i} is named {:?}, expected {:?}",
+                    ch.name,
+                    layout::chunk_name(i as u32)
+                ),
+            );
+        }
+    }
+}
+
+/// The bundle's contract, checked against its compiled form and the
+/// manifest's contract id and digest; failures go to check 1.
+pub(crate) fn contract_of(bundle: &Bundle, c: &mut Check) -> Option<Contract> {
+    let contract = match load_contract(bundle) {
+        Ok(contract) => contract,
+        Err((code, detail)) => {
+            c.fail(code, detail);
+            return None;
+        }
+    };
+    let digest: [u8; 32] = Sha256::digest(contract.to_cbor()).into();
+    if digest != bundle.manifest.contract_sha256 {
+        c.fail(
+            Code::ContractDigestMismatch,
+            format!(
+                "the manifest's contract digest {} is not the SHA-256 of contract/contract.cbor ({})",
+                hex(&bundle.manifest.contract_sha256),
+                hex(&digest)
+            ),
+        );
+    }
+    if contract.id != bundle.manifest.contract_id {
+        c.fail(
+            "contract-mismatch",
+            format!(
+                "the manifest names contract {:?}; the bundle holds {:?}",
+                bundle.manifest.contract_id, contract.id
+            ),
+        );
+    }
+    Some(contract)
+}
+
+/// The keys each role is verified with: the pinned key when given, else
+/// the contract's.
+#[derive(Clone, Copy)]
+pub(crate) struct Keys {
+    pub(crate) recorder: PublicKey,
+    pub(crate) provider: PublicKey,
+    pub(crate) user: PublicKey,
+}
+
+/// The signers the contract names, their pinning state, and the keys to
+/// verify with; a pin mismatch fails check 2, naming the role.
+pub(crate) fn signers(
+    contract: &Contract,
+    trust: &Trust,
+    checks: &mut Checks,
+) -> (Vec<Signer>, Keys) {
+    let opts_trust = trust;
+    let pin_of = |pinned: &Option<PublicKey>, actual: &PublicKey| match pinned {
+        None => Pin::NotPinned,
+        Some(p) if p == actual => Pin::Pinned,
+        Some(_) => Pin::Mismatch,
+    };
+    let parties = &contract.parties;
+    let mut signers = vec![
+        Signer {
+            role: "recorder".into(),
+            name: parties.recorder.name.clone(),
+            fingerprint: parties.recorder.key.fingerprint(),
+            pin: pin_of(&opts_trust.recorder, &parties.recorder.key),
+        },
+        Signer {
+            role: "provider".into(),
+            name: parties.provider.name.clone(),
+            fingerprint: parties.provider.key.fingerprint(),
+            pin: pin_of(&opts_trust.provider, &parties.provider.key),
+        },
+        Signer {
+            role: "user".into(),
+            name: parties.user.name.clone(),
+            fingerprint: parties.user.key.fingerprint(),
+            pin: pin_of(&opts_trust.user, &parties.user.key),
+        },
+    ];
+    for (id, p) in &parties.attestors {
+        signers.push(Signer {
+            role: id.clone(),
+            name: p.name.clone(),
+            fingerprint: p.key.fingerprint(),
+            pin: pin_of(&opts_trust.attestors.get(id).copied(), &p.key),
+        });
+    }
+    // Every pinned key is compared with the key the bundle names for that
+    // role, whether or not that role signed anything in this bundle.
+    for s in &signers {
+        if s.pin == Pin::Mismatch {
+            checks[CheckId::ManifestSignature].fail(
+                Code::KeyPinMismatch,
+                format!(
+                    "the bundle's {} key {} is not the pinned key",
+                    s.role, s.fingerprint
+                ),
+            );
+        }
+    }
+    let keys = Keys {
+        recorder: opts_trust.recorder.unwrap_or(parties.recorder.key),
+        provider: opts_trust.provider.unwrap_or(parties.provider.key),
+        user: opts_trust.user.unwrap_or(parties.user.key),
+    };
+    (signers, keys)
+}
+
+/// Check 2: `manifest` signed by the recorder in `sig_name`; co-signatures
+/// by the provider and the user where present.
+pub(crate) fn check_manifest_signatures(
+    bundle: &Bundle,
+    manifest: &[u8],
+    sig_name: &str,
+    cosig_name: fn(&str) -> String,
+    keys: &Keys,
+    c: &mut Check,
+) {
+    match bundle.read_small(sig_name) {
+        Ok(Some(sig)) => match cose::verify_detached(&sig, manifest, &keys.recorder.0) {
+            Ok(_) => c.pass(format!(
+                "signed by the recorder ({})",
+                keys.recorder.fingerprint()
+            )),
+            Err(e) => c.fail("manifest-signature-invalid", format!("{sig_name}: {e}")),
+        },
+        Ok(None) => c.fail("member-missing", format!("{sig_name} is missing")),
+        Err(e) => c.fail("io", format!("{sig_name}: {e}")),
+    }
+    for (role, key) in [("provider", &keys.provider), ("user", &keys.user)] {
+        let name = cosig_name(role);
+        match bundle.read_small(&name) {
+            Ok(Some(sig)) => match cose::verify_detached(&sig, manifest, &key.0) {
+                Ok(_) => c.pass(format!("co-signed by the {role} ({})", key.fingerprint())),
+                Err(e) => c.fail("cosignature-invalid", format!("{name}: {e}")),
+            },
+            Ok(None) => {}
+            Err(e) => c.fail("io", format!("{name}: {e}")),
+        }
+    }
+}
+
+/// Check 6: the contract's signatures by the provider and the user.
+pub(crate) fn check_contract_signatures(bundle: &Bundle, keys: &Keys, c: &mut Check) {
+    let cbor = bundle
+        .read_small(layout::CONTRACT_CBOR)
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    let mut any = false;
+    for (role, key) in [("provider", &keys.provider), ("user", &keys.user)] {
+        let name = layout::contract_sig(role);
+        match bundle.read_small(&name) {
+            Ok(Some(sig)) => {
+                any = true;
+                match cose::verify_detached(&sig, &cbor, &key.0) {
+                    Ok(_) => c.pass(format!("signed by the {role} ({})", key.fingerprint())),
+                    Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
+                }
+            }
+            Ok(None) => c.note(format!(
+                "the bundle carries no contract signature by the {role}"
+            )),
+            Err(e) => c.fail("io", format!("{name}: {e}")),
+        }
+    }
+    if !any {
+        c.skip("not checked: the bundle carries no contract signature");
+    }
+}
+
+/// Check 7: the analyzer's digest, and its certificate where a regulator
+/// key is pinned.
+pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut Check) {
+    let m = &bundle.manifest;
+    let listed: BTreeMap<&str, [u8; 32]> = m
+        .members
+        .iter()
+        .map(|e| (e.name.as_str(), e.sha256))
+        .collect();
+    match (
+        &m.analyzer_sha256,
+        bundle.member(layout::ANALYZER).is_some(),
+    ) {
+        (None, false) => c.skip("not checked: the bundle carries no analyzer"),
+        (Some(_), false) | (None, true) => c.fail(
+            "analyzer-digest-mismatch",
+            "the manifest and the archive disagree on whether there is an analyzer",
+        ),
+        (Some(d), true) => {
+            let listed = listed.get(layout::ANALYZER).copied();
+            if listed != Some(*d) {
+                c.fail(
+                    "analyzer-digest-mismatch",
+                    "the manifest's analyzer digest differs from the analyzer member's",
+                );
+            } else {
+                c.pass(format!("analyzer SHA-256 {}", hex(d)));
+            }
+            match opts.shipped_analyzer {
+                Some(s) if s == *d => c.note("this is the analyzer this release of cfr ships"),
+                _ => c.note("this is NOT the analyzer this release of cfr ships"),
+            }
+            match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
+                (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
+                    Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
+                    Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
+                },
+                (Ok(Some(_)), None) => c.note("a certificate is present but no regulator key is pinned (--regulator-key): not checked"),
+                (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
+                (Ok(None), None) => c.note("no analyzer certificate"),
+                (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),
+            }
+        }
+    }
+}
+
+struct HashSink<'a>(&'a mut Sha256);
+
+impl std::io::Write for HashSink<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+fn load_contract(bundle: &Bundle) -> Result<Contract, (&'static str, String)> {
+    let toml_bytes = bundle
+        .read_small(layout::CONTRACT_TOML)
+        .map_err(|e| ("io", format!("contract/contract.toml: {e}")))?
+        .ok_or((
+            "member-missing",
+            "contract/contract.toml is missing".to_owned(),
+        ))?;
+    let cbor = bundle
+        .read_small(layout::CONTRACT_CBOR)
+        .map_err(|e| ("io", format!("contract/contract.cbor: {e}")))?
+        .ok_or((
+            "member-missing",
+            "contract/contract.cbor is missing".to_owned(),
+        ))?;
+    let text = String::from_utf8(toml_bytes).map_err(|_| {
+        (
+            "contract-invalid",
+            "contract/contract.toml is not UTF-8".to_owned(),
+        )
+    })?;
+    let from_toml = Contract::from_toml(&text)
+        .map_err(|e| ("contract-invalid", format!("contract/contract.toml: {e}")))?;
+    let from_cbor = Contract::from_cbor(&cbor)
+        .map_err(|e| ("contract-invalid", format!("contract/contract.cbor: {e}")))?;
+    if from_toml.to_cbor() != cbor {
+        return Err((
+            "contract-mismatch",
+            "contract/contract.cbor is not the compiled form of contract/contract.toml".to_owned(),
+        ));
+    }
+    Ok(from_cbor)
+}
+
+/// A replay in progress: the bundled analyzer, another module, or native.
+pub(crate) enum ReplayRun {
+    Wasm(Box<crate::sandbox::Run>),
+    Native(Box<cfr_rules::Engine>),
+}
+
+type ReplayFailure = (&'static str, String);
+
+impl crate::sandbox::Feed for ReplayRun {
+    fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
+        match self {
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::feed(r.as_mut(), raw, events),
+            ReplayRun::Native(engine) => {
+                for item in cfr_model::EventSeq::new(raw) {
+                    let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
+                    engine
+                        .push(&e)
+                        .map_err(|e| ("replay-failed", e.to_string()))?;
+                }
+                Ok(())
+            }
+        }
+    }
+
+    fn finish(self) -> Result<Vec<u8>, ReplayFailure> {
+        match self {
+            ReplayRun::Wasm(r) => crate::sandbox::Feed::finish(*r),
+            ReplayRun::Native(engine) => Ok(engine.finish().to_cbor()),
+        }
+    }
+}
+
+/// Queues a chunk for the replay worker; when the worker has stopped
+/// early, takes it and records its error in `check` (check 8).
+pub(crate) fn feed_replay(
+    replay: &mut Option<crate::sandbox::Worker>,
+    raw: Vec<u8>,
+    events: u64,
+    check: &mut Check,
+) {
+    let stopped = replay.as_mut().is_some_and(|r| !r.feed(raw, events));
+    if stopped {
+        if let Some(Err((code, detail))) = replay.take().map(crate::sandbox::Worker::finish) {
+            check.fail(code, detail);
+        }
+    }
+}
+
+pub(crate) fn start_replay(
+    bundle: &Bundle,
+    contract: &Contract,
+    how: &Replay,
+    check: &mut Check,
+) -> Option<ReplayRun> {
+    let contract_cbor = contract.to_cbor();
+    let module = match how {
+        Replay::Native => {
+            check.note("replayed with the rule engine built into this release (--native)");
+            return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
+                contract,
+            ))));
+        }
+        Replay::Module(m) => {
+            check.note(format!(
+                "replayed with the analyzer given on the command line (SHA-256 {})",
+                hex(&Sha256::digest(m))
+            ));
+            m.clone()
+        }
+        Replay::Bundled => {
+            match bundle.read_member_max(layout::ANALYZER, cfr_bundle_format::bundle::MAX_ANALYZER)
+            {
+                Ok(Some(m)) => {
+                    check.note("replayed with the bundled analyzer");
+                    m
+                }
+                Ok(None) => {
+                    check.note("the bundle carries no analyzer: replayed with the rule engine built into this release");
+                    return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
+                        contract,
+                    ))));
+                }
+                Err(e) => {
+                    check.fail("io", format!("analyzer/analyzer.wasm: {e}"));
+                    return None;
+                }
+            }
+        }
+    };
+    match crate::sandbox::start(&module, &contract_cbor) {
+        Ok(run) => Some(ReplayRun::Wasm(Box::new(run))),
+        Err((code, detail)) => {
+            check.fail(code, detail);
+            None
+        }
+    }
+}
