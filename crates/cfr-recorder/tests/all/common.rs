@@ -4,10 +4,9 @@ use cfr_model::keys::{read_signing_key, SigningKey};
 use cfr_model::{Attrs, Value};
 use cfr_recorder::server::{serve, ServerOptions};
 use cfr_recorder::{init, Recorder, RecorderOptions, Submission};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 
 pub fn sample_dir() -> PathBuf {
@@ -20,10 +19,6 @@ pub fn contract_toml() -> String {
 
 pub fn key(name: &str) -> SigningKey {
     read_signing_key(&sample_dir().join(format!("keys/{name}.key"))).expect("sample key")
-}
-
-pub fn key_path(name: &str) -> PathBuf {
-    sample_dir().join(format!("keys/{name}.key"))
 }
 
 pub const CONTRACT_ID: &str = "acme-objstore-2026-03";
@@ -151,82 +146,4 @@ pub fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &[u8]) -> (
         .map(|x| x.1.to_owned())
         .unwrap_or_default();
     (status, body)
-}
-
-/// A recorder process (`cfr-recorder DIR KEY`), killed on drop.
-pub struct Process {
-    pub child: Child,
-    pub addr: String,
-}
-
-impl Process {
-    pub fn start(dir: &Path) -> Process {
-        Process::start_with(Command::new(env!("CARGO_BIN_EXE_cfr-recorder")), dir)
-    }
-
-    /// Starts `cmd DIR KEY 127.0.0.1:0 200` and waits for its address.
-    pub fn start_with(mut cmd: Command, dir: &Path) -> Process {
-        let mut child = cmd
-            .arg(dir)
-            .arg(key_path("recorder"))
-            .arg("127.0.0.1:0")
-            .arg("200")
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn recorder");
-        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
-        let mut line = String::new();
-        out.read_line(&mut line).expect("read address");
-        let Some(addr) = line.trim().strip_prefix("listening on ") else {
-            let mut err = String::new();
-            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
-            panic!("recorder did not start: {line:?} {err}");
-        };
-        Process {
-            addr: addr.to_owned(),
-            child,
-        }
-    }
-
-    /// SIGKILL, and reap.
-    pub fn kill(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Drop for Process {
-    fn drop(&mut self) {
-        self.kill();
-    }
-}
-
-/// A small deterministic generator (xorshift64*).
-pub struct Rng(pub u64);
-
-impl Rng {
-    pub fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
-
-    pub fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
-pub fn seed() -> u64 {
-    std::env::var("CFR_TEST_SEED")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or_else(|| {
-            std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.as_nanos() as u64 | 1)
-                .unwrap_or(88172645463325252)
-        })
 }

@@ -1,7 +1,7 @@
 //! Tests of the recorder: storage and recovery, the HTTP API with bad
-//! input, a crash test with SIGKILL, a full disk, and a load test.
+//! input, and a load test. The crash tests (SIGKILL, a full disk) run
+//! `cfr-bundle log serve` and live in the workspace's `tests/all`.
 
 mod common;
-mod crash;
 mod http_api;
 mod store;

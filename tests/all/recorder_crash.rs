@@ -1,8 +1,134 @@
-//! Crash safety: SIGKILL at random moments under concurrent appends, and
-//! a disk that fills up.
+//! The recorder's crash safety, through `cfr-bundle log serve`: SIGKILL
+//! at random moments under concurrent appends, and a disk that fills up.
 
-use crate::common::*;
-use cfr_model::Attrs;
+use cfr_model::keys::{read_signing_key, SigningKey};
+use cfr_model::{Attrs, Value};
+use cfr_recorder::init;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+const CONTRACT_ID: &str = "acme-objstore-2026-03";
+
+fn key_path(name: &str) -> PathBuf {
+    crate::util::sample_dir().join(format!("keys/{name}.key"))
+}
+
+fn key(name: &str) -> SigningKey {
+    read_signing_key(&key_path(name)).expect("sample key")
+}
+
+/// A fresh log directory (inside a temp dir that must outlive it).
+fn new_log() -> (tempfile::TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("log");
+    init(&dir, &crate::util::sample_contract()).expect("init");
+    (tmp, dir)
+}
+
+fn open(dir: &Path) -> Recorder {
+    Recorder::open(
+        dir,
+        RecorderOptions {
+            key: Some(key("recorder")),
+            ..RecorderOptions::default()
+        },
+    )
+    .expect("open")
+}
+
+/// An unsigned `request` by the user.
+fn request(n: u64) -> Submission {
+    let mut attrs = Attrs::new();
+    attrs.insert("id", Value::Text(format!("r-{n}")));
+    attrs.insert("op", Value::Text("get".into()));
+    attrs.insert("object", Value::Text(format!("obj/{n}")));
+    Submission::new("request", "user", attrs)
+}
+
+/// A `cfr-bundle log serve` process, killed on drop.
+struct Process {
+    child: Child,
+    addr: String,
+}
+
+impl Process {
+    fn start(dir: &Path) -> Process {
+        Process::start_with(crate::util::cfr(), dir)
+    }
+
+    /// Starts `cmd log serve DIR --key KEY --listen 127.0.0.1:0
+    /// --checkpoint-interval 200ms` and waits for its address.
+    fn start_with(mut cmd: Command, dir: &Path) -> Process {
+        let mut child = cmd
+            .args(["log", "serve"])
+            .arg(dir)
+            .arg("--key")
+            .arg(key_path("recorder"))
+            .args(["--listen", "127.0.0.1:0", "--checkpoint-interval", "200ms"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn recorder");
+        let mut out = BufReader::new(child.stdout.take().expect("stdout"));
+        let mut line = String::new();
+        out.read_line(&mut line).expect("read address");
+        let Some(addr) = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|rest| rest.split_whitespace().next())
+        else {
+            let mut err = String::new();
+            let _ = child.stderr.take().map(|mut e| e.read_to_string(&mut err));
+            panic!("recorder did not start: {line:?} {err}");
+        };
+        Process {
+            addr: addr.to_owned(),
+            child,
+        }
+    }
+
+    /// SIGKILL, and reap.
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// A small deterministic generator (xorshift64*).
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
+    }
+
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n.max(1)
+    }
+}
+
+fn seed() -> u64 {
+    std::env::var("CFR_TEST_SEED")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64 | 1)
+                .unwrap_or(88172645463325252)
+        })
+}
 
 /// A heartbeat by the provider (cheap to judge, so sealing and verifying
 /// the whole log stays fast).
@@ -231,7 +357,7 @@ fn a_full_disk_fails_appends_cleanly() {
     let mut cmd = std::process::Command::new("sh");
     cmd.arg("-c")
         .arg("trap '' XFSZ; ulimit -f 64; exec \"$0\" \"$@\"")
-        .arg(env!("CARGO_BIN_EXE_cfr-recorder"));
+        .arg(env!("CARGO_BIN_EXE_cfr-bundle"));
     let p = Process::start_with(cmd, &dir);
     let mut c = Client::new(p.addr.clone());
     c.retries = 0;
