@@ -121,43 +121,9 @@ impl<'c> Importer<'c> {
                 )));
             }
         }
-        let spec = self
-            .contract
-            .events
-            .get(raw.kind.as_ref())
-            .ok_or_else(|| err(format!("unknown event kind {:?}", raw.kind)))?;
-        let mut attrs = Attrs::new();
-        for (name, json) in &raw.attrs.0 {
-            let a = spec.attrs.get(name).ok_or_else(|| {
-                err(format!(
-                    "attribute {name:?} is not declared for {:?}",
-                    raw.kind
-                ))
-            })?;
-            if json.is_null() {
-                if a.optional {
-                    continue;
-                }
-                return Err(err(format!("attribute {name:?} is required; null given")));
-            }
-            let v =
-                attr_value(a.ty, json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
-            attrs.insert(name.clone(), v);
-        }
-        let sig = match &raw.sig {
-            None => None,
-            Some(b64) => {
-                let bytes = STANDARD
-                    .decode(b64)
-                    .map_err(|_| err("sig is not valid base64".into()))?;
-                Some(<[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| {
-                    err(format!(
-                        "sig is {} bytes, an Ed25519 signature is 64",
-                        bytes.len()
-                    ))
-                })?)
-            }
-        };
+        let (attrs, sig) =
+            typed_attrs_and_sig(self.contract, &raw.kind, &raw.attrs, raw.sig.as_deref())
+                .map_err(err)?;
         let event = Event {
             seq: self.next_seq,
             time,
@@ -176,6 +142,49 @@ impl<'c> Importer<'c> {
         self.last_time = Some(time);
         Ok(Some(event))
     }
+}
+
+/// The attributes of a JSON Lines event of `kind`, typed as the contract
+/// declares them (a `null` leaves out an optional attribute), and its
+/// base64 signature: shared by [`Importer`] and the recorder's ingest.
+pub fn typed_attrs_and_sig(
+    contract: &Contract,
+    kind: &str,
+    json_attrs: &JsonAttrs,
+    sig: Option<&str>,
+) -> Result<(Attrs, Option<[u8; 64]>), String> {
+    let spec = contract
+        .events
+        .get(kind)
+        .ok_or_else(|| format!("unknown event kind {kind:?}"))?;
+    let mut attrs = Attrs::new();
+    for (name, json) in &json_attrs.0 {
+        let a = spec
+            .attrs
+            .get(name)
+            .ok_or_else(|| format!("attribute {name:?} is not declared for {kind:?}"))?;
+        if json.is_null() {
+            if a.optional {
+                continue;
+            }
+            return Err(format!("attribute {name:?} is required; null given"));
+        }
+        let v = attr_value(a.ty, json).map_err(|why| format!("attribute {name:?}: {why}"))?;
+        attrs.insert(name.clone(), v);
+    }
+    let sig =
+        match sig {
+            None => None,
+            Some(b64) => {
+                let bytes = STANDARD
+                    .decode(b64.as_bytes())
+                    .map_err(|_| "sig is not valid base64".to_owned())?;
+                Some(<[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| {
+                    format!("sig is {} bytes, an Ed25519 signature is 64", bytes.len())
+                })?)
+            }
+        };
+    Ok((attrs, sig))
 }
 
 /// Verifies an event's signature, where present, against its actor's

@@ -24,9 +24,7 @@
 //! sealed.
 
 use crate::segment::MAX_ID_BYTES;
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine as _;
-use cfr_bundle_format::import::{attr_value, check_signature, JsonAttrs};
+use cfr_bundle_format::import::{check_signature, typed_attrs_and_sig, JsonAttrs};
 use cfr_contract::Contract;
 use cfr_model::cbor::{Cbor, Decoder};
 use cfr_model::{Attrs, Event, Value};
@@ -184,42 +182,9 @@ pub fn parse_jsonl(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, 
                 "\"time\" and \"seq\" are assigned by the recorder; leave them out".into(),
             ));
         }
-        let spec = contract
-            .events
-            .get(&line.kind)
-            .ok_or_else(|| err(format!("unknown event kind {:?}", line.kind)))?;
-        let mut attrs = Attrs::new();
-        for (name, json) in line.attrs.0 {
-            let a = spec.attrs.get(&name).ok_or_else(|| {
-                err(format!(
-                    "attribute {name:?} is not declared for {:?}",
-                    line.kind
-                ))
-            })?;
-            if json.is_null() {
-                if a.optional {
-                    continue;
-                }
-                return Err(err(format!("attribute {name:?} is required; null given")));
-            }
-            let v =
-                attr_value(a.ty, &json).map_err(|why| err(format!("attribute {name:?}: {why}")))?;
-            attrs.insert(name, v);
-        }
-        let sig = match line.sig {
-            None => None,
-            Some(b64) => {
-                let bytes = STANDARD
-                    .decode(b64.as_bytes())
-                    .map_err(|_| err("sig is not valid base64".into()))?;
-                Some(<[u8; 64]>::try_from(bytes.as_slice()).map_err(|_| {
-                    err(format!(
-                        "sig is {} bytes, an Ed25519 signature is 64",
-                        bytes.len()
-                    ))
-                })?)
-            }
-        };
+        let (attrs, sig) =
+            typed_attrs_and_sig(contract, &line.kind, &line.attrs, line.sig.as_deref())
+                .map_err(err)?;
         let sub = Submission {
             id: line.id,
             event: Event {
