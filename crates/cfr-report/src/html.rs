@@ -37,9 +37,12 @@
 //! assert!(!page.contains("<script"));
 //! ```
 
+use crate::format::{
+    approx_duration, notice_duration, sla_credit, sla_result, sla_target, sla_uptime,
+};
 use crate::hex;
 use cfr_contract::{Attribution, Contract, ExcuseSource, Period, Rule, RuleKind};
-use cfr_model::time::{format_duration, format_percent, format_percent3, format_rfc3339};
+use cfr_model::time::{format_duration, format_percent, format_rfc3339};
 use cfr_model::{Event, Value};
 use cfr_rules::{Incident, Party, Verdict};
 use cfr_verify::verify::{Check, CheckId, Pin, Report, ReportVerdict, Status};
@@ -202,38 +205,6 @@ pub fn excuse_intervals<E: fmt::Display>(
         }
     }
     out
-}
-
-/// A notice period as contracts write it: whole hours below a week
-/// (`"48h"`, not `"2d"`), else exact.
-fn notice_duration(ns: i64) -> String {
-    const HOUR: i64 = 3600 * cfr_model::time::NS_PER_SEC;
-    if ns > 0 && ns % HOUR == 0 && ns < 7 * 24 * HOUR {
-        format!("{}h", ns / HOUR)
-    } else {
-        format_duration(ns)
-    }
-}
-
-/// A duration for people, to the minute above an hour (`"5h 52m"`),
-/// exact below.
-fn approx_duration(ns: i64) -> String {
-    const MIN: i64 = 60 * cfr_model::time::NS_PER_SEC;
-    const HOUR: i64 = 60 * MIN;
-    const DAY: i64 = 24 * HOUR;
-    if ns < HOUR {
-        return format_duration(ns);
-    }
-    let (d, h, m) = (ns / DAY, (ns % DAY) / HOUR, (ns % HOUR) / MIN);
-    let mut s = String::new();
-    if d > 0 {
-        s.push_str(&format!("{d}d "));
-    }
-    if h > 0 || d > 0 {
-        s.push_str(&format!("{h}h "));
-    }
-    s.push_str(&format!("{m}m"));
-    s
 }
 
 /// Size limits for huge verdicts.
@@ -722,13 +693,10 @@ fn summary(s: &mut String, page: &Page<'_>) -> fmt::Result {
                 "<li>Service level <code>{}</code>, period {}: uptime {} against a target of {}{}.</li>",
                 esc_cap(&p.rule, 200),
                 esc_cap(&p.period, 100),
-                format_percent3(p.uptime_ppm),
-                format_percent(p.target_ppm),
+                sla_uptime(p),
+                sla_target(p),
                 if p.breached {
-                    format!(
-                        ": <strong>breached</strong>, credit {}",
-                        p.credit_ppm.map(format_percent).unwrap_or_else(|| "none".into())
-                    )
+                    format!(": <strong>breached</strong>, credit {}", sla_credit(p))
                 } else {
                     ": met".into()
                 }
@@ -1259,20 +1227,11 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
             {
                 if let Some((from, until)) = period_bounds(&p.period, a.period) {
                     let label = format!(
-                        "{}: {} (target {}){}",
+                        "{}: {} (target {}), {}",
                         p.period,
-                        format_percent3(p.uptime_ppm),
-                        format_percent(p.target_ppm),
-                        if p.breached {
-                            format!(
-                                ", BREACHED, credit {}",
-                                p.credit_ppm
-                                    .map(format_percent)
-                                    .unwrap_or_else(|| "none".into())
-                            )
-                        } else {
-                            ", met".into()
-                        }
+                        sla_uptime(p),
+                        sla_target(p),
+                        sla_result(p)
                     );
                     periods.push((from, until, label, p.breached));
                 }
@@ -1833,16 +1792,14 @@ fn sla(s: &mut String, v: &Verdict) -> fmt::Result {
             "<tr><td><code>{}</code></td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
             esc_cap(&p.rule, 200),
             esc_cap(&p.period, 100),
-            format_percent3(p.uptime_ppm),
-            format_percent(p.target_ppm),
+            sla_uptime(p),
+            sla_target(p),
             if p.breached {
                 "<span class=\"status fail\">BREACHED</span>"
             } else {
                 "<span class=\"status pass\">met</span>"
             },
-            p.credit_ppm
-                .map(format_percent)
-                .unwrap_or_else(|| "none".into())
+            sla_credit(p)
         )?;
     }
     writeln!(s, "</tbody>\n</table>\n<p class=\"note\">Uptime counts only the windows attributed to the provider as down; windows excused or attributed to others do not count against it.</p>\n</section>")

@@ -180,7 +180,7 @@ pub const LIST_ALL_UP_TO: usize = 12;
 /// each party (the first [`LISTED_PER_PARTY`] when there are many; `--json`
 /// and `cfr-bundle report` give every one).
 pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
-    use cfr_model::time::{format_percent, format_percent3};
+    use crate::format::{sla_result, sla_target, sla_uptime};
     use cfr_rules::Party;
     const PARTIES: [Party; 5] = [
         Party::Provider,
@@ -294,18 +294,9 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
                 "  {:<rw$}  {:<pw$}  {:>8}  {:>7}  {}",
                 p.rule,
                 p.period,
-                format_percent3(p.uptime_ppm),
-                format_percent(p.target_ppm),
-                if p.breached {
-                    format!(
-                        "BREACHED, credit {}",
-                        p.credit_ppm
-                            .map(format_percent)
-                            .unwrap_or_else(|| "none".into())
-                    )
-                } else {
-                    "met".into()
-                }
+                sla_uptime(p),
+                sla_target(p),
+                sla_result(p)
             );
         }
     }
