@@ -1,8 +1,8 @@
 //! A blocking client for the recorder's HTTP API.
 //!
-//! It speaks just enough HTTP/1.1 for this API (keep-alive connections,
-//! `Content-Length` bodies), so a party's system needs no async runtime to
-//! log events. Appends are retried on connection failures, timeouts and
+//! It speaks HTTP/1.1 through `ureq` (plain HTTP: the recorder listens on
+//! loopback or behind a TLS-terminating proxy; kept-alive connections are
+//! pooled), so a party's system needs no async runtime to log events. Appends are retried on connection failures, timeouts and
 //! `503`, and are idempotent: every submission carries an id (the client
 //! makes one when the caller gave none), so a retry after a lost
 //! acknowledgement returns the original receipt instead of appending twice.
@@ -10,8 +10,6 @@
 use crate::recorder::Receipt;
 use crate::submission::Submission;
 use cfr_merkle::Hash;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::{TcpStream, ToSocketAddrs};
 use std::time::Duration;
 
 /// Why a client call failed.
@@ -55,8 +53,8 @@ pub enum ClientError {
 /// A connection to one recorder.
 pub struct Client {
     addr: String,
-    conn: Option<BufReader<TcpStream>>,
-    /// Read and write timeout of each attempt.
+    agent: Option<(Duration, ureq::Agent)>,
+    /// Timeout of each attempt (connecting, sending, reading the response).
     pub timeout: Duration,
     /// Attempts after the first for appends.
     pub retries: u32,
@@ -83,7 +81,7 @@ impl Client {
         let id_prefix = hex::encode(&d[..8]);
         Client {
             addr: addr.into(),
-            conn: None,
+            agent: None,
             timeout: Duration::from_secs(30),
             retries: 8,
             backoff: Duration::from_millis(50),
@@ -194,14 +192,13 @@ impl Client {
                 };
             }
             attempt += 1;
-            self.conn = None;
             std::thread::sleep(pause);
             pause = (pause * 2).min(Duration::from_secs(2));
         }
     }
 
-    /// One attempt: reuses the kept-alive connection, reconnecting once if
-    /// the server had closed it.
+    /// One attempt: (status, body), any status; an error only when no
+    /// response came (connection, timeout, a response too large).
     fn request(
         &mut self,
         method: &str,
@@ -209,112 +206,46 @@ impl Client {
         ctype: &str,
         body: &[u8],
     ) -> std::io::Result<(u16, Vec<u8>)> {
-        let reused = self.conn.is_some();
-        match self.try_request(method, path, ctype, body) {
-            Err(_) if reused => {
-                self.conn = None;
-                self.try_request(method, path, ctype, body)
+        let timeout = self.timeout;
+        let agent = match &self.agent {
+            Some((t, a)) if *t == timeout => a.clone(),
+            _ => {
+                let a: ureq::Agent = ureq::Agent::config_builder()
+                    .timeout_global(Some(timeout))
+                    .http_status_as_error(false)
+                    .build()
+                    .into();
+                self.agent = Some((timeout, a.clone()));
+                a
             }
-            r => r,
-        }
-    }
-
-    fn try_request(
-        &mut self,
-        method: &str,
-        path: &str,
-        ctype: &str,
-        body: &[u8],
-    ) -> std::io::Result<(u16, Vec<u8>)> {
-        if self.conn.is_none() {
-            let addr = self
-                .addr
-                .to_socket_addrs()?
-                .next()
-                .ok_or_else(|| std::io::Error::other("address resolves to nothing"))?;
-            let s = TcpStream::connect_timeout(&addr, self.timeout)?;
-            s.set_read_timeout(Some(self.timeout))?;
-            s.set_write_timeout(Some(self.timeout))?;
-            s.set_nodelay(true)?;
-            self.conn = Some(BufReader::new(s));
-        }
-        let r = self.exchange(method, path, ctype, body);
-        if r.is_err() {
-            self.conn = None;
-        }
-        r
-    }
-
-    fn exchange(
-        &mut self,
-        method: &str,
-        path: &str,
-        ctype: &str,
-        body: &[u8],
-    ) -> std::io::Result<(u16, Vec<u8>)> {
-        let host = self.addr.clone();
-        let conn = self
-            .conn
-            .as_mut()
-            .ok_or_else(|| std::io::Error::other("not connected"))?;
-        let mut head = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\n",
-            body.len()
-        );
-        if !ctype.is_empty() {
-            head.push_str(&format!("Content-Type: {ctype}\r\n"));
-        }
-        head.push_str("\r\n");
-        let s = conn.get_mut();
-        s.write_all(head.as_bytes())?;
-        s.write_all(body)?;
-        s.flush()?;
-        let bad = |m: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, m.to_owned());
-        let mut line = String::new();
-        if conn.read_line(&mut line)? == 0 {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::UnexpectedEof,
-                "connection closed",
-            ));
-        }
-        let status: u16 = line
-            .split_whitespace()
-            .nth(1)
-            .and_then(|s| s.parse().ok())
-            .ok_or_else(|| bad("bad status line"))?;
-        let mut length = None;
-        let mut close = false;
-        loop {
-            line.clear();
-            if conn.read_line(&mut line)? == 0 {
-                return Err(bad("connection closed in headers"));
-            }
-            let l = line.trim_end();
-            if l.is_empty() {
-                break;
-            }
-            if let Some((k, v)) = l.split_once(':') {
-                let k = k.trim().to_ascii_lowercase();
-                let v = v.trim();
-                if k == "content-length" {
-                    length = Some(v.parse::<usize>().map_err(|_| bad("bad content-length"))?);
-                } else if k == "connection" && v.eq_ignore_ascii_case("close") {
-                    close = true;
-                } else if k == "transfer-encoding" {
-                    return Err(bad("chunked responses are not expected from the recorder"));
+        };
+        let url = format!("http://{}{path}", self.addr);
+        let response = match method {
+            "GET" => agent.get(&url).call(),
+            _ => {
+                let mut req = agent.post(&url);
+                if !ctype.is_empty() {
+                    req = req.header("Content-Type", ctype);
                 }
+                req.send(body)
             }
         }
-        let length = length.ok_or_else(|| bad("response without content-length"))?;
-        if length > MAX_RESPONSE {
-            return Err(bad("response too large"));
-        }
-        let mut out = vec![0u8; length];
-        conn.read_exact(&mut out)?;
-        if close {
-            self.conn = None;
-        }
+        .map_err(io_error)?;
+        let status = response.status().as_u16();
+        let out = response
+            .into_body()
+            .with_config()
+            .limit(MAX_RESPONSE as u64)
+            .read_to_vec()
+            .map_err(io_error)?;
         Ok((status, out))
+    }
+}
+
+fn io_error(e: ureq::Error) -> std::io::Error {
+    match e {
+        ureq::Error::Io(e) => e,
+        other => std::io::Error::other(other),
     }
 }
 
