@@ -121,7 +121,9 @@ pub enum LogCmd {
         /// Seal the events at or before this time (RFC 3339).
         #[arg(long)]
         until: Option<String>,
-        /// Embed this analyzer instead of the one this release ships.
+        /// Embed this analyzer instead of the one this release ships (it is
+        /// run in the sandbox and its verdict sealed; the shipped one's
+        /// verdict is the native engine's).
         #[arg(long, conflicts_with = "no_analyzer")]
         analyzer: Option<PathBuf>,
         /// Embed no analyzer (the native engine's verdict is stored).
@@ -318,16 +320,27 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 ),
                 (None, None) => Prefix::All,
             };
-            let analyzer = match (analyzer, no_analyzer) {
+            // The shipped analyzer's verdict is the native engine's; another
+            // one given with --analyzer is run in the sandbox.
+            let (analyzer, custom) = match (analyzer, no_analyzer) {
                 (Some(p), _) => {
-                    Some(std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?)
+                    let m =
+                        std::fs::read(&p).with_context(|| format!("reading {}", p.display()))?;
+                    let shipped = crate::analyzer::shipped() == Some(m.as_slice());
+                    (Some(m), !shipped)
                 }
-                (None, true) => None,
-                (None, false) => crate::analyzer::shipped().map(<[u8]>::to_vec),
+                (None, true) => (None, false),
+                (None, false) => (crate::analyzer::shipped().map(<[u8]>::to_vec), false),
             };
+            let run_analyzer: Option<cfr_recorder::seal::StartAnalyzer> =
+                custom.then_some(|module, contract| {
+                    cfr_verify::sandbox::start(module, contract)
+                        .map(cfr_bundle_format::feed::Worker::spawn)
+                });
             let opts = LogSealOptions {
                 key: &key,
                 analyzer,
+                run_analyzer,
                 native_verdict: true,
                 chunk_bytes: cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES,
                 prefix,

@@ -333,6 +333,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
     let k = key("recorder");
     let opts = cfr_recorder::seal::LogSealOptions {
         key: &k,
+        run_analyzer: None,
         analyzer: None,
         native_verdict: true,
         chunk_bytes: 1 << 20,

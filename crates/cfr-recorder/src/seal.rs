@@ -13,7 +13,8 @@
 use crate::error::{OpenError, ReadError};
 use crate::recorder::{inspect, Recorder, RecorderOptions};
 use cfr_bundle_format::bundle::Bundle;
-use cfr_bundle_format::seal::{seal, SealError, SealOptions, SealSummary};
+use cfr_bundle_format::feed::{Failure, Worker};
+use cfr_bundle_format::seal::{seal_judged, SealError, SealOptions, SealSummary};
 use cfr_merkle::{verify_consistency, Checkpoint, SignedCheckpoint, Tree};
 use cfr_model::keys::{PublicKey, SigningKey};
 use cfr_model::Event;
@@ -31,12 +32,23 @@ pub enum Prefix {
     Until(i64),
 }
 
+/// Starts an analyzer module over a compiled contract (module, contract
+/// CBOR) on its own thread.
+pub type StartAnalyzer = fn(&[u8], &[u8]) -> Result<Worker, Failure>;
+
 /// How to seal a log.
 pub struct LogSealOptions<'a> {
     /// The recorder's key.
     pub key: &'a SigningKey,
-    /// The analyzer to embed, if any.
+    /// The analyzer to embed, if any. It is not run: the verdict is the
+    /// native rule engine's (which the tests hold byte-identical to the
+    /// shipped analyzer's), unless `run_analyzer` is given.
     pub analyzer: Option<Vec<u8>>,
+    /// Starts `analyzer` over the compiled contract, to seal its verdict
+    /// instead of the native one (for an analyzer other than the shipped
+    /// one). The recorder has no sandbox of its own: the caller brings
+    /// one (`cfr_verify::sandbox`).
+    pub run_analyzer: Option<StartAnalyzer>,
     /// Store the native engine's verdict when there is no analyzer.
     pub native_verdict: bool,
     /// Decompressed bytes per chunk.
@@ -171,7 +183,15 @@ pub fn seal_log_with_progress(
             }));
         }
     });
-    let summary = seal(&seal_opts, rx.into_iter(), out, &mut |done| {
+    let judge = match (opts.run_analyzer, &opts.analyzer) {
+        (Some(start), Some(module)) => {
+            let contract = cfr_contract::Contract::from_toml(&seal_opts.contract_toml)
+                .map_err(SealError::from)?;
+            Some(start(module, &contract.to_cbor()).map_err(|(_, e)| SealError::Analyzer(e))?)
+        }
+        _ => None,
+    };
+    let summary = seal_judged(&seal_opts, judge, rx.into_iter(), out, &mut |done| {
         progress(done, n)
     });
     let _ = reader.join();

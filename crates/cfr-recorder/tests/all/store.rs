@@ -336,6 +336,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
         let out = t.path().join(name);
         let opts = LogSealOptions {
             key: &k,
+            run_analyzer: None,
             analyzer: None,
             native_verdict: true,
             chunk_bytes: 1 << 20,
@@ -361,6 +362,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
     let out = t.path().join("big.cfr");
     let opts = LogSealOptions {
         key: &k,
+        run_analyzer: None,
         analyzer: None,
         native_verdict: true,
         chunk_bytes: 1 << 20,
