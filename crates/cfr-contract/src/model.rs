@@ -193,8 +193,7 @@ impl fmt::Display for Debtor {
     }
 }
 
-/// The six rule types (`type = ...` of a `[rules.*]` table; how each is
-/// judged is documented in the `cfr-rules` crate).
+/// The six rule types (how each is judged: the `cfr-rules` crate docs).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RuleKind {
     /// `type = "deadline"`.

@@ -93,7 +93,7 @@ impl CheckId {
     pub fn title(self) -> &'static str {
         match self {
             CheckId::Archive => "archive profile; members' sizes and SHA-256 against the manifest",
-            CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures",
+            CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures; pinned keys",
             CheckId::Events => "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract",
             CheckId::Merkle => "Merkle root equals the signed checkpoint's",
             CheckId::EventSignatures => "event signatures where present or required",
