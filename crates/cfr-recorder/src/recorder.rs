@@ -1,10 +1,10 @@
 //! The log directory and the group-committing recorder over it.
 
+use crate::acked;
+use crate::error::NotTorn;
 use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
-use crate::acked;
-use crate::error::NotTorn;
 use crate::segment::{self, Record};
 use crate::submission::{content_digest, Submission};
 use cfr_contract::Contract;
@@ -457,7 +457,10 @@ pub fn repair(dir: &Path) -> Result<Vec<Moved>, RepairError> {
     let mut moved = Vec::new();
     let (first, seg_path, _) = &w.segments[bad.segment];
     let seg_len = std::fs::metadata(seg_path).map_err(io(seg_path))?.len();
-    let kept = q.join(format!("{stamp}-seq{}-from-byte{}.bin", bad.seq, bad.offset));
+    let kept = q.join(format!(
+        "{stamp}-seq{}-from-byte{}.bin",
+        bad.seq, bad.offset
+    ));
     copy_tail(seg_path, bad.offset, &kept).map_err(io(&kept))?;
     moved.push(Moved {
         from: seg_path.clone(),
@@ -682,7 +685,8 @@ impl Recorder {
             truncate(&path, offset).map_err(io(&path))?;
             recovery.torn_tail = Some((kept, after));
         }
-        let mut marks = acked::MarkFile::open(dir, mark).map_err(io(&dir.join(acked::ACKED_FILE)))?;
+        let mut marks =
+            acked::MarkFile::open(dir, mark).map_err(io(&dir.join(acked::ACKED_FILE)))?;
         marks
             .raise(size)
             .map_err(io(&dir.join(acked::ACKED_FILE)))?;

@@ -389,7 +389,10 @@ mod tests {
             let mut e = e;
             e.seq = 7;
             encode_record(&mut buf, id, &e.encode());
-            assert_eq!(after_bad_record(&buf, bad_at), After::Record(good_at as u64));
+            assert_eq!(
+                after_bad_record(&buf, bad_at),
+                After::Record(good_at as u64)
+            );
             // Without the good record, nothing follows: a torn tail.
             assert_eq!(after_bad_record(&buf[..good_at], bad_at), After::Nothing);
         }

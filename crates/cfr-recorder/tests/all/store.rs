@@ -5,8 +5,8 @@ use crate::common::*;
 use cfr_merkle::{verify_consistency, verify_inclusion, Checkpoint};
 use cfr_recorder::seal::{prove_consistency, seal_log, LogSealOptions, Prefix};
 use cfr_recorder::{
-    for_each_event, repair, AppendError, NotTorn, OpenError, Recorder, RecorderOptions,
-    RepairError, CHECKPOINT_FILE, LOCK_FILE, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    for_each_event, AppendError, NotTorn, OpenError, Recorder, RecorderOptions, RepairError,
+    CHECKPOINT_FILE, LOCK_FILE, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
 };
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -186,31 +186,26 @@ fn append_bytes(path: &Path, bytes: &[u8]) {
 
 /// A log of `n` acknowledged events in one segment, closed: its segment
 /// path and the receipts.
-fn closed_log(n: u64) -> (tempfile::TempDir, PathBuf, PathBuf, Vec<cfr_recorder::Receipt>) {
+fn closed_log(
+    n: u64,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+    Vec<cfr_recorder::Receipt>,
+) {
     let (t, dir) = new_log();
     let log = open(&dir);
     let receipts = log
-        .append((0..n).map(|i| request(i).with_id(format!("a{i}"))).collect())
+        .append(
+            (0..n)
+                .map(|i| request(i).with_id(format!("a{i}")))
+                .collect(),
+        )
         .expect("append");
     drop(log);
     let seg = last_segment(&dir);
     (t, dir, seg, receipts)
-}
-
-/// `f` again while the log's lock is held elsewhere: other tests of this
-/// binary spawn processes, and a child forked while this test held the
-/// lock shares the lock until it execs.
-fn unlocked<T, E: std::fmt::Display>(
-    mut f: impl FnMut() -> Result<T, E>,
-    locked: impl Fn(&E) -> bool,
-) -> Result<T, E> {
-    for _ in 0..200 {
-        match f() {
-            Err(e) if locked(&e) => std::thread::sleep(std::time::Duration::from_millis(5)),
-            other => return other,
-        }
-    }
-    f()
 }
 
 #[test]
@@ -228,12 +223,9 @@ fn every_bit_of_the_first_and_last_acknowledged_record_is_refused_and_nothing_ch
                 bad[byte] ^= 1 << bit;
                 std::fs::write(&seg, &bad).expect("write");
                 let before = snapshot(&dir);
-                let err = unlocked(
-                    || Recorder::open(&dir, RecorderOptions::default()),
-                    |e| matches!(e, OpenError::Locked { .. }),
-                )
-                .err()
-                .unwrap_or_else(|| panic!("flip at byte {byte} bit {bit} was accepted"));
+                let err = open_with(&dir, RecorderOptions::default())
+                    .err()
+                    .unwrap_or_else(|| panic!("flip at byte {byte} bit {bit} was accepted"));
                 let OpenError::Corrupt {
                     path,
                     offset,
@@ -246,7 +238,14 @@ fn every_bit_of_the_first_and_last_acknowledged_record_is_refused_and_nothing_ch
                 };
                 assert_eq!(path, &seg);
                 assert_eq!(*offset, range.start as u64, "byte {byte} bit {bit}: {err}");
-                assert_eq!(*seq, if range.start == first_offset(&scan) { 0 } else { 19 });
+                assert_eq!(
+                    *seq,
+                    if range.start == first_offset(&scan) {
+                        0
+                    } else {
+                        19
+                    }
+                );
                 assert_eq!(
                     *reason,
                     NotTorn::Acknowledged { acknowledged: 20 },
@@ -257,13 +256,15 @@ fn every_bit_of_the_first_and_last_acknowledged_record_is_refused_and_nothing_ch
                 assert!(text.contains(&format!("byte {}", range.start)), "{text}");
                 assert!(text.contains("nothing was changed"), "{text}");
                 assert_eq!(snapshot(&dir), before, "open changed the directory");
-                let err = unlocked(
-                    || repair(&dir),
-                    |e| matches!(e, RepairError::Open(OpenError::Locked { .. })),
-                )
-                .expect_err("repair must refuse");
+                let err = repair(&dir).expect_err("repair must refuse");
                 assert!(
-                    matches!(err, RepairError::WouldDropAcknowledged { acknowledged: 20, .. }),
+                    matches!(
+                        err,
+                        RepairError::WouldDropAcknowledged {
+                            acknowledged: 20,
+                            ..
+                        }
+                    ),
                     "{err}"
                 );
                 assert_eq!(snapshot(&dir), before, "repair changed the directory");
@@ -273,7 +274,10 @@ fn every_bit_of_the_first_and_last_acknowledged_record_is_refused_and_nothing_ch
     std::fs::write(&seg, &clean).expect("restore");
     let log = open(&dir);
     assert_eq!(log.size(), 20);
-    assert_eq!(log.inclusion_proof(19, 20).expect("proof").leaf, receipts[19].leaf);
+    assert_eq!(
+        log.inclusion_proof(19, 20).expect("proof").leaf,
+        receipts[19].leaf
+    );
 }
 
 fn first_offset(scan: &cfr_recorder::segment::Scan) -> usize {
@@ -286,7 +290,8 @@ fn damage_under_a_checkpoint_is_refused_before_anything_is_cut() {
     // inside seq 0, and a large valid log after it.
     let (_t, dir) = new_log();
     let log = open(&dir);
-    log.append((0..2000).map(request).collect()).expect("append");
+    log.append((0..2000).map(request).collect())
+        .expect("append");
     log.sign_checkpoint().expect("checkpoint");
     drop(log);
     let seg = last_segment(&dir);
@@ -294,7 +299,7 @@ fn damage_under_a_checkpoint_is_refused_before_anything_is_cut() {
     bytes[68] ^= 1;
     std::fs::write(&seg, &bytes).expect("write");
     let before = snapshot(&dir);
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(
@@ -315,7 +320,13 @@ fn damage_under_a_checkpoint_is_refused_before_anything_is_cut() {
     assert!(!dir.join(TORN_DIR).exists());
     let err = repair(&dir).expect_err("refused");
     assert!(
-        matches!(err, RepairError::WouldDropSigned { seq: 0, checkpoint_size: 2000 }),
+        matches!(
+            err,
+            RepairError::WouldDropSigned {
+                seq: 0,
+                checkpoint_size: 2000
+            }
+        ),
         "{err}"
     );
     assert_eq!(snapshot(&dir), before);
@@ -338,7 +349,7 @@ fn a_checksum_valid_record_out_of_order_is_refused() {
         let clean = std::fs::read(&seg).expect("read");
         append_bytes(&seg, &bytes);
         let before = snapshot(&dir);
-        let err = Recorder::open(&dir, RecorderOptions::default())
+        let err = open_with(&dir, RecorderOptions::default())
             .err()
             .unwrap_or_else(|| panic!("{what}: accepted"));
         assert!(
@@ -383,7 +394,7 @@ fn a_bad_record_followed_by_valid_ones_is_not_a_torn_tail() {
     append_bytes(&seg, &bad5);
     append_bytes(&seg, &good6);
     let before = snapshot(&dir);
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     let at = (clean.len() + bad5.len()) as u64;
@@ -414,7 +425,7 @@ fn a_damaged_record_in_an_earlier_segment_is_refused_with_its_place() {
         segment_bytes: 1_500,
         ..RecorderOptions::default()
     };
-    let log = Recorder::open(&dir, opts.clone()).expect("open");
+    let log = open_with(&dir, opts.clone()).expect("open");
     for i in 0..60 {
         log.append(vec![request(i)]).expect("append");
     }
@@ -430,7 +441,7 @@ fn a_damaged_record_in_an_earlier_segment_is_refused_with_its_place() {
     bytes[at] ^= 0x01;
     std::fs::write(&segs[0], &bytes).expect("write");
     let before = snapshot(&dir);
-    let err = Recorder::open(&dir, opts.clone()).err().expect("refused");
+    let err = open_with(&dir, opts.clone()).err().expect("refused");
     let OpenError::Corrupt { path, seq, .. } = &err else {
         panic!("expected Corrupt, got {err}")
     };
@@ -459,7 +470,7 @@ fn no_seq_is_handed_out_twice_after_lost_records() {
     for cut in [clean.len() - 1, last + 3, last, 16] {
         std::fs::write(&seg, &clean[..cut]).expect("write");
         let before = snapshot(&dir);
-        let err = Recorder::open(&dir, RecorderOptions::default())
+        let err = open_with(&dir, RecorderOptions::default())
             .err()
             .unwrap_or_else(|| panic!("cut at {cut}: opened"));
         assert!(
@@ -482,7 +493,10 @@ fn no_seq_is_handed_out_twice_after_lost_records() {
     std::fs::write(&seg, &clean).expect("restore");
     let log = open(&dir);
     assert_eq!(log.append(vec![request(99)]).expect("append")[0].seq, 10);
-    assert_eq!(log.inclusion_proof(9, 11).expect("proof").leaf, receipts[9].leaf);
+    assert_eq!(
+        log.inclusion_proof(9, 11).expect("proof").leaf,
+        receipts[9].leaf
+    );
 }
 
 #[test]
@@ -514,7 +528,7 @@ fn repair_refuses_to_drop_signed_events() {
         segment_bytes: 2_000,
         ..RecorderOptions::default()
     };
-    let log = Recorder::open(&dir, opts.clone()).expect("open");
+    let log = open_with(&dir, opts.clone()).expect("open");
     for i in 0..30 {
         log.append(vec![request(i)]).expect("append");
     }
@@ -530,7 +544,7 @@ fn repair_refuses_to_drop_signed_events() {
     bytes[n - 3] ^= 0x40;
     std::fs::write(&segs[0], &bytes).expect("write");
     assert!(matches!(
-        Recorder::open(&dir, opts).err(),
+        open_with(&dir, opts).err(),
         Some(OpenError::Corrupt { .. })
     ));
     let err = repair(&dir).expect_err("must fail");
@@ -567,7 +581,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
     .sign(&key("recorder"), &cp.checkpoint().origin)
     .expect("sign");
     std::fs::write(dir.join(CHECKPOINT_FILE), forged.to_note()).expect("write");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(
@@ -582,7 +596,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
     let bytes = std::fs::read(&seg).expect("read");
     let scan = cfr_recorder::segment::scan(&bytes, 0, None);
     std::fs::write(&seg, &bytes[..scan.records[5].offset as usize]).expect("cut");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(
@@ -601,7 +615,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
         .sign(&key("user"), &cp.checkpoint().origin)
         .expect("sign");
     std::fs::write(dir.join(CHECKPOINT_FILE), other.to_note()).expect("write");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(matches!(err, OpenError::Checkpoint { .. }), "{err}");
