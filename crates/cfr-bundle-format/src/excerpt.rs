@@ -526,7 +526,7 @@ pub fn excerpt(
         let pieces = gather(&bundle, &ranges)?;
         let native = judge_natively(&contract, &pieces)?;
         let failing: Vec<usize> = (0..chosen.len())
-            .filter(|&k| !native.incidents.iter().any(|j| same_incident(chosen[k], j)))
+            .filter(|&k| !reproduces(chosen[k], &verdict, &native))
             .collect();
         if failing.is_empty() {
             break (ranges, pieces);
@@ -579,11 +579,7 @@ pub fn excerpt(
     let excerpt_verdict = Verdict::from_cbor(&excerpt_verdict_cbor)
         .map_err(|e| ExcerptError::Analyzer(format!("its verdict does not decode: {e}")))?;
     for (&n, i) in numbers.iter().zip(&chosen) {
-        if !excerpt_verdict
-            .incidents
-            .iter()
-            .any(|j| same_incident(i, j))
-        {
+        if !reproduces(i, &verdict, &excerpt_verdict) {
             return Err(ExcerptError::NotReproduced {
                 number: n,
                 detail: not_reproduced(i, &excerpt_verdict),
@@ -817,6 +813,24 @@ pub fn same_incident(a: &Incident, b: &Incident) -> bool {
         && a.from == b.from
         && a.until == b.until
         && a.evidence == b.evidence
+}
+
+/// Whether `got` holds an incident that is [`same_incident`] as `want`
+/// (an incident of `verdict`) and, where a rule-based excuse decided, was
+/// excused by the same incident: `excused_by` is an index, which differs
+/// between the two verdicts, so the incidents it names are compared.
+pub fn reproduces(want: &Incident, verdict: &Verdict, got: &Verdict) -> bool {
+    got.incidents.iter().any(|j| {
+        same_incident(want, j)
+            && match (want.excused_by, j.excused_by) {
+                (None, None) => true,
+                (Some(a), Some(b)) => match (verdict.incidents.get(a), got.incidents.get(b)) {
+                    (Some(x), Some(y)) => same_incident(x, y),
+                    _ => false,
+                },
+                _ => false,
+            }
+    })
 }
 
 /// Says how the excerpt's incidents of the same rule differ from `want`.
@@ -1416,7 +1430,7 @@ pub(crate) fn verify_excerpt(
                                 ),
                             );
                         } else if let Some(v) = &replayed {
-                            if v.incidents.iter().any(|j| same_incident(i, j)) {
+                            if reproduces(i, &ov, v) {
                                 ok = true;
                                 reproduced += 1;
                             } else {
