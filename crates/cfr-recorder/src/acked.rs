@@ -81,13 +81,25 @@ pub(crate) fn read(dir: &Path) -> Result<Option<Mark>, ReadMarkError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(ReadMarkError::Io(e)),
     };
+    parse(&bytes).map(Some).ok_or(ReadMarkError::Invalid)
+}
+
+/// Decodes the bytes of an `acked` file: the valid slot with the higher
+/// generation, or `None` when neither slot is valid.
+pub(crate) fn parse(bytes: &[u8]) -> Option<Mark> {
     let a = bytes.get(..SLOT).and_then(decode);
     let b = bytes.get(SLOT..2 * SLOT).and_then(decode);
     match (a, b) {
-        (Some(a), Some(b)) => Ok(Some(if a.generation >= b.generation { a } else { b })),
-        (Some(m), None) | (None, Some(m)) => Ok(Some(m)),
-        (None, None) => Err(ReadMarkError::Invalid),
+        (Some(a), Some(b)) => Some(if a.generation >= b.generation { a } else { b }),
+        (Some(m), None) | (None, Some(m)) => Some(m),
+        (None, None) => None,
     }
+}
+
+/// The number of acknowledged events an `acked` file's bytes record, or
+/// `None` when neither of its slots is valid (for tools and fuzzing).
+pub fn parse_acked(bytes: &[u8]) -> Option<u64> {
+    parse(bytes).map(|m| m.acked)
 }
 
 /// The open mark file, owned by the writer.

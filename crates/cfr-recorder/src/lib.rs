@@ -93,7 +93,7 @@ pub mod segment;
 pub mod server;
 pub mod submission;
 
-pub use acked::ACKED_FILE;
+pub use acked::{parse_acked, ACKED_FILE};
 pub use error::{
     AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
