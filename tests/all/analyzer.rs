@@ -365,3 +365,53 @@ fn the_shipped_analyzer_replays_a_flood_that_once_ran_out_of_fuel() {
     }
     assert_eq!(run.finish().expect("finishes within its budget"), native);
 }
+
+#[test]
+fn a_bundle_sealed_by_the_previous_analyzer_still_verifies_with_the_analyzer_it_carries() {
+    // The analyzer of the release before `excused_by` (sha256 e557c779...):
+    // it copied the excusing incident's evidence. A bundle it sealed keeps
+    // verifying (check 8 replays the analyzer the bundle carries), and its
+    // verdict, without `excused_by`, still decodes.
+    let old = root().join("tests/fixtures/analyzer-e557c779.wasm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(usize::MAX)).expect("write");
+    let b = dir.path().join("old.cfr");
+    let (code, _, err) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .arg("--events")
+        .arg(&events)
+        .arg("--key")
+        .arg(sample_dir().join("keys/recorder.key"))
+        .arg("--analyzer")
+        .arg(&old)
+        .arg("-o")
+        .arg(&b));
+    assert_eq!(code, 0, "{err}");
+    let r = verify_path(&b);
+    assert!(r.verified(), "{:?}", failure_codes(&r));
+    let v = r.verdict.as_ref().expect("verdict");
+    assert!(v.incidents.iter().all(|i| i.excused_by.is_none()));
+    // The old form: an answer excused by the quota burst carries the
+    // quota incident's evidence besides its own trigger and reply.
+    let (n, old_form) = v
+        .incidents
+        .iter()
+        .enumerate()
+        .find(|(_, i)| i.excuse.as_deref() == Some("over-quota"))
+        .expect("an over-quota excuse");
+    assert!(old_form.evidence.len() > 2, "{:?}", old_form.evidence);
+    // This release's engine over the same log gives the new form.
+    let (c, evs) = load(&sample_dir());
+    let native = cfr_rules::analyze(&c, evs).expect("ordered");
+    let new_form = &native.incidents[n];
+    assert_eq!(
+        (new_form.from, &new_form.kind),
+        (old_form.from, &old_form.kind)
+    );
+    assert!(new_form.evidence.len() <= 2, "{:?}", new_form.evidence);
+    let by = new_form.excused_by.expect("excused_by");
+    assert_eq!(native.incidents[by].rule, "quota");
+}
