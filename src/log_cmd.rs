@@ -381,7 +381,14 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             }
             Ok(moved) => {
                 for m in moved {
-                    println!("moved aside: {}", m.display());
+                    println!(
+                        "moved {} bytes of {} from byte {} (records from seq {} on, never acknowledged) to {}",
+                        m.bytes,
+                        m.from.display(),
+                        m.offset,
+                        m.first_seq,
+                        m.to.display()
+                    );
                 }
                 Ok(0)
             }

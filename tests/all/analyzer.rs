@@ -292,3 +292,126 @@ fn a_hostile_bundled_analyzer_fails_verification_quickly_and_by_name() {
     assert_eq!(code, 1, "{out}");
     assert!(out.contains("analyzer-out-of-fuel"), "{out}");
 }
+
+/// A generated month of `n` events with a quota flood of `flood`
+/// never-answered requests, against the generator's contract.
+fn flood_log(n: u64, flood: u64) -> (Contract, Vec<Event>) {
+    let keys = cfr_workload::Keys::from_seed(7);
+    let c = Contract::from_toml(&cfr_workload::contract_toml(&keys)).expect("contract");
+    let mut jsonl = Vec::new();
+    cfr_workload::Workload::march_2026(n, 7)
+        .with_flood(flood)
+        .write_jsonl(&keys, &mut jsonl)
+        .expect("generate");
+    let mut imp = Importer::new(&c);
+    let events = String::from_utf8(jsonl)
+        .expect("utf-8")
+        .lines()
+        .filter_map(|l| imp.line(l).expect("generated line imports"))
+        .collect();
+    (c, events)
+}
+
+/// Bytes per event that a verdict of the generator's contract never
+/// exceeds, whatever the flood (stated in the note and in VERDICT.md).
+const VERDICT_BYTES_PER_EVENT_BOUND: usize = 1024;
+
+#[test]
+fn a_quota_flood_gives_a_verdict_linear_in_the_log() {
+    let n = 20_000;
+    let size = |flood| {
+        let (c, events) = flood_log(n, flood);
+        let v = cfr_rules::analyze(&c, events).expect("ordered");
+        let excused = v
+            .incidents
+            .iter()
+            .filter(|i| i.excused_by.is_some())
+            .count();
+        (v.to_cbor().len(), excused)
+    };
+    let (base, _) = size(0);
+    let (small, excused_small) = size(2_000);
+    let (large, excused_large) = size(8_000);
+    // The flood's missing answers are excused by reference.
+    assert!(excused_small >= 2_000, "{excused_small}");
+    assert!(excused_large >= 8_000, "{excused_large}");
+    for s in [base, small, large] {
+        assert!(
+            s <= VERDICT_BYTES_PER_EVENT_BOUND * n as usize,
+            "a verdict of {s} bytes for {n} events"
+        );
+    }
+    // Four times the flood adds about four times the bytes (copying the
+    // excusing evidence made it sixteen).
+    let ratio = (large - base) as f64 / (small - base) as f64;
+    assert!((3.0..5.0).contains(&ratio), "growth ratio {ratio}");
+}
+
+#[test]
+fn the_shipped_analyzer_replays_a_flood_that_once_ran_out_of_fuel() {
+    // The reported case: 2,000 requests at once, then the log goes on.
+    let (c, events) = flood_log(3_000, 2_000);
+    let native = cfr_rules::analyze(&c, events.clone())
+        .expect("ordered")
+        .to_cbor();
+    let limits = cfr_verify::sandbox::limits();
+    let mut run = shipped().start(&c.to_cbor(), &limits).expect("starts");
+    for part in events.chunks(1_000) {
+        let mut raw = Vec::new();
+        for e in part {
+            e.encode_into(&mut raw);
+        }
+        run.feed(&raw, part.len() as u64).expect("feeds");
+    }
+    assert_eq!(run.finish().expect("finishes within its budget"), native);
+}
+
+#[test]
+fn a_bundle_sealed_by_the_previous_analyzer_still_verifies_with_the_analyzer_it_carries() {
+    // The analyzer of the release before `excused_by` (sha256 e557c779...):
+    // it copied the excusing incident's evidence. A bundle it sealed keeps
+    // verifying (check 8 replays the analyzer the bundle carries), and its
+    // verdict, without `excused_by`, still decodes.
+    let old = root().join("tests/fixtures/analyzer-e557c779.wasm");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("events.jsonl");
+    std::fs::write(&events, sample_events(usize::MAX)).expect("write");
+    let b = dir.path().join("old.cfr");
+    let (code, _, err) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .arg("--events")
+        .arg(&events)
+        .arg("--key")
+        .arg(sample_dir().join("keys/recorder.key"))
+        .arg("--analyzer")
+        .arg(&old)
+        .arg("-o")
+        .arg(&b));
+    assert_eq!(code, 0, "{err}");
+    let r = verify_path(&b);
+    assert!(r.verified(), "{:?}", failure_codes(&r));
+    let v = r.verdict().proven().expect("verdict");
+    assert!(v.incidents.iter().all(|i| i.excused_by.is_none()));
+    // The old form: an answer excused by the quota burst carries the
+    // quota incident's evidence besides its own trigger and reply.
+    let (n, old_form) = v
+        .incidents
+        .iter()
+        .enumerate()
+        .find(|(_, i)| i.excuse.as_deref() == Some("over-quota"))
+        .expect("an over-quota excuse");
+    assert!(old_form.evidence.len() > 2, "{:?}", old_form.evidence);
+    // This release's engine over the same log gives the new form.
+    let (c, evs) = load(&sample_dir());
+    let native = cfr_rules::analyze(&c, evs).expect("ordered");
+    let new_form = &native.incidents[n];
+    assert_eq!(
+        (new_form.from, &new_form.kind),
+        (old_form.from, &old_form.kind)
+    );
+    assert!(new_form.evidence.len() <= 2, "{:?}", new_form.evidence);
+    let by = new_form.excused_by.expect("excused_by");
+    assert_eq!(native.incidents[by].rule, "quota");
+}

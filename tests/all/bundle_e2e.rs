@@ -449,3 +449,74 @@ fn a_wrong_pinned_key_for_a_role_that_signed_nothing_exits_1() {
         );
     }
 }
+
+#[test]
+fn event_sign_signs_the_kinds_that_must_be_signed() {
+    // The sample's grid outage, as the grid operator's system would write
+    // it before signing: no `sig`.
+    let text = std::fs::read_to_string(sample_dir().join("events.jsonl")).expect("events");
+    let signed_line = text
+        .lines()
+        .find(|l| l.contains(r#""kind":"outage""#))
+        .expect("an outage");
+    let v: serde_json::Value = serde_json::from_str(signed_line).expect("json");
+    let sample_sig = v["sig"].as_str().expect("signed").to_owned();
+    let mut unsigned = v.clone();
+    unsigned.as_object_mut().expect("object").remove("sig");
+    let mut child = cfr()
+        .args(["event", "sign", "--key"])
+        .arg(sample_dir().join("keys/grid.key"))
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    use std::io::Write as _;
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{unsigned}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let line: serde_json::Value = serde_json::from_slice(&out.stdout).expect("one JSON line out");
+    // Ed25519 is deterministic: the same key over the same event gives the
+    // signature the sample carries.
+    assert_eq!(line["sig"].as_str(), Some(sample_sig.as_str()));
+    // Without `event sign`, the unsigned line is still refused by seal.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let events = dir.path().join("e.jsonl");
+    std::fs::write(&events, format!("{unsigned}\n")).expect("write");
+    let (code, _, err) = seal_sample(dir.path(), &events, &[]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("must be signed"), "{err}");
+    // And the wrong party's key is refused by `event sign`.
+    let mut child = cfr()
+        .args(["event", "sign", "--key"])
+        .arg(sample_dir().join("keys/provider.key"))
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(format!("{unsigned}\n").as_bytes())
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(out.stdout.is_empty());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("only the actor signs"));
+}

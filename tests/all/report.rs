@@ -402,3 +402,44 @@ fn chromium_renders_the_timeline_and_the_incident_table() {
     let pdf = std::fs::read(&pdf).expect("PDF written");
     assert!(pdf.starts_with(b"%PDF-"));
 }
+
+#[test]
+fn an_incident_excused_by_another_rules_incident_names_it_in_text_and_html() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = sample_bundle(dir.path());
+    let r = verify_path(&b);
+    let v = r.verdict().proven().expect("verdict");
+    // The sample's quota burst excuses late answers by reference.
+    let (n, i) = v
+        .incidents
+        .iter()
+        .enumerate()
+        .find(|(_, i)| i.excused_by.is_some())
+        .expect("an incident excused by the quota rule");
+    let by = i.excused_by.expect("excused_by");
+    assert_eq!(v.incidents[by].rule, "quota");
+    assert_eq!(i.excuse.as_deref(), Some("over-quota"));
+    // Its evidence is its own: none of the quota incident's requests but
+    // its own trigger.
+    assert!(i.evidence.len() <= 2, "{:?}", i.evidence);
+    let out = dir.path().join("r.html");
+    let (code, _, err) = report(&b, &out);
+    assert_eq!(code, 0, "{err}");
+    let page = read(&out);
+    let row = between(&page, &format!("<tr id=\"incident-{}\"", n + 1), "</tr>").expect("row");
+    assert!(
+        row.contains(&format!(
+            "by <a href=\"#incident-{}\">incident {}</a>",
+            by + 1,
+            by + 1
+        )),
+        "{row}"
+    );
+    assert!(page.contains(&format!("<tr id=\"incident-{}\"", by + 1)));
+    let (code, text, err) = run(cfr().arg("verify").arg(&b));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        text.contains(&format!("(excused by incident #{})", by + 1)),
+        "{text}"
+    );
+}

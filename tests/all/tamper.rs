@@ -251,13 +251,10 @@ fn a_decompression_bomb_is_refused_without_inflating() {
 fn a_verdict_too_large_to_read_fails_check_8_by_name() {
     // Signed and listed by the recorder, but larger than a verdict may be
     // read: check 8 fails saying so (before, it read as "no verdict").
+    // The bound grows with the log (64 MiB + 4 KiB per event): one byte
+    // more than this log's bound.
     let (dir, _p, bytes) = small();
     let mut ms = members(&bytes);
-    for (n, d) in ms.iter_mut() {
-        if n == layout::VERDICT {
-            *d = vec![0xa0; 17 << 20];
-        }
-    }
     let manifest = ms
         .iter()
         .find(|(n, _)| n == layout::MANIFEST)
@@ -265,6 +262,12 @@ fn a_verdict_too_large_to_read_fails_check_8_by_name() {
         .1
         .clone();
     let m = cfr_bundle_format::manifest::Manifest::from_cbor(&manifest).expect("decodes");
+    let too_large = cfr_rules::verdict::max_verdict_bytes(m.log.events) + 1;
+    for (n, d) in ms.iter_mut() {
+        if n == layout::VERDICT {
+            *d = vec![0xa0; too_large as usize];
+        }
+    }
     let forged = resign(&mut ms, m, &recorder_key());
     let p = dir.path().join("big-verdict.cfr");
     std::fs::write(&p, forged).expect("write");

@@ -13,8 +13,9 @@ use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
 
-/// Largest small member (manifest, contract, signatures, checkpoint,
-/// verdict) read into memory.
+/// Largest small member (manifest, contract, signatures, checkpoint)
+/// read into memory; a verdict's bound grows with its log (see
+/// [`Bundle::read_small`]).
 pub const MAX_SMALL_MEMBER: u64 = 16 << 20;
 /// Largest analyzer module accepted.
 pub const MAX_ANALYZER: u64 = 64 << 20;
@@ -229,10 +230,13 @@ impl Bundle {
             source,
         };
         let file = File::open(path).map_err(io)?;
-        let limits = TarLimits {
-            max_member_size: MAX_ANALYZER.max(MAX_CHUNK_BYTES * 2),
-            ..TarLimits::default()
-        };
+        // No size bound at the archive level beyond ustar's own: nothing
+        // reads a member whole without a bound of its own (chunks
+        // MAX_CHUNK_BYTES, the analyzer MAX_ANALYZER, a verdict one that
+        // grows with the log it judges, other small members
+        // MAX_SMALL_MEMBER), and a verdict's bound is only known once the
+        // manifest is read.
+        let limits = TarLimits::default();
         let mut reader = TarReader::new(BufReader::new(file.try_clone().map_err(io)?), limits);
         let members = reader.members()?;
         check_layout(&members)?;
@@ -302,8 +306,22 @@ impl Bundle {
     }
 
     /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).
+    /// A verdict may be larger: it is bounded by
+    /// [`max_verdict_bytes`](cfr_rules::verdict::max_verdict_bytes) of the
+    /// number of events it judges (the original log's, for an excerpt).
     pub fn read_small(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
-        self.read_member_max(name, MAX_SMALL_MEMBER)
+        let max = if name == layout::VERDICT || name == layout::EXCERPT_VERDICT {
+            let judged = self
+                .manifest
+                .excerpt
+                .as_ref()
+                .map_or(0, |x| x.original_events)
+                .max(self.manifest.log.events);
+            cfr_rules::verdict::max_verdict_bytes(judged).max(MAX_SMALL_MEMBER)
+        } else {
+            MAX_SMALL_MEMBER
+        };
+        self.read_member_max(name, max)
     }
 
     /// Streams a member's bytes into `sink` (for hashing or extraction).

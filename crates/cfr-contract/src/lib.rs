@@ -180,6 +180,18 @@ impl Contract {
     /// type; every required attribute is present; a `signed = true` kind
     /// carries `sig`. Whether the signature is *valid* is checked elsewhere.
     pub fn check_event(&self, e: &Event) -> Result<(), EventError> {
+        self.check_event_unsigned(e)?;
+        if self.events.get(&e.kind).is_some_and(|spec| spec.signed) && e.sig.is_none() {
+            return Err(EventError::Unsigned {
+                kind: e.kind.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// [`check_event`](Self::check_event) without requiring a signature
+    /// of `signed = true` kinds: for an event that is about to be signed.
+    pub fn check_event_unsigned(&self, e: &Event) -> Result<(), EventError> {
         let Some(spec) = self.events.get(&e.kind) else {
             return Err(EventError::UnknownKind {
                 kind: e.kind.clone(),
@@ -215,11 +227,6 @@ impl Contract {
                     attr: name.clone(),
                 });
             }
-        }
-        if spec.signed && e.sig.is_none() {
-            return Err(EventError::Unsigned {
-                kind: e.kind.clone(),
-            });
         }
         Ok(())
     }

@@ -72,8 +72,9 @@ pub enum OpenError {
         /// The segment's first seq.
         found: u64,
     },
-    /// A bad record inside the durable part of the log (not a torn tail).
-    #[error("{path}: corrupt record at byte {offset} (would be seq {seq}): {fault}; {bytes_after} bytes follow it. The log was not opened. `cfr-bundle log repair --move-bad-tail` moves everything from this record on aside (never deleting it) if the lost events are not covered by a signed checkpoint")]
+    /// A bad record that a torn write cannot explain. Nothing was changed
+    /// on disk.
+    #[error("{path}: corrupt record at byte {offset} (seq {seq}): {fault}; {bytes_after} bytes from it to the end of the log. This is not a torn write: {reason}. The log was not opened and nothing was changed. {advice}", advice = reason.advice())]
     Corrupt {
         /// The segment.
         path: PathBuf,
@@ -85,6 +86,23 @@ pub enum OpenError {
         fault: RecordFault,
         /// Bytes from the bad record to the end of the log.
         bytes_after: u64,
+        /// Why it is not a torn tail.
+        reason: NotTorn,
+    },
+    /// The log holds fewer events than the recorder acknowledged.
+    #[error("the recorder acknowledged {acknowledged} events but the log holds {log_size}: acknowledged events are missing; the log was not opened (so none of their seqs is handed out again); restore the log from a copy")]
+    AcknowledgedMissing {
+        /// Events acknowledged.
+        acknowledged: u64,
+        /// Events in the log.
+        log_size: u64,
+    },
+    /// The acknowledgement mark file exists but neither of its slots is
+    /// valid.
+    #[error("{path}: the acknowledgement mark is damaged (neither slot is valid); the log was not opened; restore the file from a copy")]
+    AcknowledgedMark {
+        /// The mark file.
+        path: PathBuf,
     },
     /// The stored checkpoint does not parse or verify.
     #[error("{path}: the stored checkpoint is invalid: {reason}")]
@@ -118,6 +136,56 @@ pub enum OpenError {
         /// Fingerprint of the contract's recorder key.
         contract: String,
     },
+}
+
+/// Why a bad record found on open is not a torn tail.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum NotTorn {
+    /// It lies under the last signed checkpoint.
+    #[error("the last signed checkpoint covers {checkpoint_size} events")]
+    Signed {
+        /// The checkpoint's size.
+        checkpoint_size: u64,
+    },
+    /// It lies below the acknowledgement mark.
+    #[error("the recorder acknowledged {acknowledged} events")]
+    Acknowledged {
+        /// Events acknowledged.
+        acknowledged: u64,
+    },
+    /// The record's checksum holds, so its bytes are as written.
+    #[error("the record is whole and its checksum holds, so it was written this way")]
+    Intact,
+    /// Later segment files follow the damaged one.
+    #[error("{count} later segment file(s) follow it")]
+    LaterSegments {
+        /// How many.
+        count: usize,
+    },
+    /// A valid record follows it.
+    #[error("a valid record follows it at byte {offset}")]
+    ValidAfter {
+        /// That record's offset in the same segment.
+        offset: u64,
+    },
+    /// Too many record-shaped byte runs follow it to check them all.
+    #[error("record-shaped bytes follow it")]
+    Undecided,
+}
+
+impl NotTorn {
+    /// What the operator can do.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            NotTorn::Signed { .. } | NotTorn::Acknowledged { .. } => {
+                "Those events were acknowledged: restore the log from a copy (`log repair` refuses to move them)"
+            }
+            _ => {
+                "No event from this record on was acknowledged: `cfr-bundle log repair --move-bad-tail` moves them aside into quarantine/ (never deleting them)"
+            }
+        }
+    }
 }
 
 /// Why an append failed. On any of these, none of the request's events
@@ -213,6 +281,14 @@ pub enum RepairError {
         seq: u64,
         /// The checkpoint's size.
         checkpoint_size: u64,
+    },
+    /// Moving the bad tail aside would drop acknowledged events.
+    #[error("the bad record is at seq {seq} but the recorder acknowledged {acknowledged} events: clients hold receipts for them; restore the log from a copy instead")]
+    WouldDropAcknowledged {
+        /// The first seq that would be moved aside.
+        seq: u64,
+        /// Events acknowledged.
+        acknowledged: u64,
     },
     /// Moving a file failed.
     #[error("{path}: {source}")]

@@ -46,7 +46,7 @@
 //! * A **log directory** ([`init`]) holds `contract.toml` (the contract
 //!   the log is bound to), `segments/` (the records, see [`segment`]),
 //!   `checkpoint` (the last signed checkpoint, a C2SP signed note),
-//!   `LOCK`, and, after recoveries, `torn/` and `quarantine/`.
+//!   `acked` (the acknowledgement mark, see [`ACKED_FILE`]), `LOCK`, and, after recoveries, `torn/` and `quarantine/`.
 //! * The **[`Recorder`]** owns an open log. [`Recorder::append`] checks
 //!   submissions against the contract (kind, actor, attributes, and the
 //!   actor's signature where the contract requires one), then hands them
@@ -55,13 +55,22 @@
 //!   their records in one `write` and one `fdatasync`, and only then
 //!   acknowledges each with a [`Receipt`] (seq, time, leaf hash). A
 //!   request is all or nothing.
-//! * **Crash safety**: on open, every record's length and check are
-//!   verified. A bad record followed by at most one batch's worth of bytes
-//!   in the last segment is a torn tail (the last write, never
-//!   acknowledged): its bytes are kept in `torn/` and it is cut. Anything
-//!   else is corruption: the log refuses to open ([`OpenError::Corrupt`])
-//!   and [`repair`] moves the bad tail aside into `quarantine/` when asked,
-//!   refusing if that would drop events under a signed checkpoint.
+//! * **Crash safety**: the writer syncs a batch, then raises the
+//!   **acknowledgement mark** (`acked`, the number of events ever
+//!   acknowledged) and syncs it, and only then acknowledges. On open the
+//!   signed checkpoint and the mark are read first, then every record's
+//!   length, check, decoding, seq and time. A torn tail is only what a torn
+//!   write can leave: an incomplete or checksum-failing last record, with
+//!   no valid record after it, in the last segment, above the mark. Its
+//!   bytes are kept in `torn/` and it is cut. Anything else (a bad record
+//!   below the mark or the checkpoint, a checksum-valid record that does not
+//!   decode or is out of order, a valid record after a bad one, a log
+//!   shorter than the mark) makes open refuse ([`OpenError::Corrupt`],
+//!   [`OpenError::AcknowledgedMissing`]), naming the segment, byte offset
+//!   and seq, and change nothing on disk. [`repair`] moves a bad tail into
+//!   `quarantine/` only when no checkpoint covers it and it lies above the
+//!   mark, and says exactly what it moved ([`Moved`]). So no seq a client
+//!   was ever given is handed out again, whatever the damage.
 //! * **Checkpoints** ([`Recorder::sign_checkpoint`]) are signed over the
 //!   durable tree only and persisted before they are returned; on open the
 //!   tree's root at the stored checkpoint's size must equal it, so the
@@ -75,6 +84,7 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+mod acked;
 pub mod client;
 pub mod error;
 mod recorder;
@@ -83,12 +93,13 @@ pub mod segment;
 pub mod server;
 pub mod submission;
 
+pub use acked::{parse_acked, ACKED_FILE};
 pub use error::{
-    AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
+    AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
 pub use recorder::{
-    for_each_event, init, inspect, repair, ConsistencyProof, InclusionProof, Receipt, Recorder,
-    RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES,
-    MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    for_each_event, init, inspect, repair, ConsistencyProof, InclusionProof, Moved, Receipt,
+    Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE,
+    MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
 };
 pub use submission::{Rejection, Submission};

@@ -1,5 +1,7 @@
 //! The log directory and the group-committing recorder over it.
 
+use crate::acked;
+use crate::error::NotTorn;
 use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
@@ -117,6 +119,10 @@ pub struct Recovery {
     pub torn_tail: Option<(PathBuf, u64)>,
     /// The size of the last signed checkpoint, if any.
     pub checkpoint_size: Option<u64>,
+    /// Events the recorder had acknowledged before this open (the
+    /// acknowledgement mark; for a log written before the mark existed,
+    /// the size of its last signed checkpoint).
+    pub acknowledged: u64,
 }
 
 /// Creates a log directory bound to the contract `contract_toml`.
@@ -139,6 +145,7 @@ pub fn init(dir: &Path, contract_toml: &str) -> Result<(), InitError> {
     let segs = dir.join(SEGMENTS_DIR);
     std::fs::create_dir(&segs).map_err(io(&segs))?;
     create_segment(&segs, 0).map_err(io(&segs))?;
+    acked::MarkFile::open(dir, None).map_err(io(&dir.join(acked::ACKED_FILE)))?;
     write_atomically(&dir.join(CONTRACT_FILE), contract_toml.as_bytes()).map_err(io(dir))?;
     sync_dir(dir).map_err(io(dir))?;
     Ok(())
@@ -219,13 +226,27 @@ fn read_contract(dir: &Path) -> Result<(String, Contract), OpenError> {
     Ok((text, contract))
 }
 
+/// The first bad record of a log.
+struct Bad {
+    /// Index of its segment in [`Walk::segments`].
+    segment: usize,
+    /// Its byte offset in that segment.
+    offset: u64,
+    /// The seq it would have.
+    seq: u64,
+    fault: segment::RecordFault,
+    /// Bytes from it to the end of the log.
+    bytes_after: u64,
+    /// Whether a valid record follows it in its segment.
+    after: segment::After,
+}
+
 /// The result of walking every segment.
 struct Walk {
     /// Segments in order with their clean lengths.
     segments: Vec<(u64, PathBuf, u64)>,
-    /// The first bad record, if any: (segment index, offset, seq, fault,
-    /// bytes after it to the end of the log).
-    bad: Option<(usize, u64, u64, segment::RecordFault, u64)>,
+    /// The first bad record, if any.
+    bad: Option<Bad>,
     /// Segment files in the directory (including any after a bad record).
     total: usize,
     /// Events read before `bad`.
@@ -233,13 +254,14 @@ struct Walk {
 }
 
 /// Reads every segment in order, calling `each` for every good record.
+/// Changes nothing on disk.
 fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
     let segs = list_segments(dir)?;
     let mut expected = 0u64;
     let mut last_time = None;
     let mut out = Vec::new();
     let mut sizes = Vec::with_capacity(segs.len());
-    for (first, path) in &segs {
+    for (_, path) in &segs {
         let len = std::fs::metadata(path)
             .map_err(|source| OpenError::Io {
                 path: path.clone(),
@@ -247,7 +269,6 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
             })?
             .len();
         sizes.push(len);
-        let _ = first;
     }
     for (i, (first, path)) in segs.iter().enumerate() {
         if *first != expected {
@@ -273,11 +294,20 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
         }
         out.push((*first, path.clone(), scan.good_len));
         if let Some(fault) = scan.fault {
-            let after: u64 =
+            let bytes_after: u64 =
                 bytes.len() as u64 - scan.good_len + sizes[i + 1..].iter().sum::<u64>();
+            let offset = scan.good_len;
+            let after = segment::after_bad_record(&bytes, offset as usize);
             return Ok(Walk {
                 segments: out,
-                bad: Some((i, scan.good_len, expected, fault, after)),
+                bad: Some(Bad {
+                    segment: i,
+                    offset,
+                    seq: expected,
+                    fault,
+                    bytes_after,
+                    after,
+                }),
                 events: expected,
                 total: segs.len(),
             });
@@ -288,6 +318,65 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
         bad: None,
         events: expected,
         total: segs.len(),
+    })
+}
+
+/// What the recorder has promised about a log: every event below
+/// `acked` was acknowledged, every event below `signed` is under a signed
+/// checkpoint (so `signed <= acked`).
+struct Promised {
+    acked: u64,
+    signed: u64,
+}
+
+impl Promised {
+    fn of(checkpoint: Option<&SignedCheckpoint>, mark: Option<acked::Mark>) -> Promised {
+        let signed = checkpoint.map_or(0, |c| c.checkpoint().size);
+        // A log written before the mark existed: at least its signed
+        // checkpoint was acknowledged.
+        let acked = mark.map_or(signed, |m| m.acked).max(signed);
+        Promised { acked, signed }
+    }
+}
+
+/// Why the bad record `bad` is not a torn tail, or `None` when it is one:
+/// a torn write leaves an incomplete or checksum-failing last record, with
+/// nothing valid after it, beyond every record the recorder acknowledged.
+fn not_torn(bad: &Bad, segments: usize, promised: &Promised) -> Option<NotTorn> {
+    use segment::{After, RecordFault};
+    if bad.seq < promised.signed {
+        return Some(NotTorn::Signed {
+            checkpoint_size: promised.signed,
+        });
+    }
+    if bad.seq < promised.acked {
+        return Some(NotTorn::Acknowledged {
+            acknowledged: promised.acked,
+        });
+    }
+    if !matches!(
+        bad.fault,
+        RecordFault::Truncated | RecordFault::Checksum | RecordFault::BadLength { .. }
+    ) {
+        return Some(NotTorn::Intact);
+    }
+    if bad.segment + 1 != segments {
+        return Some(NotTorn::LaterSegments {
+            count: segments - bad.segment - 1,
+        });
+    }
+    match bad.after {
+        After::Nothing => None,
+        After::Record(offset) => Some(NotTorn::ValidAfter { offset }),
+        After::Undecided => Some(NotTorn::Undecided),
+    }
+}
+
+fn read_mark(dir: &Path) -> Result<Option<acked::Mark>, OpenError> {
+    let path = dir.join(acked::ACKED_FILE);
+    acked::read(dir).map_err(|e| match e {
+        acked::ReadMarkError::Io(source) => OpenError::Io { path, source },
+        acked::ReadMarkError::Invalid => OpenError::AcknowledgedMark { path },
     })
 }
 
@@ -313,27 +402,50 @@ fn read_checkpoint(dir: &Path, contract: &Contract) -> Result<Option<SignedCheck
     Ok(Some(signed))
 }
 
-/// Moves a corrupt tail aside: everything from the first bad record on
-/// (the rest of its segment and every later segment) goes into
-/// `quarantine/`, nothing is deleted. Refuses when that would drop events
-/// covered by the last signed checkpoint. Returns what was moved, or an
-/// empty list when the log had nothing to repair (a torn tail is cut by
-/// opening, not here).
-pub fn repair(dir: &Path) -> Result<Vec<PathBuf>, RepairError> {
+/// What [`repair`] moved: bytes `offset..offset + bytes` of `from` (a
+/// whole later segment when `offset` is 0 and it was renamed), now in `to`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Moved {
+    /// The segment the bytes came from.
+    pub from: PathBuf,
+    /// Where they started in it.
+    pub offset: u64,
+    /// How many bytes.
+    pub bytes: u64,
+    /// The first seq the moved records would have had.
+    pub first_seq: u64,
+    /// Where they are now (in `quarantine/`).
+    pub to: PathBuf,
+}
+
+/// Moves a bad tail aside: everything from the first bad record on (the
+/// rest of its segment and every later segment) goes into `quarantine/`,
+/// nothing is deleted. Refuses, changing nothing, when the bad record is
+/// below the last signed checkpoint or below the acknowledgement mark
+/// (those events were acknowledged: only a copy of the log can restore
+/// them). Returns exactly what was moved, or an empty list when the log
+/// has no bad record (a torn tail is cut by opening, not here).
+pub fn repair(dir: &Path) -> Result<Vec<Moved>, RepairError> {
     let lock = Lock::take(dir).map_err(RepairError::Open)?;
     let (_, contract) = read_contract(dir).map_err(RepairError::Open)?;
     let checkpoint = read_checkpoint(dir, &contract).map_err(RepairError::Open)?;
+    let mark = read_mark(dir).map_err(RepairError::Open)?;
+    let promised = Promised::of(checkpoint.as_ref(), mark);
     let w = walk(dir, |_| {}).map_err(RepairError::Open)?;
-    let Some((index, offset, seq, _, _)) = w.bad else {
+    let Some(bad) = w.bad else {
         return Ok(Vec::new());
     };
-    if let Some(cp) = &checkpoint {
-        if cp.checkpoint().size > seq {
-            return Err(RepairError::WouldDropSigned {
-                seq,
-                checkpoint_size: cp.checkpoint().size,
-            });
-        }
+    if bad.seq < promised.signed {
+        return Err(RepairError::WouldDropSigned {
+            seq: bad.seq,
+            checkpoint_size: promised.signed,
+        });
+    }
+    if bad.seq < promised.acked {
+        return Err(RepairError::WouldDropAcknowledged {
+            seq: bad.seq,
+            acknowledged: promised.acked,
+        });
     }
     let q = dir.join(QUARANTINE_DIR);
     let io = |path: &Path| {
@@ -343,17 +455,34 @@ pub fn repair(dir: &Path) -> Result<Vec<PathBuf>, RepairError> {
     std::fs::create_dir_all(&q).map_err(io(&q))?;
     let stamp = now_ns();
     let mut moved = Vec::new();
-    let (_, seg_path, _) = &w.segments[index];
-    let kept = q.join(format!("{stamp}-seq{seq}-from-byte{offset}.bin"));
-    copy_tail(seg_path, offset, &kept).map_err(io(&kept))?;
-    moved.push(kept);
+    let (first, seg_path, _) = &w.segments[bad.segment];
+    let seg_len = std::fs::metadata(seg_path).map_err(io(seg_path))?.len();
+    let kept = q.join(format!(
+        "{stamp}-seq{}-from-byte{}.bin",
+        bad.seq, bad.offset
+    ));
+    copy_tail(seg_path, bad.offset, &kept).map_err(io(&kept))?;
+    moved.push(Moved {
+        from: seg_path.clone(),
+        offset: bad.offset,
+        bytes: seg_len - bad.offset,
+        first_seq: bad.seq,
+        to: kept,
+    });
     let all = list_segments(dir).map_err(RepairError::Open)?;
-    for (first, path) in all.iter().filter(|(f, _)| *f > w.segments[index].0) {
-        let target = q.join(format!("{stamp}-{}", segment::segment_name(*first)));
+    for (later, path) in all.iter().filter(|(f, _)| f > first) {
+        let target = q.join(format!("{stamp}-{}", segment::segment_name(*later)));
+        let bytes = std::fs::metadata(path).map_err(io(path))?.len();
         std::fs::rename(path, &target).map_err(io(path))?;
-        moved.push(target);
+        moved.push(Moved {
+            from: path.clone(),
+            offset: 0,
+            bytes,
+            first_seq: *later,
+            to: target,
+        });
     }
-    truncate(seg_path, offset).map_err(io(seg_path))?;
+    truncate(seg_path, bad.offset).map_err(io(seg_path))?;
     sync_dir(&dir.join(SEGMENTS_DIR)).map_err(io(dir))?;
     sync_dir(&q).map_err(io(&q))?;
     drop(lock);
@@ -476,6 +605,11 @@ impl Recorder {
                 });
             }
         }
+        // What the recorder promised before anything is read or cut: the
+        // signed checkpoint and the acknowledgement mark.
+        let checkpoint = read_checkpoint(dir, &contract)?;
+        let mark = read_mark(dir)?;
+        let promised = Promised::of(checkpoint.as_ref(), mark);
         let mut index = Index {
             tree: Tree::new(),
             times: Vec::new(),
@@ -496,37 +630,28 @@ impl Recorder {
             ..Recovery::default()
         };
         let mut segments = w.segments;
-        if let Some((i, offset, seq, fault, after)) = w.bad {
-            let (_, path, _) = &segments[i];
-            if i + 1 != w.total || after > MAX_BATCH_BYTES {
+        let mut torn = None;
+        if let Some(bad) = &w.bad {
+            let (_, path, _) = &segments[bad.segment];
+            if let Some(reason) = not_torn(bad, w.total, &promised) {
                 return Err(OpenError::Corrupt {
                     path: path.clone(),
-                    offset,
-                    seq,
-                    fault,
-                    bytes_after: after,
+                    offset: bad.offset,
+                    seq: bad.seq,
+                    fault: bad.fault.clone(),
+                    bytes_after: bad.bytes_after,
+                    reason,
                 });
             }
-            // A torn tail: the last write, never acknowledged. Keep its
-            // bytes for inspection, then cut it.
-            let torn = dir.join(TORN_DIR);
-            let kept = torn.join(format!("{}-seq{seq}-byte{offset}.bin", now_ns()));
-            let io = |p: &Path| {
-                let p = p.to_owned();
-                move |source| OpenError::Io { path: p, source }
-            };
-            std::fs::create_dir_all(&torn).map_err(io(&torn))?;
-            copy_tail(path, offset, &kept).map_err(io(&kept))?;
-            truncate(path, offset).map_err(io(path))?;
-            recovery.torn_tail = Some((kept, after));
+            torn = Some((path.clone(), bad.offset, bad.seq, bad.bytes_after));
         }
-        let checkpoint = read_checkpoint(dir, &contract)?;
+        let size = index.tree.size();
         if let Some(cp) = &checkpoint {
             let c = cp.checkpoint();
-            if c.size > index.tree.size() {
+            if c.size > size {
                 return Err(OpenError::CheckpointAhead {
                     checkpoint_size: c.size,
-                    log_size: index.tree.size(),
+                    log_size: size,
                 });
             }
             let root = index
@@ -538,6 +663,34 @@ impl Recorder {
             }
             recovery.checkpoint_size = Some(c.size);
         }
+        if promised.acked > size {
+            return Err(OpenError::AcknowledgedMissing {
+                acknowledged: promised.acked,
+                log_size: size,
+            });
+        }
+        let io = |p: &Path| {
+            let p = p.to_owned();
+            move |source| OpenError::Io { path: p, source }
+        };
+        // Only now, with every promise checked, is anything changed: a
+        // torn tail (the last write, never acknowledged) is kept in
+        // `torn/` and cut, and the mark is raised over records that were
+        // synced but not yet acknowledged when the recorder stopped.
+        if let Some((path, offset, seq, after)) = torn {
+            let torn = dir.join(TORN_DIR);
+            let kept = torn.join(format!("{}-seq{seq}-byte{offset}.bin", now_ns()));
+            std::fs::create_dir_all(&torn).map_err(io(&torn))?;
+            copy_tail(&path, offset, &kept).map_err(io(&kept))?;
+            truncate(&path, offset).map_err(io(&path))?;
+            recovery.torn_tail = Some((kept, after));
+        }
+        let mut marks =
+            acked::MarkFile::open(dir, mark).map_err(io(&dir.join(acked::ACKED_FILE)))?;
+        marks
+            .raise(size)
+            .map_err(io(&dir.join(acked::ACKED_FILE)))?;
+        recovery.acknowledged = promised.acked;
         let segs_dir = dir.join(SEGMENTS_DIR);
         if segments.is_empty() {
             let path = create_segment(&segs_dir, 0).map_err(|source| OpenError::Io {
@@ -578,6 +731,7 @@ impl Recorder {
             path,
             file,
             len,
+            marks,
             opts,
         };
         let handle = std::thread::Builder::new()
@@ -788,6 +942,9 @@ struct Writer {
     path: PathBuf,
     file: File,
     len: u64,
+    /// The acknowledgement mark, raised after each batch is synced and
+    /// before it is acknowledged.
+    marks: acked::MarkFile,
     opts: RecorderOptions,
 }
 
@@ -837,6 +994,7 @@ impl Writer {
         let mut leaves: Vec<(Hash, i64)> = Vec::new();
         let mut new_ids: HashMap<String, (u64, [u8; 16])> = HashMap::new();
         let mut plans: Vec<Planned> = Vec::with_capacity(jobs.len());
+        let new_size;
         {
             let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
             let base = index.tree.size();
@@ -924,9 +1082,13 @@ impl Writer {
                     plans.push(Planned::Receipts(receipts));
                 }
             }
+            new_size = base + leaves.len() as u64;
         }
         if !buf.is_empty() {
-            if let Err(e) = self.write(&buf, leaves.len() as u64) {
+            if let Err(e) = self
+                .write(&buf, leaves.len() as u64)
+                .and_then(|()| self.raise_mark(new_size))
+            {
                 for (job, plan) in jobs.into_iter().zip(plans) {
                     let _ = job.reply.send(Err(match plan {
                         Planned::Failed(f) => f,
@@ -998,6 +1160,21 @@ impl Writer {
         }
         self.len += buf.len() as u64;
         Ok(())
+    }
+
+    /// Raises the acknowledgement mark over a synced batch. If that fails
+    /// the recorder stops: the batch is durable but was never
+    /// acknowledged, and the next open raises the mark over it.
+    fn raise_mark(&mut self, size: u64) -> Result<(), AppendError> {
+        self.marks.raise(size).map_err(|e| {
+            let err = AppendError::Storage {
+                path: self.marks.path().to_owned(),
+                kind: e.kind(),
+                message: e.to_string(),
+            };
+            self.stop(err.to_string());
+            err
+        })
     }
 
     fn storage_error(&self, e: &std::io::Error) -> AppendError {

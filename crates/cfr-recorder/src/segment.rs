@@ -217,6 +217,67 @@ pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
     }
 }
 
+/// What lies after a bad record: whether any valid record follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum After {
+    /// No valid record starts anywhere after it (what a torn write leaves).
+    Nothing,
+    /// A record that frames, checks and decodes starts at this offset.
+    Record(u64),
+    /// Too many record-shaped byte runs to check them all; treated as
+    /// valid records following (never as a torn tail).
+    Undecided,
+}
+
+/// How many record-shaped candidates [`after_bad_record`] checksums
+/// before it gives up (bounds the work on crafted bytes).
+const MAX_CANDIDATES: usize = 64;
+
+/// Looks for a valid record at any byte offset after `start` (the offset
+/// of a bad record), to tell a torn tail (nothing valid after it) from a
+/// damaged record in the middle of the log. A candidate must be framed
+/// (plausible length that fits), have a plausible id length, and begin its
+/// event with the canonical CBOR of an event (a map whose first key is
+/// `"seq"`); only those are checksummed and decoded.
+pub fn after_bad_record(bytes: &[u8], start: usize) -> After {
+    let mut tried = 0;
+    let mut pos = start + 1;
+    while pos + FRAME_LEN < bytes.len() {
+        let p = pos;
+        pos += 1;
+        let mut len4 = [0u8; 4];
+        len4.copy_from_slice(&bytes[p..p + 4]);
+        let len = u32::from_le_bytes(len4) as usize;
+        if !(2..=MAX_BODY_BYTES).contains(&len) || bytes.len() - p - FRAME_LEN < len {
+            continue;
+        }
+        let body = &bytes[p + FRAME_LEN..p + FRAME_LEN + len];
+        let id_len = body[0] as usize;
+        let Some(cbor) = body.get(1 + id_len..) else {
+            continue;
+        };
+        if id_len > MAX_ID_BYTES || !looks_like_event(cbor) {
+            continue;
+        }
+        if tried == MAX_CANDIDATES {
+            return After::Undecided;
+        }
+        tried += 1;
+        if let Ok((_, cbor, _)) = read_record(bytes, p) {
+            if Event::from_cbor(cbor).is_ok() {
+                return After::Record(p as u64);
+            }
+        }
+    }
+    After::Nothing
+}
+
+/// Whether `cbor` starts like an event's canonical CBOR: a map of 5 or 6
+/// entries whose first key is the text `"seq"`.
+fn looks_like_event(cbor: &[u8]) -> bool {
+    cbor.len() > 5 && matches!(cbor[0], 0xa5 | 0xa6) && cbor[1..5] == *b"\x63seq"
+}
+
 /// Reads the framing at `pos`: `(id, event cbor, next position)`.
 fn read_record(bytes: &[u8], pos: usize) -> Result<(&str, &[u8], usize), RecordFault> {
     let rest = &bytes[pos..];
@@ -311,6 +372,49 @@ mod tests {
             assert!(s.good_len == HEADER_LEN as u64 || ends.contains(&s.good_len));
             assert_eq!(s.fault.is_none(), s.good_len as usize == cut);
         }
+    }
+
+    #[test]
+    fn every_event_record_is_recognised_after_a_bad_one() {
+        // The prefilter must accept every record the recorder writes,
+        // signed or not, with or without an id.
+        let mut signed = event(6, 101);
+        signed.sig = Some([7; 64]);
+        for (id, e) in [("", event(6, 101)), ("some-id", signed)] {
+            let mut buf = segment(1);
+            let bad_at = buf.len();
+            encode_record(&mut buf, "x", &event(6, 100).encode());
+            buf[bad_at + 20] ^= 1;
+            let good_at = buf.len();
+            let mut e = e;
+            e.seq = 7;
+            encode_record(&mut buf, id, &e.encode());
+            assert_eq!(
+                after_bad_record(&buf, bad_at),
+                After::Record(good_at as u64)
+            );
+            // Without the good record, nothing follows: a torn tail.
+            assert_eq!(after_bad_record(&buf[..good_at], bad_at), After::Nothing);
+        }
+        // Zeros (a torn page) and truncation hold no record.
+        let mut buf = segment(1);
+        let at = buf.len();
+        buf.extend_from_slice(&[0u8; 5000]);
+        assert_eq!(after_bad_record(&buf, at), After::Nothing);
+    }
+
+    #[test]
+    fn crafted_candidates_are_bounded() {
+        // Many record-shaped runs with bad checksums: the search stops.
+        let mut buf = segment(0);
+        let at = buf.len();
+        for _ in 0..200 {
+            let mut r = Vec::new();
+            encode_record(&mut r, "", &event(0, 1).encode());
+            r[5] ^= 1;
+            buf.extend_from_slice(&r);
+        }
+        assert_eq!(after_bad_record(&buf, at), After::Undecided);
     }
 
     #[test]

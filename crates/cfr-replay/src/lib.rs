@@ -269,6 +269,7 @@ impl Analyzer {
             limits: limits.clone(),
             fuel_granted: 0,
             chunks: 0,
+            events: 0,
             failed: false,
         };
         run.grant(
@@ -325,6 +326,8 @@ pub struct Run {
     limits: Limits,
     fuel_granted: u64,
     chunks: u64,
+    /// Events fed so far (the memory and output limits grow with them).
+    events: u64,
     failed: bool,
 }
 
@@ -354,6 +357,9 @@ impl Run {
             .fuel_per_event
             .saturating_mul(events)
             .saturating_add(self.limits.fuel_per_byte.saturating_mul(len_u64(chunk)));
+        self.events = self.events.saturating_add(events);
+        let memory = self.limits.memory_limit(self.events);
+        self.store.data_mut().memory_bytes = memory;
         self.guard(|run| {
             run.grant(fuel)?;
             run.call_with_input(stage, chunk)
@@ -366,7 +372,7 @@ impl Run {
         self.guard(|run| {
             let status = run.call0(Stage::Finish, |f| &f.finish)?;
             run.check_status(Stage::Finish, status)?;
-            let max = u32::try_from(run.limits.max_output_bytes).unwrap_or(u32::MAX);
+            let max = u32::try_from(run.limits.output_limit(run.events)).unwrap_or(u32::MAX);
             run.output(Stage::Finish, max, true)
         })
     }
@@ -469,7 +475,7 @@ impl Run {
             .refused_memory
             .map(|requested| ReplayError::OutOfMemory {
                 stage,
-                limit: self.limits.memory_bytes,
+                limit: self.store.data().memory_bytes,
                 requested,
             })
     }
@@ -561,7 +567,7 @@ impl Run {
         if whole && len > max {
             return Err(ReplayError::OutputTooLarge {
                 len: len.into(),
-                max: self.limits.max_output_bytes,
+                max: max.into(),
             });
         }
         let data = self.exports()?.memory.data(&self.store);

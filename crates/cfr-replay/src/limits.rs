@@ -11,15 +11,26 @@
 /// depends only on the input, so an analyzer that runs out of fuel does so at
 /// the same point on every machine.
 ///
+/// Memory and the verdict's size scale with the input the same way: the
+/// memory limit is `memory_bytes + memory_per_event * events fed so far`
+/// (at most 4 GiB, all a 32-bit memory can address), and the verdict may
+/// be `max_output_bytes + output_per_event * events` long. So no honest log
+/// fails for its size alone, while a hostile analyzer is still stopped at a
+/// point that depends only on the input.
+///
 /// ```
 /// let limits = cfr_replay::Limits { fuel_per_event: 10_000, ..Default::default() };
 /// assert_eq!(limits.memory_bytes, 128 << 20);
+/// assert_eq!(limits.memory_limit(1_000_000), (128 << 20) + 4096 * 1_000_000);
+/// assert_eq!(limits.memory_limit(u64::MAX), 4 << 30);
 /// ```
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest linear memory, in bytes (default 128 MiB, so that `verify`
-    /// stays within its 256 MiB peak-RSS target with the host's own buffers).
+    /// Linear memory allowed before any event is fed, in bytes (default
+    /// 128 MiB).
     pub memory_bytes: u64,
+    /// Further linear memory allowed per event fed (default 4096 bytes).
+    pub memory_per_event: u64,
     /// Fuel granted at the start of a run (default 1,000,000,000, roughly a
     /// second of work: instantiation and compiling the contract).
     pub fuel_base: u64,
@@ -27,18 +38,41 @@ pub struct Limits {
     pub fuel_per_event: u64,
     /// Fuel granted per input byte, contract and chunks (default 1,000).
     pub fuel_per_byte: u64,
-    /// Largest verdict accepted from `cfr_finish`, in bytes (default 64 MiB).
+    /// Largest verdict accepted from `cfr_finish` for an empty log, in
+    /// bytes (default 64 MiB).
     pub max_output_bytes: u64,
+    /// Further verdict bytes accepted per event fed (default 4096).
+    pub output_per_event: u64,
+}
+
+/// All a 32-bit linear memory can address.
+const MAX_MEMORY_BYTES: u64 = 4 << 30;
+
+impl Limits {
+    /// The memory limit once `events` events have been fed.
+    pub fn memory_limit(&self, events: u64) -> u64 {
+        self.memory_bytes
+            .saturating_add(self.memory_per_event.saturating_mul(events))
+            .min(MAX_MEMORY_BYTES)
+    }
+
+    /// The largest verdict accepted after `events` events.
+    pub fn output_limit(&self, events: u64) -> u64 {
+        self.max_output_bytes
+            .saturating_add(self.output_per_event.saturating_mul(events))
+    }
 }
 
 impl Default for Limits {
     fn default() -> Self {
         Limits {
             memory_bytes: 128 << 20,
+            memory_per_event: 4096,
             fuel_base: 1_000_000_000,
             fuel_per_event: 100_000,
             fuel_per_byte: 1_000,
             max_output_bytes: 64 << 20,
+            output_per_event: 4096,
         }
     }
 }

@@ -1862,9 +1862,15 @@ fn incident_row(s: &mut String, n: usize, i: &Incident, limits: Limits) -> fmt::
     } else {
         format!("{}<br>to {}", when(i.from), when(i.until))
     };
-    let excuse = match &i.excuse {
-        Some(x) => format!("excuse <code>{}</code>", esc_cap(x, 200)),
-        None => "no excuse".into(),
+    let excuse = match (&i.excuse, i.excused_by) {
+        (Some(x), Some(by)) => format!(
+            "excuse <code>{}</code> by <a href=\"#incident-{}\">incident {}</a>",
+            esc_cap(x, 200),
+            by + 1,
+            by + 1
+        ),
+        (Some(x), None) => format!("excuse <code>{}</code>", esc_cap(x, 200)),
+        (None, _) => "no excuse".into(),
     };
     let debtor = if i.debtor != i.party {
         format!("; debtor {}", i.debtor.name())
@@ -2012,6 +2018,7 @@ mod tests {
             until: n as i64 * 1_000_000_000 + 500,
             evidence: (0..200).map(|k| n * 1000 + k * 2).collect(),
             explanation: "x".repeat(10_000),
+            excused_by: None,
         }
     }
 

@@ -384,12 +384,15 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
         for (n, i) in list {
             let _ = writeln!(
                 s,
-                "  {:>nw$}  {:<fw$}  {:<kw$}  {:<rw$}  {}",
+                "  {:>nw$}  {:<fw$}  {:<kw$}  {:<rw$}  {}{}",
                 n + 1,
                 format_rfc3339(i.from),
                 i.kind,
                 i.rule,
-                i.explanation
+                i.explanation,
+                i.excused_by
+                    .map(|by| format!(" (excused by incident #{})", by + 1))
+                    .unwrap_or_default()
             );
         }
     }

@@ -71,9 +71,10 @@ enum Source<'a> {
         notice: Option<i64>,
     },
     /// The named rule's incidents (never `sla_breach`: those are made after
-    /// attribution), with their rule's id.
+    /// attribution), with their rule's id and position in the contract.
     Rule {
         rule: &'a str,
+        position: usize,
         raw: &'a [Raw],
         index: IntervalIndex,
     },
@@ -113,6 +114,7 @@ impl<'a> Attributor<'a> {
                     let raw = raw.get(*r).map_or(&[][..], |v| v.as_slice());
                     Source::Rule {
                         rule: rules.get(*r).map_or("", |m| m.id.as_str()),
+                        position: *r,
                         raw,
                         index: IntervalIndex::new(
                             raw.iter()
@@ -131,8 +133,10 @@ impl<'a> Attributor<'a> {
         Attributor { excuses, sources }
     }
 
-    /// Decides the party of one incident of `rule`.
-    pub fn attribute(&self, rule: &RuleMeta, raw: Raw) -> Incident {
+    /// Decides the party of one incident of `rule`. When a rule-based
+    /// excuse decides, also returns the excusing incidents that may come
+    /// first in the verdict (see [`Excuser`]).
+    pub fn attribute(&self, rule: &RuleMeta, raw: Raw) -> (Incident, Option<Excuser>) {
         let (lo, hi) = raw.closed_window();
         let Raw {
             kind,
@@ -145,6 +149,7 @@ impl<'a> Attributor<'a> {
         } = raw;
         let mut party = rule.debtor;
         let mut excuse = None;
+        let mut excuser = None;
         if let Some(p) = permit {
             // A permit decides before the excuses.
             party = p.party;
@@ -163,9 +168,14 @@ impl<'a> Attributor<'a> {
                         notice,
                     } => {
                         let mut valid = Vec::new();
+                        let mut refused = 0usize;
                         for i in index.overlapping(lo, hi) {
                             let Some(e) = events.get(i) else { continue };
                             if cfg.attribute == Party::External && !e.attestor {
+                                refused += 1;
+                                if refused > MAX_CITED {
+                                    continue;
+                                }
                                 explanation.push_str(&format!(
                                     "; {} (seq {}) was emitted by {}, not an attestor: \
                                      excuse \"{}\" does not apply",
@@ -176,6 +186,10 @@ impl<'a> Attributor<'a> {
                             if let Some(n) = notice {
                                 let ahead = e.from.saturating_sub(e.time);
                                 if ahead < *n {
+                                    refused += 1;
+                                    if refused > MAX_CITED {
+                                        continue;
+                                    }
                                     let when = if ahead >= 0 {
                                         format!("{} before", hours(ahead))
                                     } else {
@@ -194,8 +208,21 @@ impl<'a> Attributor<'a> {
                             }
                             valid.push(e);
                         }
+                        if refused > MAX_CITED {
+                            explanation.push_str(&format!(
+                                "; {} more {} events do not apply either",
+                                refused - MAX_CITED,
+                                cfg.id
+                            ));
+                        }
+                        // The first events that apply are cited and are
+                        // evidence; the rest are counted (so that a flood of
+                        // excuse events cannot make every incident's
+                        // evidence as long as the flood).
+                        let more = valid.len().saturating_sub(MAX_CITED);
+                        valid.truncate(MAX_CITED);
                         if !valid.is_empty() {
-                            let cited = valid
+                            let mut cited = valid
                                 .iter()
                                 .map(|e| {
                                     format!(
@@ -208,6 +235,9 @@ impl<'a> Attributor<'a> {
                                 })
                                 .collect::<Vec<_>>()
                                 .join(", ");
+                            if more > 0 {
+                                cited.push_str(&format!(" and {more} more"));
+                            }
                             evidence.extend(valid.iter().map(|e| e.seq));
                             explanation.push_str(&format!(
                                 "; excuse \"{}\" applies: {cited}; so {}",
@@ -219,13 +249,15 @@ impl<'a> Attributor<'a> {
                     }
                     Source::Rule {
                         rule: named,
+                        position,
                         raw,
                         index,
                     } => {
                         let hits = index.overlapping(lo, hi);
                         if !hits.is_empty() {
-                            let cited = hits
+                            let mut cited = hits
                                 .iter()
+                                .take(MAX_CITED)
                                 .filter_map(|&i| raw.get(i))
                                 .map(|inc| {
                                     format!(
@@ -237,11 +269,25 @@ impl<'a> Attributor<'a> {
                                 })
                                 .collect::<Vec<_>>()
                                 .join(", ");
-                            for &i in &hits {
-                                if let Some(inc) = raw.get(i) {
-                                    evidence.extend_from_slice(&inc.evidence);
-                                }
+                            if hits.len() > MAX_CITED {
+                                cited.push_str(&format!(" and {} more", hits.len() - MAX_CITED));
                             }
+                            // The excusing incident is referenced, not
+                            // copied: its evidence stays its own. The
+                            // candidates are the hits that start first (the
+                            // verdict orders by start, then rule).
+                            let first = hits
+                                .iter()
+                                .filter_map(|&i| raw.get(i).map(|inc| inc.from))
+                                .min();
+                            excuser = Some(Excuser {
+                                rule: *position,
+                                candidates: hits
+                                    .iter()
+                                    .copied()
+                                    .filter(|&i| raw.get(i).map(|inc| inc.from) == first)
+                                    .collect(),
+                            });
                             explanation.push_str(&format!(
                                 "; excuse \"{}\" applies: the incident overlaps rule \"{named}\" \
                                  {cited}; so {}",
@@ -265,7 +311,7 @@ impl<'a> Attributor<'a> {
         }
         evidence.sort_unstable();
         evidence.dedup();
-        Incident {
+        let incident = Incident {
             rule: rule.id.clone(),
             clause: rule.clause.clone(),
             kind,
@@ -276,8 +322,25 @@ impl<'a> Attributor<'a> {
             until,
             evidence,
             explanation,
-        }
+            excused_by: None,
+        };
+        (incident, excuser)
     }
+}
+
+/// Most excuse events or excusing incidents an explanation cites one by
+/// one; the rest are counted.
+const MAX_CITED: usize = 8;
+
+/// The incidents of another rule that excused an incident, as positions
+/// in that rule's raw incidents: those that start first. The verdict's
+/// `excused_by` is whichever of them comes first in the sorted incident
+/// list, decided once the list is sorted.
+pub(crate) struct Excuser {
+    /// The excusing rule's position in the contract.
+    pub rule: usize,
+    /// Positions in that rule's raw incidents.
+    pub candidates: Vec<usize>,
 }
 
 /// How an explanation says who is at fault.

@@ -1,6 +1,6 @@
 //! The streaming engine: events in, verdict out.
 
-use crate::attribution::{Attributor, ExcuseEvent};
+use crate::attribution::{Attributor, ExcuseEvent, Excuser};
 use crate::error::EngineError;
 use crate::plan::{Hook, Hooks, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
 use crate::rules::availability::{self, AvailabilityState};
@@ -211,15 +211,21 @@ impl Engine {
             raws.push(o.raw);
         }
         let attributor = Attributor::new(&excuses, &excuse_events, &rules, &raws);
-        let mut per_rule: Vec<Vec<Incident>> = rules
-            .iter()
-            .zip(&raws)
-            .map(|(meta, raw)| {
-                raw.iter()
-                    .map(|r| attributor.attribute(meta, r.clone()))
-                    .collect()
-            })
-            .collect();
+        // Incidents excused by another rule's incident: (rule, position
+        // in its raw incidents, the excusing candidates).
+        let mut excused: Vec<(usize, usize, Excuser)> = Vec::new();
+        let mut per_rule: Vec<Vec<Incident>> = Vec::with_capacity(rules.len());
+        for (r, (meta, raw)) in rules.iter().zip(&raws).enumerate() {
+            let mut list = Vec::with_capacity(raw.len());
+            for (k, x) in raw.iter().enumerate() {
+                let (incident, excuser) = attributor.attribute(meta, x.clone());
+                if let Some(e) = excuser {
+                    excused.push((r, k, e));
+                }
+                list.push(incident);
+            }
+            per_rule.push(list);
+        }
         drop(attributor);
         let mut sla = Vec::new();
         for (i, cfg) in &availability_cfgs {
@@ -234,12 +240,12 @@ impl Engine {
             incidents.extend(breaches);
             sla.extend(periods);
         }
-        let mut incidents: Vec<(usize, Incident)> = per_rule
+        let mut incidents: Vec<(usize, usize, Incident)> = per_rule
             .into_iter()
             .enumerate()
-            .flat_map(|(i, v)| v.into_iter().map(move |inc| (i, inc)))
+            .flat_map(|(i, v)| v.into_iter().enumerate().map(move |(k, inc)| (i, k, inc)))
             .collect();
-        incidents.sort_by(|(ra, a), (rb, b)| {
+        incidents.sort_by(|(ra, _, a), (rb, _, b)| {
             a.from
                 .cmp(&b.from)
                 .then(ra.cmp(rb))
@@ -248,8 +254,29 @@ impl Engine {
                 .then_with(|| a.kind.cmp(&b.kind))
                 .then_with(|| a.explanation.cmp(&b.explanation))
         });
+        // Where each rule's incidents ended up, so that an excused
+        // incident can name its excuser by its place in the verdict.
+        let mut place: Vec<Vec<usize>> = raws.iter().map(|r| vec![0; r.len()]).collect();
+        for (n, (r, k, _)) in incidents.iter().enumerate() {
+            if let Some(p) = place.get_mut(*r).and_then(|v| v.get_mut(*k)) {
+                *p = n;
+            }
+        }
+        for (r, k, e) in excused {
+            let Some(&at) = place.get(r).and_then(|v| v.get(k)) else {
+                continue;
+            };
+            let by = e
+                .candidates
+                .iter()
+                .filter_map(|&c| place.get(e.rule).and_then(|v| v.get(c)).copied())
+                .min();
+            if let Some((_, _, inc)) = incidents.get_mut(at) {
+                inc.excused_by = by;
+            }
+        }
         let mut totals = Totals::default();
-        for (_, inc) in &incidents {
+        for (_, _, inc) in &incidents {
             totals.add(inc.party);
         }
         Verdict {
@@ -259,7 +286,7 @@ impl Engine {
                 from: span.first.map(|(t, _)| t),
                 until: span.last.map(|(t, _)| t),
             },
-            incidents: incidents.into_iter().map(|(_, i)| i).collect(),
+            incidents: incidents.into_iter().map(|(_, _, i)| i).collect(),
             rules: stats,
             sla,
             totals,

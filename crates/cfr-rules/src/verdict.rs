@@ -16,6 +16,21 @@ use std::fmt::{self, Write as _};
 /// The verdict format identifier.
 pub const VERDICT_FORMAT: &str = "cfr-verdict/1";
 
+/// Verdict bytes allowed per judged event, on top of [`VERDICT_BASE_BYTES`].
+/// The verdict grows linearly with the log (an incident excused by
+/// another rule's incident references it with `excused_by` instead of
+/// copying its evidence; an explanation cites at most 8 excuse events or
+/// excusing incidents one by one and counts the rest), so readers and the
+/// analyzer sandbox bound a verdict by [`max_verdict_bytes`].
+pub const VERDICT_BYTES_PER_EVENT: u64 = 4096;
+/// Verdict bytes allowed whatever the log's size.
+pub const VERDICT_BASE_BYTES: u64 = 64 << 20;
+
+/// The largest verdict readers accept for a log of `events` events.
+pub fn max_verdict_bytes(events: u64) -> u64 {
+    VERDICT_BASE_BYTES.saturating_add(VERDICT_BYTES_PER_EVENT.saturating_mul(events))
+}
+
 /// Who an incident is attributed to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Party {
@@ -119,6 +134,13 @@ pub struct Incident {
     pub evidence: Vec<u64>,
     /// A human sentence saying what happened and why the party was chosen.
     pub explanation: String,
+    /// When a rule-based excuse decided: the index, in the verdict's
+    /// `incidents`, of the other rule's incident that excused this one
+    /// (the first in verdict order of those that overlap it and start
+    /// first). Its evidence is not copied into this incident's, so the
+    /// verdict grows linearly with the log. Absent from the CBOR and JSON
+    /// forms when `None`.
+    pub excused_by: Option<usize>,
 }
 
 /// Counts for one rule. `checked = fulfilled + pending + incidents` for
@@ -219,7 +241,7 @@ impl Verdict {
             .incidents
             .iter()
             .map(|i| {
-                Cbor::map([
+                let mut fields = vec![
                     ("rule", Cbor::text(&*i.rule)),
                     ("clause", Cbor::text(&*i.clause)),
                     ("kind", Cbor::text(&*i.kind)),
@@ -233,7 +255,11 @@ impl Verdict {
                         Cbor::Array(i.evidence.iter().map(|&s| uint(s)).collect()),
                     ),
                     ("explanation", Cbor::text(&*i.explanation)),
-                ])
+                ];
+                if let Some(by) = i.excused_by {
+                    fields.push(("excused_by", uint(by as u64)));
+                }
+                Cbor::map(fields)
             })
             .collect();
         let rules = self
@@ -333,11 +359,21 @@ impl Verdict {
             from: opt_time(from, "log.from")?,
             until: opt_time(until, "log.until")?,
         };
-        let incidents = array(incidents, "incidents")?
+        let incidents: Vec<Incident> = array(incidents, "incidents")?
             .iter()
             .enumerate()
             .map(|(n, i)| incident(i, &format!("incidents[{n}]")))
             .collect::<Result<_, _>>()?;
+        for (n, i) in incidents.iter().enumerate() {
+            if let Some(by) = i.excused_by {
+                if by == n || by >= incidents.len() || incidents[by].rule == i.rule {
+                    return Err(VerdictError::InvalidField {
+                        field: format!("incidents[{n}].excused_by"),
+                        expected: "the index of another rule's incident in incidents",
+                    });
+                }
+            }
+        }
         let rules = array(rules, "rules")?
             .iter()
             .enumerate()
@@ -386,7 +422,10 @@ impl Verdict {
 }
 
 fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
-    let [rule, clause, kind, party, debtor, excuse, from, until, evidence, explanation] = fields(
+    let (
+        [rule, clause, kind, party, debtor, excuse, from, until, evidence, explanation],
+        [excused_by],
+    ) = fields_with(
         c,
         p,
         [
@@ -401,6 +440,7 @@ fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
             "evidence",
             "explanation",
         ],
+        ["excused_by"],
     )?;
     let f = |name: &str| format!("{p}.{name}");
     let party_of = |c: &Cbor, name: &str| {
@@ -441,6 +481,10 @@ fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
         until: time(until, &f("until"))?,
         evidence,
         explanation: text(explanation, &f("explanation"))?.to_owned(),
+        excused_by: excused_by
+            .map(|c| count(c, &f("excused_by")))
+            .transpose()?
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX)),
     })
 }
 
@@ -484,6 +528,16 @@ fn fields<'a, const N: usize>(
     path: &str,
     names: [&str; N],
 ) -> Result<[&'a Cbor; N], VerdictError> {
+    fields_with(c, path, names, []).map(|(required, [])| required)
+}
+
+/// Like [`fields`], with `optional` fields that may be absent.
+fn fields_with<'a, const N: usize, const M: usize>(
+    c: &'a Cbor,
+    path: &str,
+    names: [&str; N],
+    optional: [&str; M],
+) -> Result<([&'a Cbor; N], [Option<&'a Cbor>; M]), VerdictError> {
     let Cbor::Map(entries) = c else {
         return Err(VerdictError::InvalidField {
             field: path.to_owned(),
@@ -491,20 +545,22 @@ fn fields<'a, const N: usize>(
         });
     };
     let mut out: [Option<&Cbor>; N] = [None; N];
+    let mut opt: [Option<&Cbor>; M] = [None; M];
     for (k, v) in entries {
         let Some(k) = k.as_text() else {
             return Err(VerdictError::UnknownField {
                 field: format!("{path}.<{}>", k.type_name()),
             });
         };
-        match names.iter().position(|n| *n == k) {
-            // Canonical CBOR has no repeated keys, so each slot fills once.
-            Some(i) => out[i] = Some(v),
-            None => {
-                return Err(VerdictError::UnknownField {
-                    field: format!("{path}.{k}"),
-                })
-            }
+        // Canonical CBOR has no repeated keys, so each slot fills once.
+        if let Some(i) = names.iter().position(|n| *n == k) {
+            out[i] = Some(v);
+        } else if let Some(i) = optional.iter().position(|n| *n == k) {
+            opt[i] = Some(v);
+        } else {
+            return Err(VerdictError::UnknownField {
+                field: format!("{path}.{k}"),
+            });
         }
     }
     let mut result: [&Cbor; N] = [&Cbor::Null; N];
@@ -513,7 +569,7 @@ fn fields<'a, const N: usize>(
             field: format!("{path}.{}", names[i]),
         })?;
     }
-    Ok(result)
+    Ok((result, opt))
 }
 
 fn text<'a>(c: &'a Cbor, field: &str) -> Result<&'a str, VerdictError> {
@@ -711,6 +767,7 @@ mod tests {
                 until: parse_rfc3339("2026-03-02T10:00:02.25Z").unwrap(),
                 evidence: vec![17, 18],
                 explanation: "x".into(),
+                excused_by: None,
             }],
             rules: vec![RuleStats {
                 rule: "answer-in-time".into(),

@@ -261,6 +261,24 @@ pub fn same_incident(a: &Incident, b: &Incident) -> bool {
         && a.evidence == b.evidence
 }
 
+/// Whether `got` holds an incident that is [`same_incident`] as `want`
+/// (an incident of `verdict`) and, where a rule-based excuse decided, was
+/// excused by the same incident: `excused_by` is an index, which differs
+/// between the two verdicts, so the incidents it names are compared.
+pub fn reproduces(want: &Incident, verdict: &Verdict, got: &Verdict) -> bool {
+    got.incidents.iter().any(|j| {
+        same_incident(want, j)
+            && match (want.excused_by, j.excused_by) {
+                (None, None) => true,
+                (Some(a), Some(b)) => match (verdict.incidents.get(a), got.incidents.get(b)) {
+                    (Some(x), Some(y)) => same_incident(x, y),
+                    _ => false,
+                },
+                _ => false,
+            }
+    })
+}
+
 /// Says how the excerpt's incidents of the same rule differ from `want`.
 pub(crate) fn not_reproduced(want: &Incident, got: &Verdict) -> String {
     let near: Vec<String> = got

@@ -49,7 +49,7 @@
 //! incident whose excerpt replay does not reproduce it exactly is refused.
 
 use crate::check::Status;
-pub use crate::coverage::{needs, same_incident, Need, SeqRange};
+pub use crate::coverage::{needs, reproduces, same_incident, Need, SeqRange};
 use crate::coverage::{not_reproduced, plan};
 pub use crate::report::ExcerptFacts;
 use crate::verify::{self, VerifyOptions};
@@ -297,7 +297,7 @@ pub fn excerpt(
         let pieces = gather(&bundle, &ranges)?;
         let native = judge_natively(&contract, &pieces)?;
         let failing: Vec<usize> = (0..chosen.len())
-            .filter(|&k| !native.incidents.iter().any(|j| same_incident(chosen[k], j)))
+            .filter(|&k| !reproduces(chosen[k], &verdict, &native))
             .collect();
         if failing.is_empty() {
             break (ranges, pieces);
@@ -350,11 +350,7 @@ pub fn excerpt(
     let excerpt_verdict = Verdict::from_cbor(&excerpt_verdict_cbor)
         .map_err(|e| ExcerptError::Analyzer(format!("its verdict does not decode: {e}")))?;
     for (&n, i) in numbers.iter().zip(&chosen) {
-        if !excerpt_verdict
-            .incidents
-            .iter()
-            .any(|j| same_incident(i, j))
-        {
+        if !reproduces(i, &verdict, &excerpt_verdict) {
             return Err(ExcerptError::NotReproduced {
                 number: n,
                 detail: not_reproduced(i, &excerpt_verdict),

@@ -2,7 +2,7 @@
 //! to an excerpt (see the `excerpt` module for what an excerpt can prove).
 
 use crate::check::{CheckId, Checks, Status};
-use crate::coverage::{covered, needs, not_reproduced, same_incident, show_ranges, SeqRange};
+use crate::coverage::{covered, needs, not_reproduced, reproduces, show_ranges, SeqRange};
 use crate::hex;
 use crate::report::{ExcerptFacts, Report, VerifyOptions};
 use crate::steps;
@@ -529,7 +529,7 @@ pub(crate) fn verify_excerpt(
                                 ),
                             );
                         } else if let Some(v) = &replayed {
-                            if v.incidents.iter().any(|j| same_incident(i, j)) {
+                            if reproduces(i, &ov, v) {
                                 ok = true;
                                 reproduced += 1;
                             } else {

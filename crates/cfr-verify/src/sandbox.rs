@@ -18,9 +18,20 @@ pub use cfr_bundle_format::feed::Failure;
 #[cfg(feature = "replay")]
 pub fn start(module: &[u8], contract_cbor: &[u8]) -> Result<Run, Failure> {
     let a = cfr_replay::Analyzer::compile(module).map_err(|e| (e.code(), e.to_string()))?;
-    a.start(contract_cbor, &cfr_replay::Limits::default())
+    a.start(contract_cbor, &limits())
         .map(Run)
         .map_err(|e| (e.code(), e.to_string()))
+}
+
+/// The sandbox's limits: the defaults, with the verdict bounded as every
+/// reader bounds it ([`cfr_rules::verdict::max_verdict_bytes`]).
+#[cfg(feature = "replay")]
+pub fn limits() -> cfr_replay::Limits {
+    cfr_replay::Limits {
+        max_output_bytes: cfr_rules::verdict::VERDICT_BASE_BYTES,
+        output_per_event: cfr_rules::verdict::VERDICT_BYTES_PER_EVENT,
+        ..cfr_replay::Limits::default()
+    }
 }
 
 /// Without the `replay` feature, analyzers cannot run.

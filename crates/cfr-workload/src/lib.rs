@@ -75,6 +75,9 @@ pub struct Workload {
     pub start: i64,
     /// Length of the period the events cover, ns.
     pub span: i64,
+    /// Requests of a quota flood after the burst of the 15th (100 µs
+    /// apart, never answered), counted in `events`; 0 for none.
+    pub flood: u64,
 }
 
 impl Workload {
@@ -85,7 +88,14 @@ impl Workload {
             seed,
             start: 1_772_323_200 * NS_PER_SEC, // 2026-03-01T00:00:00Z
             span: 31 * NS_PER_DAY,
+            flood: 0,
         }
+    }
+
+    /// The same workload with a quota flood of `requests` requests.
+    pub fn with_flood(mut self, requests: u64) -> Workload {
+        self.flood = requests;
+        self
     }
 
     /// Writes the events as JSON Lines (the cfr import format).
@@ -446,6 +456,16 @@ impl<'a> Generator<'a> {
                         "provider",
                         format!("\"id\":\"{id}\",\"status\":{status}"),
                     );
+                }
+                // A flood: requests 100 µs apart that the provider never
+                // answers; the user is over quota throughout, so every
+                // missing answer is excused by the same few quota
+                // incidents (the case that made verdicts grow with the
+                // square of the flood).
+                let flood = self.w.flood.min(self.w.events.saturating_sub(self.emitted));
+                for i in 0..flood {
+                    let rt = t + 2 * NS_PER_SEC + i as i64 * 100_000;
+                    self.request(rt, "get", (i % 7) as usize);
                 }
             }
             Special::Grant => {

@@ -32,7 +32,7 @@ pub fn new_log() -> (tempfile::TempDir, PathBuf) {
 }
 
 pub fn open(dir: &Path) -> Recorder {
-    Recorder::open(
+    open_with(
         dir,
         RecorderOptions {
             key: Some(key("recorder")),
@@ -40,6 +40,44 @@ pub fn open(dir: &Path) -> Recorder {
         },
     )
     .expect("open")
+}
+
+/// `f` again while the log's lock is held by someone else for a moment:
+/// other tests of this binary spawn processes, and a child forked while a
+/// test held a log's lock shares that lock until it execs. (A second
+/// recorder on the same log is tested with `Recorder::open` itself.)
+fn retry_locked<T, E>(
+    mut f: impl FnMut() -> Result<T, E>,
+    locked: impl Fn(&E) -> bool,
+) -> Result<T, E> {
+    for _ in 0..400 {
+        match f() {
+            Err(e) if locked(&e) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            other => return other,
+        }
+    }
+    f()
+}
+
+/// [`Recorder::open`], waiting out a lock briefly held by a forked child.
+pub fn open_with(dir: &Path, opts: RecorderOptions) -> Result<Recorder, cfr_recorder::OpenError> {
+    retry_locked(
+        || Recorder::open(dir, opts.clone()),
+        |e| matches!(e, cfr_recorder::OpenError::Locked { .. }),
+    )
+}
+
+/// [`cfr_recorder::repair`], waiting out a lock briefly held by a forked child.
+pub fn repair(dir: &Path) -> Result<Vec<cfr_recorder::Moved>, cfr_recorder::RepairError> {
+    retry_locked(
+        || cfr_recorder::repair(dir),
+        |e| {
+            matches!(
+                e,
+                cfr_recorder::RepairError::Open(cfr_recorder::OpenError::Locked { .. })
+            )
+        },
+    )
 }
 
 /// An unsigned `request` by the user.

@@ -5,9 +5,10 @@ use crate::common::*;
 use cfr_merkle::{verify_consistency, verify_inclusion, Checkpoint};
 use cfr_recorder::seal::{prove_consistency, seal_log, LogSealOptions, Prefix};
 use cfr_recorder::{
-    for_each_event, repair, AppendError, OpenError, Recorder, RecorderOptions, RepairError,
-    CHECKPOINT_FILE, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    for_each_event, AppendError, NotTorn, OpenError, Recorder, RecorderOptions, RepairError,
+    CHECKPOINT_FILE, LOCK_FILE, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
 };
+use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -116,9 +117,12 @@ fn a_torn_tail_is_cut_and_kept() {
     let seg = last_segment(&dir);
     let clean = std::fs::read(&seg).expect("read");
     // Every cut inside the next record, and garbage after the last one.
-    let mut extra = Vec::new();
-    cfr_recorder::segment::encode_record(&mut extra, "x", b"\xa0");
-    for cut in [1, 4, 11, 12, extra.len() - 1] {
+    let mut extra = record_of(10, receipts[9].time);
+    // A whole record whose body was not all written (bad checksum) is
+    // torn too, as is every cut inside it.
+    let n = extra.len();
+    extra[n - 1] ^= 0xff;
+    for cut in [1, 4, 11, 12, n - 1, n] {
         let mut f = std::fs::OpenOptions::new()
             .append(true)
             .open(&seg)
@@ -136,18 +140,292 @@ fn a_torn_tail_is_cut_and_kept() {
             log.inclusion_proof(9, 10).expect("proof").leaf,
             receipts[9].leaf
         );
+        assert_eq!(log.recovery().acknowledged, 10);
     }
+    // The next event takes the seq the torn record never got.
+    let log = open(&dir);
+    assert_eq!(log.append(vec![request(77)]).expect("append")[0].seq, 10);
+}
+
+/// Every file under `dir` with its bytes, to show that a refused open or
+/// repair changed nothing.
+fn snapshot(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut todo = vec![dir.to_owned()];
+    while let Some(d) = todo.pop() {
+        for e in std::fs::read_dir(&d).expect("read_dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                todo.push(p);
+            } else if !p.ends_with(LOCK_FILE) {
+                let bytes = std::fs::read(&p).expect("read");
+                out.insert(p, bytes);
+            }
+        }
+    }
+    out
+}
+
+/// A record for `seq` at `time` as the recorder would write it.
+fn record_of(seq: u64, time: i64) -> Vec<u8> {
+    let mut e = request(seq).event;
+    e.seq = seq;
+    e.time = time;
+    let mut buf = Vec::new();
+    cfr_recorder::segment::encode_record(&mut buf, &format!("extra-{seq}"), &e.encode());
+    buf
+}
+
+fn append_bytes(path: &Path, bytes: &[u8]) {
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open");
+    f.write_all(bytes).expect("write");
+}
+
+/// A log of `n` acknowledged events in one segment, closed: its segment
+/// path and the receipts.
+fn closed_log(
+    n: u64,
+) -> (
+    tempfile::TempDir,
+    PathBuf,
+    PathBuf,
+    Vec<cfr_recorder::Receipt>,
+) {
+    let (t, dir) = new_log();
+    let log = open(&dir);
+    let receipts = log
+        .append(
+            (0..n)
+                .map(|i| request(i).with_id(format!("a{i}")))
+                .collect(),
+        )
+        .expect("append");
+    drop(log);
+    let seg = last_segment(&dir);
+    (t, dir, seg, receipts)
 }
 
 #[test]
-fn corruption_in_the_durable_part_is_refused_and_repaired_only_on_request() {
+fn every_bit_of_the_first_and_last_acknowledged_record_is_refused_and_nothing_changes() {
+    let (_t, dir, seg, receipts) = closed_log(20);
+    let clean = std::fs::read(&seg).expect("read");
+    let scan = cfr_recorder::segment::scan(&clean, 0, None);
+    assert!(scan.fault.is_none());
+    let first = scan.records[0].offset as usize..scan.records[1].offset as usize;
+    let last = scan.records[19].offset as usize..clean.len();
+    for range in [first, last] {
+        for byte in range.clone() {
+            for bit in 0..8 {
+                let mut bad = clean.clone();
+                bad[byte] ^= 1 << bit;
+                std::fs::write(&seg, &bad).expect("write");
+                let before = snapshot(&dir);
+                let err = open_with(&dir, RecorderOptions::default())
+                    .err()
+                    .unwrap_or_else(|| panic!("flip at byte {byte} bit {bit} was accepted"));
+                let OpenError::Corrupt {
+                    path,
+                    offset,
+                    seq,
+                    reason,
+                    ..
+                } = &err
+                else {
+                    panic!("byte {byte} bit {bit}: expected Corrupt, got {err}")
+                };
+                assert_eq!(path, &seg);
+                assert_eq!(*offset, range.start as u64, "byte {byte} bit {bit}: {err}");
+                assert_eq!(
+                    *seq,
+                    if range.start == first_offset(&scan) {
+                        0
+                    } else {
+                        19
+                    }
+                );
+                assert_eq!(
+                    *reason,
+                    NotTorn::Acknowledged { acknowledged: 20 },
+                    "byte {byte} bit {bit}"
+                );
+                let text = err.to_string();
+                assert!(text.contains(&seg.display().to_string()), "{text}");
+                assert!(text.contains(&format!("byte {}", range.start)), "{text}");
+                assert!(text.contains("nothing was changed"), "{text}");
+                assert_eq!(snapshot(&dir), before, "open changed the directory");
+                let err = repair(&dir).expect_err("repair must refuse");
+                assert!(
+                    matches!(
+                        err,
+                        RepairError::WouldDropAcknowledged {
+                            acknowledged: 20,
+                            ..
+                        }
+                    ),
+                    "{err}"
+                );
+                assert_eq!(snapshot(&dir), before, "repair changed the directory");
+            }
+        }
+    }
+    std::fs::write(&seg, &clean).expect("restore");
+    let log = open(&dir);
+    assert_eq!(log.size(), 20);
+    assert_eq!(
+        log.inclusion_proof(19, 20).expect("proof").leaf,
+        receipts[19].leaf
+    );
+}
+
+fn first_offset(scan: &cfr_recorder::segment::Scan) -> usize {
+    scan.records[0].offset as usize
+}
+
+#[test]
+fn damage_under_a_checkpoint_is_refused_before_anything_is_cut() {
+    // The reported case: a checkpoint over the whole log, one bit flipped
+    // inside seq 0, and a large valid log after it.
+    let (_t, dir) = new_log();
+    let log = open(&dir);
+    log.append((0..2000).map(request).collect())
+        .expect("append");
+    log.sign_checkpoint().expect("checkpoint");
+    drop(log);
+    let seg = last_segment(&dir);
+    let mut bytes = std::fs::read(&seg).expect("read");
+    bytes[68] ^= 1;
+    std::fs::write(&seg, &bytes).expect("write");
+    let before = snapshot(&dir);
+    let err = open_with(&dir, RecorderOptions::default())
+        .err()
+        .expect("refused");
+    assert!(
+        matches!(
+            &err,
+            OpenError::Corrupt {
+                seq: 0,
+                offset: 16,
+                reason: NotTorn::Signed {
+                    checkpoint_size: 2000
+                },
+                ..
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
+    assert!(!dir.join(TORN_DIR).exists());
+    let err = repair(&dir).expect_err("refused");
+    assert!(
+        matches!(
+            err,
+            RepairError::WouldDropSigned {
+                seq: 0,
+                checkpoint_size: 2000
+            }
+        ),
+        "{err}"
+    );
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn a_checksum_valid_record_out_of_order_is_refused() {
+    let (_t, dir, seg, receipts) = closed_log(5);
+    let last_time = receipts[4].time;
+    // After the acknowledged records (so not protected by the mark): a
+    // whole record with the wrong seq, one with time going backwards, one
+    // whose body does not decode. None is what a torn write leaves.
+    let mut junk = Vec::new();
+    cfr_recorder::segment::encode_record(&mut junk, "x", b"\xa0");
+    for (what, bytes) in [
+        ("wrong seq", record_of(7, last_time)),
+        ("time backwards", record_of(5, last_time - 1)),
+        ("body", junk),
+    ] {
+        let clean = std::fs::read(&seg).expect("read");
+        append_bytes(&seg, &bytes);
+        let before = snapshot(&dir);
+        let err = open_with(&dir, RecorderOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("{what}: accepted"));
+        assert!(
+            matches!(
+                &err,
+                OpenError::Corrupt {
+                    seq: 5,
+                    reason: NotTorn::Intact,
+                    ..
+                }
+            ),
+            "{what}: {err}"
+        );
+        assert_eq!(snapshot(&dir), before, "{what}");
+        // Never acknowledged: repair may move it, and says what it moved.
+        let moved = repair(&dir).expect("repair");
+        assert_eq!(moved.len(), 1, "{what}");
+        assert_eq!(moved[0].from, seg);
+        assert_eq!(moved[0].offset, clean.len() as u64);
+        assert_eq!(moved[0].bytes, bytes.len() as u64);
+        assert_eq!(moved[0].first_seq, 5);
+        assert_eq!(std::fs::read(&moved[0].to).expect("kept"), bytes);
+        assert!(moved[0].to.starts_with(dir.join(QUARANTINE_DIR)));
+        assert_eq!(std::fs::read(&seg).expect("read"), clean);
+    }
+    let log = open(&dir);
+    assert_eq!(log.size(), 5);
+}
+
+#[test]
+fn a_bad_record_followed_by_valid_ones_is_not_a_torn_tail() {
+    let (_t, dir, seg, receipts) = closed_log(5);
+    let clean = std::fs::read(&seg).expect("read");
+    let t = receipts[4].time;
+    // Records 5 and 6 were written but never acknowledged (the mark says
+    // 5); record 5 is damaged, record 6 is whole. A torn write does not
+    // leave a valid record after a bad one: open refuses.
+    let mut bad5 = record_of(5, t);
+    let n = bad5.len();
+    bad5[n - 2] ^= 0x20;
+    let good6 = record_of(6, t);
+    append_bytes(&seg, &bad5);
+    append_bytes(&seg, &good6);
+    let before = snapshot(&dir);
+    let err = open_with(&dir, RecorderOptions::default())
+        .err()
+        .expect("refused");
+    let at = (clean.len() + bad5.len()) as u64;
+    assert!(
+        matches!(
+            &err,
+            OpenError::Corrupt { seq: 5, reason: NotTorn::ValidAfter { offset }, .. } if *offset == at
+        ),
+        "{err}"
+    );
+    assert!(err.to_string().contains("repair"), "{err}");
+    assert_eq!(snapshot(&dir), before);
+    let moved = repair(&dir).expect("repair");
+    assert_eq!(moved.len(), 1);
+    assert_eq!(moved[0].bytes, (bad5.len() + good6.len()) as u64);
+    let log = open(&dir);
+    assert_eq!(log.size(), 5);
+    // Seq 5 was never acknowledged, so handing it out now is not a reuse.
+    let r = log.append(vec![request(50)]).expect("append");
+    assert_eq!(r[0].seq, 5);
+}
+
+#[test]
+fn a_damaged_record_in_an_earlier_segment_is_refused_with_its_place() {
     let (_t, dir) = new_log();
     let opts = RecorderOptions {
         key: Some(key("recorder")),
         segment_bytes: 1_500,
         ..RecorderOptions::default()
     };
-    let log = Recorder::open(&dir, opts.clone()).expect("open");
+    let log = open_with(&dir, opts.clone()).expect("open");
     for i in 0..60 {
         log.append(vec![request(i)]).expect("append");
     }
@@ -158,30 +436,88 @@ fn corruption_in_the_durable_part_is_refused_and_repaired_only_on_request() {
         .collect();
     segs.sort();
     assert!(segs.len() >= 3, "{segs:?}");
-    // Flip one byte in the middle of the first segment.
     let mut bytes = std::fs::read(&segs[0]).expect("read");
     let at = bytes.len() / 2;
     bytes[at] ^= 0x01;
     std::fs::write(&segs[0], &bytes).expect("write");
-    let err = Recorder::open(&dir, opts.clone()).err().expect("refused");
-    let OpenError::Corrupt { seq, .. } = &err else {
+    let before = snapshot(&dir);
+    let err = open_with(&dir, opts.clone()).err().expect("refused");
+    let OpenError::Corrupt { path, seq, .. } = &err else {
         panic!("expected Corrupt, got {err}")
     };
-    let seq = *seq;
-    assert!(err.to_string().contains("repair"), "{err}");
-    // Repair moves the bad tail aside, deleting nothing.
-    let moved = repair(&dir).expect("repair");
-    assert!(moved.len() >= 3);
-    let quarantined: u64 = moved
-        .iter()
-        .map(|p| std::fs::metadata(p).expect("kept").len())
-        .sum();
-    assert!(quarantined > 0);
-    assert!(moved
-        .iter()
-        .all(|p| p.starts_with(dir.join(QUARANTINE_DIR))));
-    let log = Recorder::open(&dir, opts).expect("opens after repair");
-    assert_eq!(log.size(), seq);
+    assert_eq!(path, &segs[0]);
+    assert!(*seq < 60);
+    assert_eq!(snapshot(&dir), before);
+    // Those events were acknowledged: repair refuses too.
+    assert!(matches!(
+        repair(&dir),
+        Err(RepairError::WouldDropAcknowledged {
+            acknowledged: 60,
+            ..
+        })
+    ));
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn no_seq_is_handed_out_twice_after_lost_records() {
+    let (_t, dir, seg, receipts) = closed_log(10);
+    let clean = std::fs::read(&seg).expect("read");
+    // The last acknowledged record cut short (it looks torn, but it was
+    // acknowledged), then the whole segment emptied.
+    let scan = cfr_recorder::segment::scan(&clean, 0, None);
+    let last = scan.records[9].offset as usize;
+    for cut in [clean.len() - 1, last + 3, last, 16] {
+        std::fs::write(&seg, &clean[..cut]).expect("write");
+        let before = snapshot(&dir);
+        let err = open_with(&dir, RecorderOptions::default())
+            .err()
+            .unwrap_or_else(|| panic!("cut at {cut}: opened"));
+        assert!(
+            matches!(
+                &err,
+                OpenError::Corrupt {
+                    reason: NotTorn::Acknowledged { acknowledged: 10 },
+                    ..
+                } | OpenError::AcknowledgedMissing {
+                    acknowledged: 10,
+                    ..
+                }
+            ),
+            "cut at {cut}: {err}"
+        );
+        assert_eq!(snapshot(&dir), before);
+        assert!(repair(&dir).is_err() || snapshot(&dir) == before);
+        assert_eq!(snapshot(&dir), before);
+    }
+    std::fs::write(&seg, &clean).expect("restore");
+    let log = open(&dir);
+    assert_eq!(log.append(vec![request(99)]).expect("append")[0].seq, 10);
+    assert_eq!(
+        log.inclusion_proof(9, 11).expect("proof").leaf,
+        receipts[9].leaf
+    );
+}
+
+#[test]
+fn synced_but_unacknowledged_records_are_kept_and_covered() {
+    let (_t, dir, seg, receipts) = closed_log(3);
+    // A crash between syncing a batch and raising the mark: the record is
+    // whole and valid, above the mark.
+    append_bytes(&seg, &record_of(3, receipts[2].time));
+    let log = open(&dir);
+    assert_eq!(log.size(), 4);
+    assert_eq!(log.recovery().acknowledged, 3);
+    assert!(log.recovery().torn_tail.is_none());
+    drop(log);
+    let log = open(&dir);
+    assert_eq!(log.recovery().acknowledged, 4);
+    // Its id is known: a retry gets the original receipt.
+    let again = log
+        .append(vec![request(3).with_id("extra-3")])
+        .expect("append");
+    assert!(again[0].duplicate);
+    assert_eq!(again[0].seq, 3);
 }
 
 #[test]
@@ -192,7 +528,7 @@ fn repair_refuses_to_drop_signed_events() {
         segment_bytes: 2_000,
         ..RecorderOptions::default()
     };
-    let log = Recorder::open(&dir, opts.clone()).expect("open");
+    let log = open_with(&dir, opts.clone()).expect("open");
     for i in 0..30 {
         log.append(vec![request(i)]).expect("append");
     }
@@ -208,7 +544,7 @@ fn repair_refuses_to_drop_signed_events() {
     bytes[n - 3] ^= 0x40;
     std::fs::write(&segs[0], &bytes).expect("write");
     assert!(matches!(
-        Recorder::open(&dir, opts).err(),
+        open_with(&dir, opts).err(),
         Some(OpenError::Corrupt { .. })
     ));
     let err = repair(&dir).expect_err("must fail");
@@ -245,7 +581,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
     .sign(&key("recorder"), &cp.checkpoint().origin)
     .expect("sign");
     std::fs::write(dir.join(CHECKPOINT_FILE), forged.to_note()).expect("write");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(
@@ -260,7 +596,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
     let bytes = std::fs::read(&seg).expect("read");
     let scan = cfr_recorder::segment::scan(&bytes, 0, None);
     std::fs::write(&seg, &bytes[..scan.records[5].offset as usize]).expect("cut");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(
@@ -279,7 +615,7 @@ fn the_log_must_match_its_last_signed_checkpoint() {
         .sign(&key("user"), &cp.checkpoint().origin)
         .expect("sign");
     std::fs::write(dir.join(CHECKPOINT_FILE), other.to_note()).expect("write");
-    let err = Recorder::open(&dir, RecorderOptions::default())
+    let err = open_with(&dir, RecorderOptions::default())
         .err()
         .expect("refused");
     assert!(matches!(err, OpenError::Checkpoint { .. }), "{err}");

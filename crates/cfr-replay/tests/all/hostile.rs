@@ -10,10 +10,12 @@ type TestResult = Result<(), Box<dyn std::error::Error>>;
 fn tight() -> Limits {
     Limits {
         memory_bytes: 4 << 20,
+        memory_per_event: 0,
         fuel_base: 10_000_000,
         fuel_per_event: 10_000,
         fuel_per_byte: 100,
         max_output_bytes: 1 << 20,
+        output_per_event: 0,
     }
 }
 
@@ -104,6 +106,35 @@ fn unbounded_memory_grow_is_out_of_memory() {
         "{err:?}"
     );
     assert_eq!(err.code(), "analyzer-out-of-memory");
+}
+
+#[test]
+fn the_memory_limit_grows_with_the_events_fed_and_still_stops_unbounded_growth() {
+    // The same analyzer under limits that grow by 1 MiB per event: the
+    // first chunk (2 events) may use 4 + 2 MiB, and no more.
+    let wasm = analyzer(&[(
+        "cfr_feed",
+        r#"(func (export "cfr_feed") (param i32 i32) (result i32)
+             (loop $more
+               (br_if $more (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+             unreachable)"#,
+    )]);
+    let limits = Limits {
+        memory_per_event: 1 << 20,
+        ..tight()
+    };
+    let err = run(&wasm, &limits).expect_err("still stopped");
+    assert!(
+        matches!(
+            err,
+            ReplayError::OutOfMemory {
+                stage: Stage::Feed { chunk: 0 },
+                limit: 6291456,
+                requested: 6356992,
+            }
+        ),
+        "{err:?}"
+    );
 }
 
 #[test]

@@ -224,6 +224,7 @@ pub(crate) fn sla(
                     from: start,
                     until: end,
                     evidence,
+                    excused_by: None,
                     explanation: format!(
                         "uptime {} in period {label} ({pd} of {counted} counted windows down \
                          for the {debtor}) is below the {} target; {credit_text}",

@@ -413,15 +413,18 @@ attribute = "inconclusive"
                 i.kind.as_str(),
                 i.party,
                 i.evidence.clone(),
+                i.excused_by,
             )
         })
         .collect();
+    // The excused incident names the window that excused it (incident 0)
+    // and keeps its own evidence only.
     assert_eq!(
         got,
         [
-            ("up", "unavailable", Party::Provider, vec![0]),
-            ("answer", "no_result", Party::Inconclusive, vec![0, 1]),
-            ("answer", "no_result", Party::Provider, vec![2]),
+            ("up", "unavailable", Party::Provider, vec![0], None),
+            ("answer", "no_result", Party::Inconclusive, vec![1], Some(0)),
+            ("answer", "no_result", Party::Provider, vec![2], None),
         ]
     );
 }

@@ -2,13 +2,14 @@
 //! contract, for samples and benchmarks.
 //!
 //! ```text
-//! cfr-workload events N SEED [KEYDIR] > events.jsonl
+//! cfr-workload events N SEED [KEYDIR] [--flood K] > events.jsonl
 //! cfr-workload contract [SEED | KEYDIR] > contract.toml
 //! cfr-workload keys SEED DIR      # the seed-derived keys as PEM
 //! ```
 //!
 //! With KEYDIR, keys are read from `KEYDIR/{provider,user,recorder,grid}.key`;
-//! otherwise they are derived from SEED (benchmarks only).
+//! otherwise they are derived from SEED (benchmarks only). `--flood K`
+//! adds a quota flood of K never-answered requests (within the N events).
 
 use cfr_workload::{contract_toml, Keys, Workload};
 use std::io::Write as _;
@@ -34,7 +35,17 @@ fn keys(arg: Option<&String>, seed: u64) -> Result<Keys, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cfr-workload events N SEED [KEYDIR] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
+    let usage = "usage: cfr-workload events N SEED [KEYDIR] [--flood K] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
+    let mut args = args.to_vec();
+    let mut flood = 0;
+    if let Some(i) = args.iter().position(|a| a == "--flood") {
+        flood = args
+            .get(i + 1)
+            .and_then(|k| k.parse().ok())
+            .ok_or_else(|| format!("--flood needs a number\n{usage}"))?;
+        args.drain(i..i + 2);
+    }
+    let args = &args[..];
     let num = |i: usize| -> Result<u64, String> {
         args.get(i)
             .ok_or(usage)?
@@ -48,6 +59,7 @@ fn run(args: &[String]) -> Result<(), String> {
             let (n, seed) = (num(1)?, num(2)?);
             let keys = keys(args.get(3), seed)?;
             Workload::march_2026(n, seed)
+                .with_flood(flood)
                 .write_jsonl(&keys, &mut out)
                 .map_err(|e| e.to_string())?;
         }
