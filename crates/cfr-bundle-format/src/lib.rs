@@ -4,13 +4,18 @@
 //! ustar archive holding a log of events (CBOR, zstd), the contract, the
 //! schemas, the signatures and, optionally, the analyzer and its verdict.
 //!
-//! - [`seal::seal`] writes one from events and a contract;
+//! - [`seal::seal`] writes one from events and a contract, judging them
+//!   with the native rule engine (an analyzer is embedded, not run: this
+//!   crate links no sandbox; [`seal::seal_judged`] takes a verdict from a
+//!   [`feed::Worker`], which `cfr_verify::seal::seal` starts in the
+//!   sandbox);
 //! - [`bundle::Bundle`] opens one (unverified) for inspection and lazy
 //!   iteration over its events;
 //! - [`tar`] is the strict ustar codec, [`manifest`] the signed member
 //!   list, [`cose`] the COSE_Sign1 signatures and [`layout`] the member
 //!   names and order;
-//! - [`import`] reads and writes the JSON Lines event format.
+//! - [`import`] reads and writes the JSON Lines event format (for the
+//!   seal path and the recorder's ingest alike).
 //!
 //! What a bundle proves is decided by `cfr-verify` (verification, the
 //! eight checks, excerpts and event proofs, with a guide for forensic

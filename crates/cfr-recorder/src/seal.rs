@@ -1,14 +1,20 @@
 //! Sealing a log into a bundle, and proving two seals consistent.
 //!
 //! A bundle's events are gap-free from seq 0 (verification's check 3
-//! refuses gaps), so a
-//! log is sealed as a **prefix** `[0, N)`: the whole log, the first `N`
-//! events, or every event up to a time. Two bundles sealed at different
+//! refuses gaps), so a log is sealed as a **prefix** `[0, N)`: the whole
+//! log, the first `N` events, or every event up to a time. Two bundles sealed at different
 //! times from one log are two prefixes of one append-only tree, and
 //! [`prove_consistency`] shows it with an RFC 9162 consistency proof
 //! between their signed checkpoints. (A bundle of one incident's events
 //! is an excerpt, which carries range proofs; that is not this module's
 //! job.)
+//!
+//! The recorder runs no analyzer and links no sandbox: the verdict sealed
+//! is the native rule engine's (`cfr-rules`, which the tests hold
+//! byte-identical to the shipped analyzer's), and the analyzer given in
+//! [`LogSealOptions::analyzer`] is embedded for verifiers to replay. A
+//! caller that has a sandbox can have another analyzer run instead
+//! ([`LogSealOptions::run_analyzer`]).
 
 use crate::error::{OpenError, ReadError};
 use crate::recorder::{inspect, Recorder, RecorderOptions};
