@@ -66,7 +66,7 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
         )
     }));
     let excuses = Cbor::map(c.excuses.iter().map(|(id, x)| {
-        let mut m = vec![("attribute", text(x.attribute.as_str()))];
+        let mut m = vec![("attribute", text(x.attribute.name()))];
         match &x.source {
             ExcuseSource::Event {
                 event,

@@ -178,11 +178,11 @@ impl Debtor {
         }
     }
 
-    /// The attribution that blames this party.
-    pub fn attribution(self) -> Attribution {
+    /// The party this debtor is when it is at fault.
+    pub fn party(self) -> cfr_model::Party {
         match self {
-            Debtor::Provider => Attribution::Provider,
-            Debtor::User => Attribution::User,
+            Debtor::Provider => cfr_model::Party::Provider,
+            Debtor::User => cfr_model::Party::User,
         }
     }
 }
@@ -368,7 +368,7 @@ pub struct Excuse {
     /// Where its intervals come from.
     pub source: ExcuseSource,
     /// Who is at fault when it applies.
-    pub attribute: Attribution,
+    pub attribute: cfr_model::Party,
 }
 
 /// Where an excuse's intervals come from.
@@ -392,61 +392,6 @@ pub enum ExcuseSource {
         /// The rule id.
         rule: String,
     },
-}
-
-/// Who is at fault for an incident.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Attribution {
-    /// The provider.
-    Provider,
-    /// The user.
-    User,
-    /// An external factor.
-    External,
-    /// Nobody: excused.
-    None,
-    /// The evidence does not settle it.
-    Inconclusive,
-}
-
-impl Attribution {
-    /// `provider`, `user`, `external`, `none` or `inconclusive`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Attribution::Provider => "provider",
-            Attribution::User => "user",
-            Attribution::External => "external",
-            Attribution::None => "none",
-            Attribution::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// Parses the contract spelling.
-    pub fn from_name(s: &str) -> Option<Attribution> {
-        Some(match s {
-            "provider" => Attribution::Provider,
-            "user" => Attribution::User,
-            "external" => Attribution::External,
-            "none" => Attribution::None,
-            "inconclusive" => Attribution::Inconclusive,
-            _ => return None,
-        })
-    }
-
-    /// All five, in verdict `totals` order.
-    pub const ALL: [Attribution; 5] = [
-        Attribution::Provider,
-        Attribution::User,
-        Attribution::External,
-        Attribution::None,
-        Attribution::Inconclusive,
-    ];
-}
-
-impl fmt::Display for Attribution {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
 }
 
 impl Contract {

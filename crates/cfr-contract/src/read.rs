@@ -484,7 +484,7 @@ fn excuses<D: Doc>(
             "attribute",
             "attribution",
             &["provider", "user", "external", "none", "inconclusive"],
-            Attribution::from_name,
+            cfr_model::Party::from_name,
         )?;
         let source = match (x.opt("event"), x.opt("rule")) {
             (Some(_), Some(_)) => {
@@ -521,7 +521,7 @@ fn excuses<D: Doc>(
                 }
                 let rule = x.text("rule")?;
                 spans.insert((*id).to_owned(), (x.at("rule"), x.span_of("rule")));
-                if attribute == Attribution::External {
+                if attribute == cfr_model::Party::External {
                     return fail(
                         x.span_of("attribute"),
                         x.at("attribute"),
@@ -563,7 +563,7 @@ fn excuses<D: Doc>(
                         Some(n)
                     }
                 };
-                if attribute == Attribution::External && spec.by != Emitter::Attestor {
+                if attribute == cfr_model::Party::External && spec.by != Emitter::Attestor {
                     return fail(
                         x.span_of("attribute"),
                         x.at("attribute"),

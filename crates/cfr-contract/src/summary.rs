@@ -90,7 +90,7 @@ pub fn summary(c: &Contract) -> String {
             },
             ExcuseSource::Rule { rule } => format!("incidents of rule {rule}"),
         };
-        let _ = writeln!(s, "  {id:<22} -> {:<13} from {src}", e.attribute.as_str());
+        let _ = writeln!(s, "  {id:<22} -> {:<13} from {src}", e.attribute.name());
     }
     let _ = writeln!(s, "\nok: the contract checks");
     s

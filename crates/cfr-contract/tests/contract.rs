@@ -1,8 +1,7 @@
 //! Contract parsing, static checks, the compiled form, event checks.
 
 use cfr_contract::{
-    Attribution, Contract, ContractError, EventError, ExcuseSource, Period, Predicate, Problem,
-    RuleKind,
+    Contract, ContractError, EventError, ExcuseSource, Period, Predicate, Problem, RuleKind,
 };
 use cfr_model::{Attrs, Event, Value};
 
@@ -91,7 +90,10 @@ fn full_contract_parses() {
         panic!("heartbeat")
     };
     assert_eq!(h.every, 60_000_000_000);
-    assert_eq!(c.excuses["power-outage"].attribute, Attribution::External);
+    assert_eq!(
+        c.excuses["power-outage"].attribute,
+        cfr_model::Party::External
+    );
     assert_eq!(
         c.excuses["maintenance"].source,
         ExcuseSource::Event {

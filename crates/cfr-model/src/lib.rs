@@ -29,9 +29,11 @@
 pub mod cbor;
 pub mod event;
 pub mod keys;
+pub mod party;
 pub mod time;
 
 pub use event::{Attrs, Event, EventSeq, Value, ValueType};
+pub use party::Party;
 
 use sha2::{Digest as _, Sha256};
 use std::fmt;

@@ -41,7 +41,7 @@ use crate::format::{
     approx_duration, notice_duration, sla_credit, sla_result, sla_target, sla_uptime,
 };
 use crate::hex;
-use cfr_contract::{Attribution, Contract, ExcuseSource, Period, Rule, RuleKind};
+use cfr_contract::{Contract, ExcuseSource, Period, Rule, RuleKind};
 use cfr_model::time::{format_duration, format_percent, format_rfc3339};
 use cfr_model::{Event, Value};
 use cfr_rules::{Incident, Party, Verdict};
@@ -130,7 +130,7 @@ pub fn excuse_intervals<E: fmt::Display>(
                 from,
                 until,
                 notice: *notice,
-                external: x.attribute == Attribution::External,
+                external: x.attribute == Party::External,
             });
         }
     }
@@ -941,7 +941,7 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
                         (Some(n), _) => {
                             format!("logged at least {} before its start", notice_duration(*n))
                         }
-                        (None, Attribution::External) => "emitted by an attestor".into(),
+                        (None, Party::External) => "emitted by an attestor".into(),
                         (None, _) => "none".into(),
                     },
                 ),
@@ -956,7 +956,7 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
                 esc_cap(id, 200),
                 esc_cap(&src, limits.text),
                 esc_cap(&pre, limits.text),
-                party_cell(attribution_party(x.attribute))
+                party_cell(x.attribute)
             )?;
         }
         writeln!(s, "</tbody>\n</table>")?;
@@ -979,16 +979,6 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
         )?;
     }
     writeln!(s, "</tbody>\n</table>\n</section>")
-}
-
-fn attribution_party(a: Attribution) -> Party {
-    match a {
-        Attribution::Provider => Party::Provider,
-        Attribution::User => Party::User,
-        Attribution::External => Party::External,
-        Attribution::None => Party::None,
-        Attribution::Inconclusive => Party::Inconclusive,
-    }
 }
 
 // ---- the timeline -------------------------------------------------------
@@ -1320,7 +1310,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
             if !c.rules.iter().any(|r| r.excuses.contains(id)) {
                 continue;
             }
-            let party = attribution_party(x.attribute);
+            let party = x.attribute;
             let (mut ok, mut void) = (Vec::new(), Vec::new());
             let subtitle = match &x.source {
                 ExcuseSource::Event { event, .. } => {

@@ -4,7 +4,7 @@
 //! `cfr-contract` model.
 
 use crate::verdict::Party;
-use cfr_contract::{Attribution, Contract, Debtor, ExcuseSource, Period, Predicate, RuleKind};
+use cfr_contract::{Contract, ExcuseSource, Period, Predicate, RuleKind};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -169,16 +169,6 @@ pub(crate) struct Plan {
     pub hooks: Hooks,
 }
 
-fn attribution(a: &Attribution) -> Party {
-    match a {
-        Attribution::Provider => Party::Provider,
-        Attribution::User => Party::User,
-        Attribution::External => Party::External,
-        Attribution::None => Party::None,
-        Attribution::Inconclusive => Party::Inconclusive,
-    }
-}
-
 impl Plan {
     pub fn new(contract: &Contract) -> Plan {
         let excuses: Vec<ExcuseCfg> = contract
@@ -186,7 +176,7 @@ impl Plan {
             .iter()
             .map(|(id, x)| ExcuseCfg {
                 id: id.clone(),
-                attribute: attribution(&x.attribute),
+                attribute: x.attribute,
                 source: match &x.source {
                     ExcuseSource::Event {
                         event,
@@ -212,10 +202,7 @@ impl Plan {
             let meta = RuleMeta {
                 id: r.id.clone(),
                 clause: r.clause.clone(),
-                debtor: match r.debtor {
-                    Debtor::Provider => Party::Provider,
-                    Debtor::User => Party::User,
-                },
+                debtor: r.debtor.party(),
                 excuses: r
                     .excuses
                     .iter()

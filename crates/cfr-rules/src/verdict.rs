@@ -11,7 +11,7 @@ use cfr_model::cbor::{self, Cbor};
 use cfr_model::time::{
     format_percent, format_percent3, format_rfc3339, parse_percent, parse_rfc3339,
 };
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 
 /// The verdict format identifier.
 pub const VERDICT_FORMAT: &str = "cfr-verdict/1";
@@ -31,52 +31,9 @@ pub fn max_verdict_bytes(events: u64) -> u64 {
     VERDICT_BASE_BYTES.saturating_add(VERDICT_BYTES_PER_EVENT.saturating_mul(events))
 }
 
-/// Who an incident is attributed to.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Party {
-    /// The provider is at fault.
-    Provider,
-    /// The user is at fault.
-    User,
-    /// An external factor (attested by an attestor).
-    External,
-    /// Nobody: the incident is excused.
-    None,
-    /// The evidence does not settle who is at fault.
-    Inconclusive,
-}
-
-impl Party {
-    /// The name used in contracts and verdicts: `provider`, `user`,
-    /// `external`, `none`, `inconclusive`.
-    pub fn name(self) -> &'static str {
-        match self {
-            Party::Provider => "provider",
-            Party::User => "user",
-            Party::External => "external",
-            Party::None => "none",
-            Party::Inconclusive => "inconclusive",
-        }
-    }
-
-    /// Parses a party name.
-    pub fn from_name(s: &str) -> Option<Party> {
-        Some(match s {
-            "provider" => Party::Provider,
-            "user" => Party::User,
-            "external" => Party::External,
-            "none" => Party::None,
-            "inconclusive" => Party::Inconclusive,
-            _ => return None,
-        })
-    }
-}
-
-impl fmt::Display for Party {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.name())
-    }
-}
+/// Who an incident is attributed to (the same enum as a contract
+/// excuse's `attribute`).
+pub use cfr_model::Party;
 
 /// The judgement of one log under one contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
