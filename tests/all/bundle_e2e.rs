@@ -450,6 +450,28 @@ fn a_wrong_pinned_key_for_a_role_that_signed_nothing_exits_1() {
     }
 }
 
+/// `cfr-bundle event sign` with the sample key of `role`, `input` on stdin.
+fn event_sign(role: &str, input: &str) -> std::process::Output {
+    use std::io::Write as _;
+    let mut child = cfr()
+        .args(["event", "sign", "--key"])
+        .arg(sample_dir().join(format!("keys/{role}.key")))
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(input.as_bytes())
+        .expect("write");
+    child.wait_with_output().expect("wait")
+}
+
 #[test]
 fn event_sign_signs_the_kinds_that_must_be_signed() {
     // The sample's grid outage, as the grid operator's system would write
@@ -463,24 +485,7 @@ fn event_sign_signs_the_kinds_that_must_be_signed() {
     let sample_sig = v["sig"].as_str().expect("signed").to_owned();
     let mut unsigned = v.clone();
     unsigned.as_object_mut().expect("object").remove("sig");
-    let mut child = cfr()
-        .args(["event", "sign", "--key"])
-        .arg(sample_dir().join("keys/grid.key"))
-        .arg("--contract")
-        .arg(sample_dir().join("contract.toml"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    use std::io::Write as _;
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{unsigned}\n").as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = event_sign("grid", &format!("{unsigned}\n"));
     assert_eq!(
         out.status.code(),
         Some(0),
@@ -499,23 +504,7 @@ fn event_sign_signs_the_kinds_that_must_be_signed() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("must be signed"), "{err}");
     // And the wrong party's key is refused by `event sign`.
-    let mut child = cfr()
-        .args(["event", "sign", "--key"])
-        .arg(sample_dir().join("keys/provider.key"))
-        .arg("--contract")
-        .arg(sample_dir().join("contract.toml"))
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .expect("spawn");
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(format!("{unsigned}\n").as_bytes())
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    let out = event_sign("provider", &format!("{unsigned}\n"));
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only the actor signs"));
