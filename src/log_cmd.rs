@@ -131,7 +131,8 @@ pub enum LogCmd {
         no_analyzer: bool,
     },
     /// Move a corrupt tail aside into quarantine/ (never deletes) so the
-    /// log opens again. Refuses if signed events would be lost.
+    /// log opens again. Moves only records that were never acknowledged
+    /// and that no checkpoint covers; otherwise refuses, changing nothing.
     Repair {
         /// The log directory.
         dir: PathBuf,
