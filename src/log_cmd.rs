@@ -4,7 +4,7 @@
 //! not run (usage, unreadable input, recorder unreachable).
 
 use anyhow::{anyhow, Context as _, Result};
-use cfr_model::keys::{read_signing_key, PublicKey};
+use cfr_model::keys::PublicKey;
 use cfr_recorder::client::{Client, ClientError};
 use cfr_recorder::seal::{
     load_checkpoint, prove_consistency, seal_log_with_progress, LogSealOptions, Prefix,
@@ -158,7 +158,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                     Ok(0)
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say_error(&e);
                     Ok(2)
                 }
             }
@@ -177,7 +177,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             body_limit,
             body_timeout,
         } => {
-            let key = read_signing_key(&key)?;
+            let key = crate::read_private_key(&key)?;
             let every = cfr_model::time::parse_duration(&checkpoint_interval)
                 .map_err(|e| anyhow!("--checkpoint-interval: {e}"))?;
             let body_timeout = cfr_model::time::parse_duration(&body_timeout)
@@ -191,7 +191,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             ) {
                 Ok(r) => Arc::new(r),
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say_error(&e);
                     return Ok(1);
                 }
             };
@@ -244,7 +244,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             let (Some(dir), Some(key)) = (dir, key) else {
                 return Err(anyhow!("give --url, or --dir and --key"));
             };
-            let key = read_signing_key(&key)?;
+            let key = crate::read_private_key(&key)?;
             let r = Recorder::open(
                 &dir,
                 RecorderOptions {
@@ -288,7 +288,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             let p = match r.inclusion_proof(seq, size) {
                 Ok(p) => p,
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say_error(&e);
                     return Ok(1);
                 }
             };
@@ -313,7 +313,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             analyzer,
             no_analyzer,
         } => {
-            let key = read_signing_key(&key)?;
+            let key = crate::read_private_key(&key)?;
             let prefix = match (size, until) {
                 (Some(n), _) => Prefix::Size(n),
                 (None, Some(t)) => Prefix::Until(
@@ -370,7 +370,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                     Ok(0)
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    crate::say_error(&e);
                     Ok(1)
                 }
             }
@@ -394,7 +394,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 Ok(0)
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::say_error(&e);
                 Ok(1)
             }
         },
@@ -402,7 +402,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
 }
 
 fn client_failure(e: &ClientError) -> Result<u8> {
-    eprintln!("error: {e}");
+    crate::say_error(e);
     Ok(match e {
         ClientError::Refused { .. } => 1,
         _ => 2,
@@ -485,7 +485,10 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
         match cfr_recorder::submission::parse_jsonl(r.contract(), lines.join("\n").as_bytes()) {
             Ok(s) => s,
             Err(e) => {
-                eprintln!("error: {e}; nothing was appended");
+                eprintln!(
+                    "cfr-bundle: {}; nothing was appended",
+                    crate::one_line(crate::causes(&e))
+                );
                 return Ok(1);
             }
         };
@@ -497,7 +500,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
                 }
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                crate::say_error(&e);
                 return Ok(1);
             }
         }

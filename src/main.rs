@@ -276,16 +276,73 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(f) => {
-            eprintln!("cfr-bundle: {:#}", f.error);
+            let chain: Vec<String> = f.error.chain().map(|c| c.to_string()).collect();
+            eprintln!("cfr-bundle: {}", one_line(chain));
             ExitCode::from(f.code)
         }
     }
 }
 
+/// An error and its causes on one line, each cause said once: a message
+/// that already ends with (or contains) its cause's text, as many
+/// `"{path}: {source}"` messages do, does not repeat it.
+pub(crate) fn one_line(chain: impl IntoIterator<Item = String>) -> String {
+    let mut out = String::new();
+    for text in chain {
+        if text.is_empty() || out.contains(&text) {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str(": ");
+        }
+        out.push_str(&text);
+    }
+    out
+}
+
+/// Reads a private key, saying plainly when the file is a public key
+/// (`.pub`, or an `ed25519:` text) instead of the PEM parser's words.
+pub(crate) fn read_private_key(path: &Path) -> Result<keys::SigningKey> {
+    let head: Vec<u8> = std::fs::read(path)
+        .map(|b| b.into_iter().take(64).collect())
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&head);
+    let text = text.trim_start();
+    if text.starts_with("ed25519:") || text.starts_with("-----BEGIN PUBLIC KEY-----") {
+        return Err(anyhow!(
+            "{} is a public key; this needs the matching private key (the .key file that `cfr-bundle keygen` or `openssl genpkey -algorithm ed25519` writes)",
+            path.display()
+        ));
+    }
+    Ok(keys::read_signing_key(path)?)
+}
+
+/// The chain of a library error, outermost first.
+pub(crate) fn causes(e: &dyn std::error::Error) -> Vec<String> {
+    let mut out = vec![e.to_string()];
+    let mut next = e.source();
+    while let Some(c) = next {
+        out.push(c.to_string());
+        next = c.source();
+    }
+    out
+}
+
+/// Says a library error the way every command says errors: one prefix,
+/// one line, each cause once.
+pub(crate) fn say_error(e: &dyn std::error::Error) {
+    eprintln!("cfr-bundle: {}", one_line(causes(e)));
+}
+
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
         Command::Keygen { name } => {
-            let (k, p, key) = keys::write_new_keypair(&name).map_err(rejected)?;
+            // Refusing to overwrite a key is a refusal (1); a directory
+            // that does not exist or cannot be written is "could not run" (2).
+            let (k, p, key) = keys::write_new_keypair(&name).map_err(|e| match e {
+                keys::KeyError::Exists { .. } => rejected(e),
+                other => Failure::from(other),
+            })?;
             println!("wrote {} (private, mode 0600)", k.display());
             println!("wrote {}", p.display());
             println!("{}", PublicKey(key.verifying_key()));
@@ -306,7 +363,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             output,
         } => {
             let contract_toml = read_text(&contract)?;
-            let recorder_key = keys::read_signing_key(&key)?;
+            let recorder_key = read_private_key(&key)?;
             let contract_sigs = contract_sig
                 .iter()
                 .map(|p| read_bytes(p))
@@ -364,6 +421,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             println!("Merkle root  {}", hexs(&summary.root));
             if summary.analyzer_disagrees {
                 eprintln!("warning: the analyzer's verdict differs from this release's native engine; the analyzer's is sealed");
+            }
+            if summary.events == 0 {
+                eprintln!(
+                    "warning: {} holds no events: the bundle seals an empty log, whose verdict judges nothing",
+                    events.display()
+                );
             }
             Ok(0)
         }
@@ -518,7 +581,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             output,
         }) => {
             let m = read_bytes(&module)?;
-            let k = keys::read_signing_key(&key)?;
+            let k = read_private_key(&key)?;
             use sha2::Digest as _;
             let digest = sha2::Sha256::digest(&m);
             let cert =
@@ -563,7 +626,7 @@ fn contract_cmd(c: ContractCmd) -> Result<u8, Failure> {
             let text = read_text(&contract)?;
             let c = Contract::from_toml(&text)
                 .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
-            let k = keys::read_signing_key(&key)?;
+            let k = read_private_key(&key)?;
             let sig = seal::sign_contract(&c, &k, &role).map_err(|e| rejected(anyhow!(e)))?;
             write_new(&output, &sig)?;
             println!("signed contract {} as {role}: {}", c.id, output.display());
@@ -574,7 +637,7 @@ fn contract_cmd(c: ContractCmd) -> Result<u8, Failure> {
 
 fn event_sign(key: &Path, contract: &Path) -> Result<u8, Failure> {
     use ed25519_dalek::Signer as _;
-    let k = keys::read_signing_key(key)?;
+    let k = read_private_key(key)?;
     let c = Contract::from_toml(&read_text(contract)?)
         .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
     let mut importer = Importer::new(&c).without_signature_checks();

@@ -509,3 +509,98 @@ fn event_sign_signs_the_kinds_that_must_be_signed() {
     assert!(out.stdout.is_empty());
     assert!(String::from_utf8_lossy(&out.stderr).contains("only the actor signs"));
 }
+
+#[test]
+fn bad_inputs_get_one_line_one_prefix_and_the_documented_exit_codes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let d = dir.path();
+    let s = sample_dir();
+    let text_file = d.join("notes.txt");
+    std::fs::write(&text_file, "root:x:0:0:root:/root:/bin/bash\n").expect("write");
+    let empty = d.join("empty.jsonl");
+    std::fs::write(&empty, "").expect("write");
+    let p = |x: &str| s.join(x).display().to_string();
+    let missing = d.join("missing").display().to_string();
+    let out = d.join("out.cfr").display().to_string();
+    let nodir = d.join("no/such/dir/k").display().to_string();
+    // (arguments, exit code, what stderr's one line says)
+    let cases: Vec<(Vec<String>, i32, &str)> = vec![
+        (
+            vec!["verify".into(), missing.clone()],
+            2,
+            "No such file or directory",
+        ),
+        (
+            vec![
+                "seal".into(),
+                "--contract".into(),
+                p("contract.toml"),
+                "--events".into(),
+                missing.clone(),
+                "--key".into(),
+                p("keys/recorder.key"),
+                "-o".into(),
+                out.clone(),
+            ],
+            2,
+            "No such file or directory",
+        ),
+        (
+            vec![
+                "seal".into(),
+                "--contract".into(),
+                p("contract.toml"),
+                "--events".into(),
+                p("events.jsonl"),
+                "--key".into(),
+                p("keys/recorder.pub"),
+                "-o".into(),
+                out.clone(),
+            ],
+            2,
+            "is a public key",
+        ),
+        (vec!["keygen".into(), nodir], 2, "No such file or directory"),
+        (
+            vec![
+                "log".into(),
+                "checkpoint".into(),
+                "--dir".into(),
+                missing.clone(),
+                "--key".into(),
+                p("keys/recorder.key"),
+            ],
+            1,
+            "is not a cfr log directory",
+        ),
+    ];
+    for (args, code, says) in cases {
+        let (got, _, err) = run(cfr().args(&args));
+        assert_eq!(got, code, "{args:?}: {err}");
+        let lines: Vec<&str> = err.lines().collect();
+        assert_eq!(lines.len(), 1, "{args:?}: one line, got {err:?}");
+        assert!(lines[0].starts_with("cfr-bundle: "), "{args:?}: {err}");
+        assert!(lines[0].contains(says), "{args:?}: {err}");
+        assert!(
+            lines[0].matches("(os error").count() <= 1,
+            "{args:?}: a cause said twice: {err}"
+        );
+    }
+    // Not an archive at all: check 1 says it is not a cfr bundle.
+    let (code, stdout, _) = run(cfr().arg("verify").arg(&text_file));
+    assert_eq!(code, 1);
+    assert!(stdout.contains("is not a cfr bundle"), "{stdout}");
+    // An empty events file seals, with a word about it.
+    let (code, _, err) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(s.join("contract.toml"))
+        .arg("--events")
+        .arg(&empty)
+        .arg("--key")
+        .arg(s.join("keys/recorder.key"))
+        .arg("-o")
+        .arg(&out));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("holds no events"), "{err}");
+}

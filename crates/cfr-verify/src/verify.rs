@@ -22,6 +22,16 @@ use crate::steps::{
     check_members, contract_of, feed_replay, read_checkpoint, signers, small_member, start_replay,
 };
 
+/// Whether the file at `path` starts with a ustar header (the magic
+/// `ustar\0` at byte 257 of its first block).
+fn starts_like_ustar(path: &Path) -> bool {
+    use std::io::Read as _;
+    let mut block = [0u8; 263];
+    std::fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut block))
+        .is_ok_and(|()| &block[257..263] == b"ustar\0")
+}
+
 /// Verifies the bundle at `path`.
 pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyError> {
     let mut opts = opts;
@@ -41,7 +51,17 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             return Err(VerifyError::Unreadable { path, source });
         }
         Err(e) => {
-            checks[CheckId::Archive].fail(e.code(), e.to_string());
+            // A file with no ustar header at its start is not a damaged
+            // bundle but no bundle at all: say so first.
+            let detail = if starts_like_ustar(path) {
+                e.to_string()
+            } else {
+                format!(
+                    "{} is not a cfr bundle (a bundle is a ustar archive, and this file does not start with a ustar header); {e}",
+                    path.display()
+                )
+            };
+            checks[CheckId::Archive].fail(e.code(), detail);
             checks.skip_after(
                 CheckId::Archive,
                 "not checked: the archive could not be read",
