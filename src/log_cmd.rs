@@ -31,11 +31,12 @@ pub enum LogCmd {
     /// running recorder (--url) or to a log no recorder is serving (--dir).
     /// Lines without an id get `<file digest>-<line>`, so re-running the
     /// same file appends nothing twice. Prints one receipt per event.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["url", "dir"])))]
     Append {
         /// The events file (`-` for standard input).
         events: PathBuf,
-        /// A recorder's address, `host:port`.
-        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
+        #[arg(long, conflicts_with = "dir")]
         url: Option<String>,
         /// A log directory.
         #[arg(long)]
@@ -65,9 +66,10 @@ pub enum LogCmd {
         body_timeout: String,
     },
     /// Sign a checkpoint now and print it (a C2SP signed note).
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["url", "dir"])))]
     Checkpoint {
-        /// A recorder's address.
-        #[arg(long, conflicts_with = "dir", required_unless_present = "dir")]
+        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
+        #[arg(long, conflicts_with = "dir")]
         url: Option<String>,
         /// A log directory no recorder is serving.
         #[arg(long, requires = "key")]
@@ -92,7 +94,7 @@ pub enum LogCmd {
         /// Two sealed bundles (or a checkpoint file, then a bundle).
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
         consistency: Vec<PathBuf>,
-        /// A recorder's address (for --seq).
+        /// A recorder's URL (for --seq; `http://127.0.0.1:7878`, or `host:port`).
         #[arg(long, conflicts_with = "dir")]
         url: Option<String>,
         /// A log directory (for --seq; or the contract whose recorder key

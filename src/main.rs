@@ -959,13 +959,25 @@ fn read_bytes(path: &Path) -> Result<Vec<u8>> {
     std::fs::read(path).with_context(|| path.display().to_string())
 }
 
-fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+/// A temporary file beside `path`, to be renamed over it. A failure names
+/// `path` and its directory, never the temporary file's random name.
+fn temp_beside(path: &Path) -> Result<tempfile::NamedTempFile> {
     let dir = match path.parent() {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => PathBuf::from("."),
     };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(&dir).with_context(|| dir.display().to_string())?;
+    tempfile::NamedTempFile::new_in(&dir).map_err(|e| {
+        let why = match e.kind() {
+            std::io::ErrorKind::NotFound => "the directory does not exist".to_owned(),
+            std::io::ErrorKind::PermissionDenied => "the directory is not writable".to_owned(),
+            kind => kind.to_string(),
+        };
+        anyhow!("cannot write {}: {why} ({})", path.display(), dir.display())
+    })
+}
+
+fn write_new(path: &Path, data: &[u8]) -> Result<()> {
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(data)?;
     tmp.as_file().sync_all()?;
     tmp.persist_noclobber(path)
@@ -976,12 +988,7 @@ fn write_new(path: &Path, data: &[u8]) -> Result<()> {
 /// Writes `data` to `path` through a temporary file in the same directory
 /// and a rename, so a reader never sees a partial file; replaces `path`.
 fn write_replacing(path: &Path, data: &[u8]) -> Result<()> {
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
-        _ => PathBuf::from("."),
-    };
-    let mut tmp =
-        tempfile::NamedTempFile::new_in(&dir).with_context(|| dir.display().to_string())?;
+    let mut tmp = temp_beside(path)?;
     tmp.write_all(data)?;
     // A report is for reading: the usual mode, not the temporary file's 0600.
     #[cfg(unix)]

@@ -523,6 +523,13 @@ fn bad_inputs_get_one_line_one_prefix_and_the_documented_exit_codes() {
     let missing = d.join("missing").display().to_string();
     let out = d.join("out.cfr").display().to_string();
     let nodir = d.join("no/such/dir/k").display().to_string();
+    let bundle = seal_small(d, "small.cfr", &sample_events(50), 1 << 20);
+    let typo = d.join("typo.jsonl");
+    std::fs::write(
+        &typo,
+        "{\"time\":\"2026-03-01T00:00:00Z\",\"kind\":\"requst\",\"actor\":\"user\",\"attrs\":{}}\n",
+    )
+    .expect("write");
     // (arguments, exit code, what stderr's one line says)
     let cases: Vec<(Vec<String>, i32, &str)> = vec![
         (
@@ -563,6 +570,27 @@ fn bad_inputs_get_one_line_one_prefix_and_the_documented_exit_codes() {
         (vec!["keygen".into(), nodir], 2, "No such file or directory"),
         (
             vec![
+                "analyze".into(),
+                "--contract".into(),
+                p("contract.toml"),
+                "--events".into(),
+                typo.display().to_string(),
+            ],
+            1,
+            "line 1: unknown event kind \"requst\"; did you mean \"request\"?",
+        ),
+        (
+            vec![
+                "report".into(),
+                bundle.display().to_string(),
+                "-o".into(),
+                d.join("no/dir/r.html").display().to_string(),
+            ],
+            2,
+            "no/dir/r.html: the directory does not exist",
+        ),
+        (
+            vec![
                 "log".into(),
                 "checkpoint".into(),
                 "--dir".into(),
@@ -586,6 +614,13 @@ fn bad_inputs_get_one_line_one_prefix_and_the_documented_exit_codes() {
             "{args:?}: a cause said twice: {err}"
         );
     }
+    // A report into a missing directory leaves nothing and names no
+    // temporary file.
+    assert!(!d.join("no").exists());
+    // log append needs a target, and says which ones it takes.
+    let (code, _, err) = run(cfr().args(["log", "append"]).arg(s.join("events.jsonl")));
+    assert_eq!(code, 2);
+    assert!(err.contains("<--url <URL>|--dir <DIR>>"), "{err}");
     // Not an archive at all: check 1 says it is not a cfr bundle.
     let (code, stdout, _) = run(cfr().arg("verify").arg(&text_file));
     assert_eq!(code, 1);

@@ -194,7 +194,9 @@ fn log_serve_append_over_http_and_seal_while_serving() {
     assert_eq!(code, 1, "{err}");
     assert!(err.contains("line 9"), "{err}");
 
-    let (code, note, err) = run(cfr().args(["log", "checkpoint", "--url", &addr]));
+    // --url takes a URL as well as host:port.
+    let url = format!("http://{addr}/");
+    let (code, note, err) = run(cfr().args(["log", "checkpoint", "--url", &url]));
     assert_eq!(code, 0, "{err}");
     let size: u64 = note.lines().nth(1).expect("size").parse().expect("number");
     assert!(size >= 26, "{note}");

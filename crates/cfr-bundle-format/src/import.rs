@@ -148,6 +148,30 @@ impl<'c> Importer<'c> {
     }
 }
 
+/// A hint for a name that is not one of `known`: the closest known name
+/// when one is close (`; did you mean "request"?`), else the list of
+/// known names (`; the contract declares "a", "b"`).
+pub fn did_you_mean<'a>(got: &str, known: impl Iterator<Item = &'a str>) -> String {
+    let known: Vec<&str> = known.collect();
+    let best = known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(got, k), *k))
+        .filter(|(score, _)| *score > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match best {
+        Some((_, k)) => format!("; did you mean {k:?}?"),
+        None if known.is_empty() => String::new(),
+        None => format!(
+            "; the contract declares {}",
+            known
+                .iter()
+                .map(|k| format!("{k:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 /// The attributes of a JSON Lines event of `kind`, typed as the contract
 /// declares them (a `null` leaves out an optional attribute), and its
 /// base64 signature: shared by [`Importer`] and the recorder's ingest.
@@ -157,16 +181,20 @@ pub fn typed_attrs_and_sig(
     json_attrs: &JsonAttrs,
     sig: Option<&str>,
 ) -> Result<(Attrs, Option<[u8; 64]>), String> {
-    let spec = contract
-        .events
-        .get(kind)
-        .ok_or_else(|| format!("unknown event kind {kind:?}"))?;
+    let spec = contract.events.get(kind).ok_or_else(|| {
+        format!(
+            "unknown event kind {kind:?}{}",
+            did_you_mean(kind, contract.events.keys().map(String::as_str))
+        )
+    })?;
     let mut attrs = Attrs::new();
     for (name, json) in &json_attrs.0 {
-        let a = spec
-            .attrs
-            .get(name)
-            .ok_or_else(|| format!("attribute {name:?} is not declared for {kind:?}"))?;
+        let a = spec.attrs.get(name).ok_or_else(|| {
+            format!(
+                "attribute {name:?} is not declared for {kind:?}{}",
+                did_you_mean(name, spec.attrs.keys().map(String::as_str))
+            )
+        })?;
         if json.is_null() {
             if a.optional {
                 continue;

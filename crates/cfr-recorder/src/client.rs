@@ -68,8 +68,15 @@ pub struct Client {
 const MAX_RESPONSE: usize = 64 << 20;
 
 impl Client {
-    /// A client for the recorder at `addr` (`host:port`).
+    /// A client for the recorder at `addr`: a URL `http://host:port` (a
+    /// trailing `/` is ignored) or `host:port`.
     pub fn new(addr: impl Into<String>) -> Client {
+        let addr: String = addr.into();
+        let addr = addr
+            .strip_prefix("http://")
+            .unwrap_or(&addr)
+            .trim_end_matches('/')
+            .to_owned();
         use sha2::{Digest as _, Sha256};
         let seed = format!(
             "{}-{:?}-{:?}",
@@ -80,7 +87,7 @@ impl Client {
         let d = Sha256::digest(seed.as_bytes());
         let id_prefix = hex::encode(&d[..8]);
         Client {
-            addr: addr.into(),
+            addr,
             agent: None,
             timeout: Duration::from_secs(30),
             retries: 8,
