@@ -453,6 +453,9 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
         .collect();
     let out = std::io::stdout();
     let mut out = out.lock();
+    // Receipts for ids the log already held: said at the end, so that
+    // appending the same file twice is never silent.
+    let (mut total, mut again) = (0u64, 0u64);
     if let Some(url) = url {
         let mut client = Client::new(url);
         for (b, chunk) in lines.chunks(batch).enumerate() {
@@ -460,6 +463,8 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
             match client.append_jsonl(&body) {
                 Ok(receipts) => {
                     for r in receipts {
+                        total += 1;
+                        again += u64::from(r.duplicate);
                         writeln!(out, "{}", receipt_json(&r))?;
                     }
                 }
@@ -470,7 +475,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
                 }) => {
                     let line = b * batch + n as usize;
                     eprintln!(
-                        "error: line {line}: rejected ({status}): {}",
+                        "cfr-bundle: line {line}: rejected ({status}): {}",
                         message.split_once(": ").map_or(message.as_str(), |x| x.1)
                     );
                     eprintln!("events before this request were appended; none of this request's");
@@ -479,6 +484,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
                 Err(e) => return client_failure(&e),
             }
         }
+        say_already_in_log(total, again);
         return Ok(0);
     }
     let dir = dir.ok_or_else(|| anyhow!("give --url or --dir"))?;
@@ -498,6 +504,8 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
         match r.append(chunk.to_vec()) {
             Ok(receipts) => {
                 for rc in receipts {
+                    total += 1;
+                    again += u64::from(rc.duplicate);
                     writeln!(out, "{}", receipt_json(&rc))?;
                 }
             }
@@ -507,7 +515,17 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
             }
         }
     }
+    say_already_in_log(total, again);
     Ok(0)
+}
+
+/// Says how many of an append's events the log already held.
+fn say_already_in_log(total: u64, again: u64) {
+    if again > 0 {
+        eprintln!(
+            "cfr-bundle: {again} of {total} events were already in the log (same ids: lines of a file with these very bytes were appended before) and were not appended again; their original receipts are printed"
+        );
+    }
 }
 
 fn prove_bundles(old: &Path, new: &Path, dir: Option<&Path>, pinned: Option<&str>) -> Result<u8> {

@@ -65,8 +65,9 @@ fn log_commands_offline_seal_and_prove() {
         out.lines().nth(40).expect("last").contains("\"seq\":40"),
         "{out}"
     );
-    // Appending the same file again appends nothing (ids from the file).
-    let (code, out, _) = run(cfr()
+    // Appending the same file again appends nothing (ids from the file),
+    // and says so.
+    let (code, out, err) = run(cfr()
         .args(["log", "append", "--dir"])
         .arg(&dir)
         .arg(&events));
@@ -74,6 +75,10 @@ fn log_commands_offline_seal_and_prove() {
     assert!(
         out.lines().all(|l| l.contains("\"duplicate\":true")),
         "{out}"
+    );
+    assert!(
+        err.contains("41 of 41 events were already in the log"),
+        "{err}"
     );
 
     // A bad line: rejected with its number, nothing stored.
