@@ -355,6 +355,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                     b.set_position(done);
                 }
             };
+            let whole = matches!(opts.prefix, Prefix::All);
             let sealed = seal_log_with_progress(&dir, &opts, &output, &mut tick);
             if let Some(b) = bar {
                 b.finish_and_clear();
@@ -369,6 +370,15 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                         hex::encode(s.root),
                         s.sha256
                     );
+                    if whole {
+                        let now = cfr_recorder::count_events(&dir).unwrap_or(n);
+                        if now > n {
+                            eprintln!(
+                                "cfr-bundle: the log holds {now} events; the {} after the last signed checkpoint are not in this bundle (a running recorder signs them in its next checkpoint: `cfr-bundle log checkpoint --url ...`, then seal again)",
+                                now - n
+                            );
+                        }
+                    }
                     Ok(0)
                 }
                 Err(e) => {

@@ -205,7 +205,13 @@ fn log_serve_append_over_http_and_seal_while_serving() {
     assert_eq!(code, 0, "{err}");
     let size: u64 = note.lines().nth(1).expect("size").parse().expect("number");
     assert!(size >= 26, "{note}");
-    // Sealing while the recorder serves: up to its last signed checkpoint.
+    // Events after that checkpoint (this recorder signs none on its own).
+    let later = tmp.path().join("later.jsonl");
+    std::fs::write(&later, events_without_time(3)).expect("write");
+    let (code, _, err) = run(cfr().args(["log", "append", "--url", &addr]).arg(&later));
+    assert_eq!(code, 0, "{err}");
+    // Sealing while the recorder serves: up to its last signed checkpoint,
+    // saying what was left out.
     let out_path = tmp.path().join("live.cfr");
     let (code, out, err) = run(cfr()
         .args(["log", "seal"])
@@ -216,6 +222,13 @@ fn log_serve_append_over_http_and_seal_while_serving() {
         .arg(&out_path));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains(&format!("[0, {size})")), "{out}");
+    assert!(
+        err.contains(&format!(
+            "the log holds {} events; the 4 after the last signed checkpoint are not in this bundle",
+            size + 4
+        )),
+        "{err}"
+    );
     let (code, out, err) = run(cfr().arg("verify").arg(&out_path));
     assert_eq!(code, 0, "{out}{err}");
     let (code, out, err) = run(cfr().args(["log", "prove", "--seq", "3", "--url", &addr]));

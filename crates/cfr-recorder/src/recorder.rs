@@ -1214,6 +1214,12 @@ pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Res
     Ok(())
 }
 
+/// How many valid events the log at `dir` holds now, read-only and
+/// without the lock (a running recorder's unsynced tail included).
+pub fn count_events(dir: &Path) -> Result<u64, OpenError> {
+    Ok(walk(dir, |_| {})?.events)
+}
+
 /// The contract text, contract and last signed checkpoint of the log at
 /// `dir`, read without the lock.
 pub fn inspect(dir: &Path) -> Result<(String, Contract, Option<SignedCheckpoint>), OpenError> {
