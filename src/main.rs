@@ -411,9 +411,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 b.finish_and_clear();
             }
             println!(
-                "sealed {} events in {} chunks into {} ({} bytes)",
-                summary.events,
-                summary.chunks,
+                "sealed {} in {} into {} ({} bytes)",
+                cfr_bundle_format::words::count(summary.events, "event", "events"),
+                cfr_bundle_format::words::count(summary.chunks as u64, "chunk", "chunks"),
                 output.display(),
                 summary.bytes
             );
@@ -516,10 +516,10 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             let ranges: Vec<String> = summary
                 .ranges
                 .iter()
-                .map(|r| format!("{}..={}", r.first, r.end - 1))
+                .map(|r| cfr_bundle_format::words::seqs(r.first, r.end - 1))
                 .collect();
             println!(
-                "wrote {} ({} bytes, SHA-256 {})\n  incidents {}\n  {} of {} events disclosed, seq {}\n  verify it: cfr-bundle verify {}",
+                "wrote {} ({} bytes, SHA-256 {})\n  incidents {}\n  {} of {} events disclosed: {}\n  verify it: cfr-bundle verify {}",
                 output.display(),
                 summary.bytes,
                 summary.sha256,
@@ -816,9 +816,9 @@ fn inspect(path: &Path) -> Result<u8, Failure> {
         _ => "(empty)".into(),
     };
     println!(
-        "Log       {} events in {} chunks, {span}",
-        m.log.events,
-        m.log.chunks.len()
+        "Log       {} in {}, {span}",
+        cfr_bundle_format::words::count(m.log.events, "event", "events"),
+        cfr_bundle_format::words::count(m.log.chunks.len() as u64, "chunk", "chunks")
     );
     println!("Root      {}", hexs(&m.log.root));
     if let Ok(Some(cp)) = b.read_small(layout::CHECKPOINT) {

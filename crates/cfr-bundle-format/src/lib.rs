@@ -33,6 +33,7 @@ pub mod readme;
 pub mod schemas;
 pub mod seal;
 pub mod tar;
+pub mod words;
 
 pub use cfr_contract;
 pub use cfr_merkle;

@@ -596,7 +596,11 @@ fn readme(
         ranges.len()
     );
     for r in ranges {
-        let _ = writeln!(s, "  seq {}..={}", r.first, r.end - 1);
+        let _ = writeln!(
+            s,
+            "  {}",
+            cfr_bundle_format::words::seqs(r.first, r.end - 1)
+        );
     }
     let _ = writeln!(s, "\nIncidents proven (numbers as in the sealed verdict):");
     for &n in numbers {

@@ -349,7 +349,10 @@ pub(crate) fn verify_excerpt(
             x.original_events
         ));
         if sig_checked > 0 {
-            checks[CheckId::EventSignatures].pass(format!("{sig_checked} event signatures valid"));
+            checks[CheckId::EventSignatures].pass(format!(
+                "{} valid",
+                cfr_bundle_format::words::count(sig_checked, "event signature", "event signatures")
+            ));
         } else {
             checks[CheckId::EventSignatures]
                 .pass("no disclosed event carries or requires a signature");

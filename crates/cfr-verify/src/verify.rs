@@ -7,6 +7,7 @@ use crate::hex;
 use cfr_bundle_format::bundle::{Bundle, OpenError};
 use cfr_bundle_format::layout;
 use cfr_bundle_format::seal::{file_digest, origin};
+use cfr_bundle_format::words;
 use cfr_merkle::RootBuilder;
 use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
@@ -279,9 +280,17 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 "the first/last event times differ from the manifest's from/until",
             );
         }
-        checks[CheckId::Events].pass(format!("{next_seq} events in {} chunks, seq 0..{} without gaps, times in order, all valid per the contract", m.log.chunks.len(), next_seq.saturating_sub(1)));
+        checks[CheckId::Events].pass(format!(
+            "{} in {}, {} without gaps, times in order, all valid per the contract",
+            words::count(next_seq, "event", "events"),
+            words::count(m.log.chunks.len() as u64, "chunk", "chunks"),
+            words::seqs(0, next_seq.saturating_sub(1))
+        ));
         if sig_checked > 0 {
-            checks[CheckId::EventSignatures].pass(format!("{sig_checked} event signatures valid"));
+            checks[CheckId::EventSignatures].pass(format!(
+                "{} valid",
+                words::count(sig_checked, "event signature", "event signatures")
+            ));
         } else {
             checks[CheckId::EventSignatures].pass("no event carries or requires a signature");
         }
