@@ -377,12 +377,14 @@ footer { margin-top: 36px; border-top: 1px solid #999; padding-top: 8px; color: 
 }
 "#;
 
+/// A party in words; "excused" is the one word for no fault, as in the
+/// text output (the JSON keeps `none`).
 fn party_label(p: Party) -> &'static str {
     match p {
         Party::Provider => "provider",
         Party::User => "user",
         Party::External => "external factor",
-        Party::None => "excused (nobody)",
+        Party::None => "excused",
         Party::Inconclusive => "inconclusive",
     }
 }
