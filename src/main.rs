@@ -166,6 +166,11 @@ enum Command {
     /// The recorder: a durable, tamper-evident log bound to one contract.
     #[command(subcommand)]
     Log(log_cmd::LogCmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
 }
 
 #[derive(clap::Args, Default)]
@@ -266,7 +271,11 @@ impl<E: Into<anyhow::Error>> From<E> for Failure {
 }
 
 fn main() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    use clap::{CommandFactory as _, FromArgMatches as _};
+    let cli = match with_examples(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
@@ -334,8 +343,64 @@ pub(crate) fn say_error(e: &dyn std::error::Error) {
     eprintln!("cfr-bundle: {}", one_line(causes(e)));
 }
 
+/// An example for every command, shown at the end of its `--help`
+/// (a test checks that every command has one).
+const EXAMPLES: &[(&str, &str)] = &[
+    ("keygen", "cfr-bundle keygen keys/recorder      # keys/recorder.key and keys/recorder.pub"),
+    ("contract check", "cfr-bundle contract check contract.toml"),
+    ("contract schema", "cfr-bundle contract schema contract.toml > events.cddl"),
+    ("contract sign", "cfr-bundle contract sign contract.toml --key provider.key --role provider -o provider.sig"),
+    ("event sign", "cfr-bundle event sign --key grid.key --contract contract.toml < outages.jsonl > signed.jsonl"),
+    ("seal", "cfr-bundle seal --contract contract.toml --events events.jsonl --key recorder.key -o evidence.cfr"),
+    ("verify", "cfr-bundle verify evidence.cfr --recorder-key recorder.pub --provider-key provider.pub --user-key user.pub\ncfr-bundle verify evidence.cfr --json > report.json"),
+    ("excerpt", "cfr-bundle excerpt evidence.cfr --incident 5 -o incident-5.cfr && cfr-bundle verify incident-5.cfr"),
+    ("report", "cfr-bundle report evidence.cfr -o report.html --recorder-key recorder.pub"),
+    ("inspect", "cfr-bundle inspect evidence.cfr"),
+    ("extract", "cfr-bundle extract evidence.cfr -o unpacked/"),
+    ("analyze", "cfr-bundle analyze --contract contract.toml --events events.jsonl --json"),
+    ("analyzer certify", "cfr-bundle analyzer certify analyzer.wasm --key regulator.key -o certificate.sig"),
+    ("log init", "cfr-bundle log init rec/ --contract contract.toml"),
+    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878\ncfr-bundle log append events.jsonl --dir rec/"),
+    ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
+    ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878"),
+    ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr --dir rec/"),
+    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr"),
+    ("log repair", "cfr-bundle log repair --move-bad-tail rec/"),
+    ("completions", "cfr-bundle completions bash > /etc/bash_completion.d/cfr-bundle"),
+];
+
+/// The command line with [`EXAMPLES`] at the end of each command's help.
+fn with_examples(mut cmd: clap::Command) -> clap::Command {
+    fn add(cmd: clap::Command, path: &[&str], example: &str) -> clap::Command {
+        match path.split_first() {
+            None => cmd.after_help(format!("Examples:\n  {}", example.replace('\n', "\n  "))),
+            Some((first, rest)) => {
+                if cmd.find_subcommand(first).is_none() {
+                    return cmd;
+                }
+                cmd.mut_subcommand(*first, |c| add(c, rest, example))
+            }
+        }
+    }
+    for (path, example) in EXAMPLES {
+        let path: Vec<&str> = path.split(' ').collect();
+        cmd = add(cmd, &path, example);
+    }
+    cmd
+}
+
 fn run(cli: Cli) -> Result<u8, Failure> {
     match cli.command {
+        Command::Completions { shell } => {
+            use clap::CommandFactory as _;
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "cfr-bundle",
+                &mut std::io::stdout(),
+            );
+            Ok(0)
+        }
         Command::Keygen { name } => {
             // Refusing to overwrite a key is a refusal (1); a directory
             // that does not exist or cannot be written is "could not run" (2).

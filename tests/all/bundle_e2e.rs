@@ -639,3 +639,47 @@ fn bad_inputs_get_one_line_one_prefix_and_the_documented_exit_codes() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("holds no events"), "{err}");
 }
+
+/// The subcommands `cfr-bundle <path> --help` lists.
+fn subcommands(path: &[String]) -> Vec<String> {
+    let (code, out, err) = run(cfr().args(path).arg("--help"));
+    assert_eq!(code, 0, "{path:?}: {err}");
+    let Some(list) = out.split("Commands:\n").nth(1) else {
+        return Vec::new();
+    };
+    list.lines()
+        .take_while(|l| l.starts_with("  "))
+        .filter_map(|l| l.split_whitespace().next())
+        .filter(|c| *c != "help")
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn every_command_has_an_example_in_its_help_and_completions_are_generated() {
+    let mut todo: Vec<Vec<String>> = vec![Vec::new()];
+    let mut leaves = 0;
+    while let Some(path) = todo.pop() {
+        let subs = subcommands(&path);
+        if subs.is_empty() {
+            leaves += 1;
+            let (_, out, _) = run(cfr().args(&path).arg("--help"));
+            let example = format!("Examples:\n  cfr-bundle {}", path.join(" "));
+            assert!(out.contains(&example), "{path:?} has no example:\n{out}");
+        }
+        for s in subs {
+            let mut p = path.clone();
+            p.push(s);
+            todo.push(p);
+        }
+    }
+    assert!(leaves >= 20, "only {leaves} commands found");
+    for shell in ["bash", "zsh", "fish"] {
+        let (code, out, err) = run(cfr().args(["completions", shell]));
+        assert_eq!(code, 0, "{err}");
+        assert!(
+            out.contains("cfr-bundle") && out.contains("verify"),
+            "{shell}"
+        );
+    }
+}
