@@ -312,18 +312,17 @@ pub(crate) fn one_line(chain: impl IntoIterator<Item = String>) -> String {
 /// Reads a private key, saying plainly when the file is a public key
 /// (`.pub`, or an `ed25519:` text) instead of the PEM parser's words.
 pub(crate) fn read_private_key(path: &Path) -> Result<keys::SigningKey> {
-    let head: Vec<u8> = std::fs::read(path)
-        .map(|b| b.into_iter().take(64).collect())
-        .unwrap_or_default();
-    let text = String::from_utf8_lossy(&head);
-    let text = text.trim_start();
-    if text.starts_with("ed25519:") || text.starts_with("-----BEGIN PUBLIC KEY-----") {
-        return Err(anyhow!(
-            "{} is a public key; this needs the matching private key (the .key file that `cfr-bundle keygen` or `openssl genpkey -algorithm ed25519` writes)",
-            path.display()
-        ));
-    }
-    Ok(keys::read_signing_key(path)?)
+    keys::read_signing_key(path).map_err(|e| {
+        // Only once reading failed: is it the public half?
+        if PublicKey::read(path).is_ok() {
+            anyhow!(
+                "{} is a public key; this needs the matching private key (the .key file that `cfr-bundle keygen` or `openssl genpkey -algorithm ed25519` writes)",
+                path.display()
+            )
+        } else {
+            e.into()
+        }
+    })
 }
 
 /// The chain of a library error, outermost first.
