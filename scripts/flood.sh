@@ -39,19 +39,15 @@ echo "N = $N events with a flood of $F never-answered requests"
 step "seal (analyzer)" "$bin" seal --contract "$w/contract.toml" --events "$w/events.jsonl" \
 	--key "$w/keys/recorder.key" -o "$w/e.cfr"
 step "verify (replay)" "$bin" verify "$w/e.cfr" --json
-python3 - "$w/out.txt" "$N" <<'EOF'
-import json, sys
-report = json.load(open(sys.argv[1]))
-n = int(sys.argv[2])
-assert report["verified"] is not None
-v = report["verdict"]
-incidents = v["incidents"]
-excused = sum(1 for i in incidents if "excused_by" in i)
-print(f"verdict: {len(incidents)} incidents, {excused} excused by another rule's incident")
-EOF
 mkdir -p "$w/x"
 tar -xf "$w/e.cfr" -C "$w/x" verdict/verdict.cbor
-size=$(wc -c <"$w/x/verdict/verdict.cbor")
-count=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["verdict"]["incidents"]))' "$w/out.txt")
-echo "verdict/verdict.cbor: $size bytes; $(echo "$size / $N" | bc -l | cut -c1-6) bytes per event, $(echo "$size / $count" | bc -l | cut -c1-6) bytes per incident"
+python3 - "$w/out.txt" "$N" "$(wc -c <"$w/x/verdict/verdict.cbor")" <<'EOF'
+import json, sys
+report = json.load(open(sys.argv[1]))
+n, size = int(sys.argv[2]), int(sys.argv[3])
+incidents = report["verdict"]["incidents"]
+excused = sum(1 for i in incidents if "excused_by" in i)
+print(f"verdict: {len(incidents)} incidents, {excused} excused by another rule's incident")
+print(f"verdict/verdict.cbor: {size} bytes; {size / n:.3f} bytes per event, {size / len(incidents):.2f} bytes per incident")
+EOF
 echo "bundle: $(wc -c <"$w/e.cfr") bytes"
