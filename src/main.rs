@@ -9,7 +9,7 @@ use anyhow::{anyhow, Context as _, Result};
 use cfr_bundle_format::bundle::{Bundle, OpenError};
 use cfr_bundle_format::import::{event_to_jsonl, Importer};
 use cfr_bundle_format::layout;
-use cfr_bundle_format::seal::{self, SealError, SealOptions};
+use cfr_bundle_format::seal::{self, Input, SealError, SealOptions};
 use cfr_contract::Contract;
 use cfr_model::keys::{self, PublicKey};
 use cfr_report::{html, render};
@@ -448,6 +448,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 analyzer_cert,
                 chunk_bytes,
                 native_verdict: true,
+                submissions: Vec::new(),
             };
             let input = open_input(&events)?;
             let mut importer = Importer::new(&parsed);
@@ -457,7 +458,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     path: events.clone(),
                     source: e,
                 })),
-                Ok(l) => importer.line(&l).map_err(SealError::Import).transpose(),
+                Ok(l) => match importer.line(&l) {
+                    Err(e) => Some(Err(SealError::Import(e))),
+                    Ok(Some(ev)) => Some(Ok(Input::Event(ev))),
+                    // An empty line, or a submission line (it covers the
+                    // events that follow it).
+                    Ok(None) => importer
+                        .take_submissions()
+                        .pop()
+                        .map(|s| Ok(Input::Submission(s))),
+                },
             });
             let bar = progress_bar("sealing");
             let mut tick = |n: u64| {

@@ -115,6 +115,7 @@ fn main() {
         analyzer_cert: None,
         chunk_bytes: 512,
         native_verdict: true,
+        submissions: Vec::new(),
     };
     let summary = seal::seal(&opts, events.clone().into_iter().map(Ok), &out, &mut |_| {}).unwrap();
     assert!(summary.chunks >= 2, "want several chunks in the seed bundle");

@@ -94,6 +94,7 @@ pub fn seal_jsonl(
         analyzer_cert: None,
         chunk_bytes,
         native_verdict,
+        submissions: Vec::new(),
     };
     let mut imp = cfr_bundle_format::import::Importer::new(&contract);
     let events: Vec<_> = events_jsonl

@@ -10,6 +10,18 @@
 //! `bytes` as lowercase hex, `time` as RFC 3339, `duration` as `"250ms"`;
 //! `sig` is base64; `seq`, when given, must equal the line's position among
 //! the events. Every error names the line and the reason.
+//!
+//! A line may instead introduce a signed submission (see
+//! [`crate::submission`]) covering the `count` events that follow it, as
+//! `cfr-bundle event submit` writes it:
+//!
+//! ```text
+//! {"submission":{"party":"user","id":"u-1","count":2,"sig":"<base64 COSE_Sign1>"}}
+//! ```
+//!
+//! Such a line must start with `{"submission"`. Its events need not carry
+//! their own signatures, even of `signed = true` kinds: the submission's
+//! signature covers them (`seal` checks it).
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
@@ -49,6 +61,21 @@ struct Line<'a> {
     sig: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HeaderLine {
+    submission: Header,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    party: String,
+    id: String,
+    count: u64,
+    sig: String,
+}
+
 /// Converts JSON Lines into events, in order, checking each against the
 /// contract: kind, actor, attributes and their types, seq, time order and
 /// signatures.
@@ -58,6 +85,8 @@ pub struct Importer<'c> {
     next_seq: u64,
     last_time: Option<i64>,
     check_signatures: bool,
+    submissions: Vec<crate::submission::Entry>,
+    covered_until: u64,
 }
 
 impl<'c> Importer<'c> {
@@ -69,6 +98,8 @@ impl<'c> Importer<'c> {
             next_seq: 0,
             last_time: None,
             check_signatures: true,
+            submissions: Vec::new(),
+            covered_until: 0,
         }
     }
 
@@ -82,6 +113,56 @@ impl<'c> Importer<'c> {
     /// Number of events accepted so far.
     pub fn events(&self) -> u64 {
         self.next_seq
+    }
+
+    /// The submission lines read so far, each with the seq of the first
+    /// event it covers (its signature is checked when sealing).
+    pub fn submissions(&self) -> &[crate::submission::Entry] {
+        &self.submissions
+    }
+
+    /// Takes the submission lines read so far.
+    pub fn take_submissions(&mut self) -> Vec<crate::submission::Entry> {
+        std::mem::take(&mut self.submissions)
+    }
+
+    fn header(&mut self, text: &str) -> Result<(), String> {
+        let h: HeaderLine =
+            serde_json::from_str(text).map_err(|e| format!("not a valid submission line: {e}"))?;
+        let h = h.submission;
+        if self.next_seq < self.covered_until {
+            return Err(format!(
+                "a submission line inside the previous submission (which covers events up to seq {})",
+                self.covered_until - 1
+            ));
+        }
+        crate::submission::check_id(&h.id)?;
+        if h.count == 0 || h.count > crate::submission::MAX_EVENTS {
+            return Err(format!(
+                "submission count {}; must be 1 to {}",
+                h.count,
+                crate::submission::MAX_EVENTS
+            ));
+        }
+        if h.party == "recorder" || self.contract.party(&h.party).is_none() {
+            return Err(format!(
+                "submission by {:?}: not the provider, the user or an attestor of the contract",
+                h.party
+            ));
+        }
+        let sig = STANDARD
+            .decode(h.sig.as_bytes())
+            .map_err(|e| format!("submission sig is not base64: {e}"))?;
+        crate::submission::parse(&sig).map_err(|e| e.to_string())?;
+        self.covered_until = self.next_seq + h.count;
+        self.submissions.push(crate::submission::Entry {
+            party: h.party,
+            id: h.id,
+            first: self.next_seq,
+            count: h.count,
+            sig,
+        });
+        Ok(())
     }
 
     /// Reads the next line. `Ok(None)` for an empty line.
@@ -101,6 +182,13 @@ impl<'c> Importer<'c> {
                 "line is {} bytes, more than the {MAX_LINE_BYTES} allowed",
                 text.len()
             )));
+        }
+        if text
+            .trim_start()
+            .strip_prefix('{')
+            .is_some_and(|t| t.trim_start().starts_with("\"submission\""))
+        {
+            return self.header(text).map(|()| None).map_err(err);
         }
         let raw: Line<'_> = serde_json::from_str(text)
             .map_err(|e| err(format!("not a valid event object: {e}")))?;
@@ -133,7 +221,7 @@ impl<'c> Importer<'c> {
             attrs,
             sig,
         };
-        if self.check_signatures {
+        if self.check_signatures && self.next_seq >= self.covered_until {
             self.contract.check_event(&event)
         } else {
             self.contract.check_event_unsigned(&event)

@@ -78,6 +78,23 @@ pub fn chunk_index(name: &str) -> Option<u32> {
     n.parse().ok()
 }
 
+/// `log/submissions-NNNNNN.cbor.zst`: signed submissions, after the
+/// event chunks (see [`crate::submission`]).
+pub fn submissions_name(index: u32) -> String {
+    format!("log/submissions-{index:06}.cbor.zst")
+}
+
+/// The index of a submissions member name.
+pub fn submissions_index(name: &str) -> Option<u32> {
+    let n = name
+        .strip_prefix("log/submissions-")?
+        .strip_suffix(".cbor.zst")?;
+    if n.len() != 6 || !n.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    n.parse().ok()
+}
+
 /// The sort key of a member name in canonical order, or `None` for a name
 /// that has no place in a bundle.
 pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
@@ -97,10 +114,10 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
         "contract/user.sig" => (7, 1, ""),
         CHECKPOINT => (8, 0, ""),
         PROOF => (8, 1, ""),
-        ANALYZER => (10, 0, ""),
-        ANALYZER_CERT => (11, 0, ""),
-        VERDICT => (12, 0, ""),
-        EXCERPT_VERDICT => (12, 1, ""),
+        ANALYZER => (11, 0, ""),
+        ANALYZER_CERT => (12, 0, ""),
+        VERDICT => (13, 0, ""),
+        EXCERPT_VERDICT => (13, 1, ""),
         _ => {
             if let Some(s) = name.strip_prefix("schemas/") {
                 let ok = s.ends_with(".cddl")
@@ -114,6 +131,8 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
                 (4, 0, s)
             } else if let Some(i) = chunk_index(name) {
                 (9, i, "")
+            } else if let Some(i) = submissions_index(name) {
+                (10, i, "")
             } else {
                 return None;
             }

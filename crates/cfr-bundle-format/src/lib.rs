@@ -32,6 +32,7 @@ pub mod manifest;
 pub mod readme;
 pub mod schemas;
 pub mod seal;
+pub mod submission;
 pub mod tar;
 pub mod words;
 

@@ -31,6 +31,22 @@ pub const CONTRACT_CONTENT_TYPE: &str = "application/vnd.cfr.contract+cbor";
 /// COSE content type of analyzer certificates (payload: the module's SHA-256).
 pub const ANALYZER_CONTENT_TYPE: &str = "application/vnd.cfr.analyzer-digest";
 
+/// One item of what is sealed: an event, or a signed submission covering
+/// the events that follow it (as a JSON Lines file can hold them).
+#[derive(Debug, Clone)]
+pub enum Input {
+    /// The next event.
+    Event(Event),
+    /// A submission whose first event is the next one.
+    Submission(crate::submission::Entry),
+}
+
+impl From<Event> for Input {
+    fn from(e: Event) -> Input {
+        Input::Event(e)
+    }
+}
+
 /// What to seal, besides the events.
 pub struct SealOptions<'a> {
     /// The contract as agreed (TOML).
@@ -47,6 +63,9 @@ pub struct SealOptions<'a> {
     pub chunk_bytes: usize,
     /// Store the native engine's verdict when there is no analyzer.
     pub native_verdict: bool,
+    /// Signed submissions covering the events (in seq order), each
+    /// checked against the events it covers before anything is written.
+    pub submissions: Vec<crate::submission::Entry>,
 }
 
 /// What a seal produced.
@@ -105,6 +124,9 @@ pub enum SealError {
     /// The analyzer failed.
     #[error("analyzer: {0}")]
     Analyzer(String),
+    /// A submission does not hold.
+    #[error("submissions: {0}")]
+    Submission(String),
     /// The analyzer certificate is not a valid COSE signature.
     #[error("analyzer certificate: {0}")]
     AnalyzerCertificate(String),
@@ -188,6 +210,7 @@ struct Sealer<'a> {
     next_seq: u64,
     from: Option<i64>,
     until: Option<i64>,
+    coverage: crate::submission::Coverage,
 }
 
 impl Sealer<'_> {
@@ -201,10 +224,16 @@ impl Sealer<'_> {
                 return Err(bad("time goes backwards".into()));
             }
         }
+        // Whether a signed kind is signed is the coverage's to say: a
+        // submission's signature covers its events.
         self.contract
-            .check_event(e)
+            .check_event_unsigned(e)
             .map_err(|err| bad(err.to_string()))?;
         check_signature(self.contract, e).map_err(bad)?;
+        self.coverage.push(e, e.sig.map(|_| true));
+        if let Some(f) = self.coverage.findings().first() {
+            return Err(SealError::Submission(crate::submission::describe(f)));
+        }
         let start = self.chunk.len();
         e.encode_into(&mut self.chunk);
         self.root.push(cfr_merkle::leaf_hash(&self.chunk[start..]));
@@ -267,14 +296,15 @@ impl Sealer<'_> {
 /// instead). The file is written to a temporary name beside `out` and
 /// renamed only when complete, so a failed seal leaves nothing behind.
 /// `progress` is told the number of events so far.
-pub fn seal<I>(
+pub fn seal<I, T>(
     opts: &SealOptions<'_>,
     events: I,
     out: &Path,
     progress: &mut dyn FnMut(u64),
 ) -> Result<SealSummary, SealError>
 where
-    I: Iterator<Item = Result<Event, SealError>>,
+    I: Iterator<Item = Result<T, SealError>>,
+    T: Into<Input>,
 {
     seal_judged(opts, None, events, out, progress)
 }
@@ -283,7 +313,7 @@ where
 /// contract, fed the chunks as they are cut) when there is one: the
 /// native engine's verdict is then computed too, and a difference is
 /// reported in [`SealSummary::analyzer_disagrees`].
-pub fn seal_judged<I>(
+pub fn seal_judged<I, T>(
     opts: &SealOptions<'_>,
     analyzer: Option<crate::feed::Worker>,
     events: I,
@@ -291,7 +321,8 @@ pub fn seal_judged<I>(
     progress: &mut dyn FnMut(u64),
 ) -> Result<SealSummary, SealError>
 where
-    I: Iterator<Item = Result<Event, SealError>>,
+    I: Iterator<Item = Result<T, SealError>>,
+    T: Into<Input>,
 {
     let contract = Contract::from_toml(&opts.contract_toml)?;
     let contract_cbor = contract.to_cbor();
@@ -347,15 +378,44 @@ where
         next_seq: 0,
         from: None,
         until: None,
+        coverage: crate::submission::Coverage::with_entries(
+            &contract,
+            crate::submission::contract_keys(&contract),
+            u64::MAX,
+            opts.submissions.iter().cloned(),
+        ),
     };
-    for e in events {
-        s.push(&e?)?;
+    for item in events {
+        let e = match item?.into() {
+            Input::Event(e) => e,
+            Input::Submission(entry) => {
+                s.coverage.add(entry);
+                continue;
+            }
+        };
+        s.push(&e)?;
         if s.next_seq % 65_536 == 0 {
             progress(s.next_seq);
         }
     }
     s.cut()?;
     progress(s.next_seq);
+    let coverage = std::mem::replace(
+        &mut s.coverage,
+        crate::submission::Coverage::new(&contract, Default::default(), 0),
+    );
+    let (_, findings, _, entries) = coverage.finish();
+    if let Some(f) = findings.first() {
+        return Err(SealError::Submission(crate::submission::describe(f)));
+    }
+    let mut submission_members: Vec<(String, Vec<u8>)> = Vec::new();
+    for (i, raw) in crate::submission::member_payloads(&entries)
+        .iter()
+        .enumerate()
+    {
+        let z = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(io_err(&dir))?;
+        submission_members.push((layout::submissions_name(i as u32), z));
+    }
 
     // The verdict: the analyzer's when there is one, else the native one.
     let native = s.engine.take().map(|e| e.finish());
@@ -422,6 +482,9 @@ where
             size: *size,
             sha256: *digest,
         });
+    }
+    for (name, z) in &submission_members {
+        members.push(entry(name, z));
     }
     if let Some(a) = &opts.analyzer {
         members.push(entry(layout::ANALYZER, a));
@@ -491,6 +554,9 @@ where
             for (c, size, _) in &s.chunks {
                 let mut part = (&mut s.spool).take(*size);
                 w.append_from(&c.name, *size, &mut part).map_err(tar_err)?;
+            }
+            for (name, z) in &submission_members {
+                w.append(name, z).map_err(tar_err)?;
             }
             if let Some(a) = &opts.analyzer {
                 w.append(layout::ANALYZER, a).map_err(tar_err)?;

@@ -165,7 +165,8 @@ impl Attrs {
         self.0.is_empty()
     }
 
-    fn encode_into(&self, buf: &mut Vec<u8>) {
+    /// Appends the canonical CBOR map of the attributes to `buf`.
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
         write_head(buf, 5, self.0.len() as u64);
         for (k, v) in &self.0 {
             write_head(buf, 3, k.len() as u64);

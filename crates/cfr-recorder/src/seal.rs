@@ -174,6 +174,7 @@ pub fn seal_log_with_progress(
         analyzer_cert: None,
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
+        submissions: Vec::new(),
     };
     // Stream the events from a reader thread so memory stays bounded.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);

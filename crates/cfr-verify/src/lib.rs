@@ -44,7 +44,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true,
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -165,7 +165,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true,
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -206,7 +206,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true,
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -267,7 +267,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true,
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");

@@ -1,0 +1,915 @@
+//! Signed submissions (`cfr-submission/1`): a batch of events all emitted
+//! by one party, signed by that party's contract key, so that every event
+//! in a party's name can be attributed to it.
+//!
+//! # What is signed
+//!
+//! The signature covers the SHA-256 [`digest`] of the canonical CBOR
+//! (RFC 8949 section 4.2.1) of
+//!
+//! ```text
+//! { "ctx": "cfr-submission/1", "contract": <contract id>, "party": <role or attestor id>,
+//!   "id": <submission id>, "events": [ { "kind", "actor", "attrs" }, ... ] }
+//! ```
+//!
+//! with each event in its signed form (no `seq`, `time` or `sig`: the
+//! recorder assigns the first two, and the third is the event's own
+//! signature). The contract id keeps a submission from being replayed
+//! under another contract; the id, unique per party, keeps it from being
+//! replayed into new events of the same one.
+//!
+//! # The signature
+//!
+//! A COSE_Sign1 (RFC 9052) with a detached payload: the payload is the
+//! 32-byte digest. [`sign`] writes `18([<< {1: -8} >>, {4: kid}, nil,
+//! signature])` (kid = SHA-256 of the public key, as everywhere in cfr).
+//! [`verify`] accepts what any COSE library writes for Ed25519: tagged or
+//! untagged; protected header with `alg` EdDSA (-8) or Ed25519 (-19);
+//! other header parameters are ignored unless listed in `crit`, where only
+//! `alg`, `crit`, content type and `kid` are understood; a `kid`, when
+//! present, is not trusted (the claimed party's key decides). It is parsed
+//! here rather than with `coset` because `coset` refuses alg -19, which
+//! RFC 9864 registered for Ed25519 and which independent COSE libraries
+//! write.
+//!
+//! # In a bundle
+//!
+//! `log/submissions-NNNNNN.cbor.zst`: a zstd-compressed CBOR sequence of
+//! [`Entry`] maps `{ "party", "id", "first", "count", "sig" }` in seq order
+//! (`schemas/submissions.cddl`).
+
+use cfr_model::cbor::{write_head, CborError, Decoder};
+use cfr_model::Event;
+use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
+use sha2::{Digest as _, Sha256};
+
+/// The domain-separation string of a submission digest.
+pub const CONTEXT: &str = "cfr-submission/1";
+/// Longest submission id, in characters.
+pub const MAX_ID_LEN: usize = 64;
+/// Largest COSE_Sign1 accepted for a submission.
+pub const MAX_SIGNATURE_BYTES: usize = 4096;
+/// Most events one submission may hold.
+pub const MAX_EVENTS: u64 = 65_536;
+
+/// Checks a submission id: 1 to 64 characters of printable ASCII, no
+/// spaces (it travels in an HTTP header).
+pub fn check_id(id: &str) -> Result<(), String> {
+    if id.is_empty() || id.len() > MAX_ID_LEN {
+        return Err(format!(
+            "submission id is {} characters; it must be 1 to {MAX_ID_LEN}",
+            id.chars().count()
+        ));
+    }
+    if let Some(c) = id.chars().find(|c| !c.is_ascii_graphic()) {
+        return Err(format!(
+            "submission id {id:?} holds {c:?}; only printable ASCII without spaces is allowed"
+        ));
+    }
+    Ok(())
+}
+
+fn text(buf: &mut Vec<u8>, s: &str) {
+    write_head(buf, 3, s.len() as u64);
+    buf.extend_from_slice(s.as_bytes());
+}
+
+/// Computes a submission digest event by event, so that a verifier can
+/// check a submission while streaming the log.
+pub struct Hasher {
+    sha: Sha256,
+    left: u64,
+    buf: Vec<u8>,
+}
+
+impl Hasher {
+    /// Starts the digest of `count` events submitted by `party` under `id`.
+    pub fn new(party: &str, id: &str, count: u64) -> Hasher {
+        // Canonical key order (shorter keys first, then bytewise): id, ctx,
+        // party, events, contract.
+        let mut buf = Vec::with_capacity(256);
+        write_head(&mut buf, 5, 5);
+        text(&mut buf, "id");
+        text(&mut buf, id);
+        text(&mut buf, "ctx");
+        text(&mut buf, CONTEXT);
+        text(&mut buf, "party");
+        text(&mut buf, party);
+        text(&mut buf, "events");
+        write_head(&mut buf, 4, count);
+        let mut sha = Sha256::new();
+        sha.update(&buf);
+        buf.clear();
+        Hasher {
+            sha,
+            left: count,
+            buf,
+        }
+    }
+
+    /// Adds the next event's signed form.
+    pub fn push(&mut self, e: &Event) {
+        self.left = self.left.saturating_sub(1);
+        self.buf.clear();
+        write_head(&mut self.buf, 5, 3);
+        text(&mut self.buf, "kind");
+        text(&mut self.buf, &e.kind);
+        text(&mut self.buf, "actor");
+        text(&mut self.buf, &e.actor);
+        text(&mut self.buf, "attrs");
+        e.attrs.encode_into(&mut self.buf);
+        self.sha.update(&self.buf);
+    }
+
+    /// Events still expected.
+    pub fn remaining(&self) -> u64 {
+        self.left
+    }
+
+    /// The digest, once every event was pushed.
+    pub fn finish(mut self, contract_id: &str) -> [u8; 32] {
+        self.buf.clear();
+        text(&mut self.buf, "contract");
+        text(&mut self.buf, contract_id);
+        self.sha.update(&self.buf);
+        self.sha.finalize().into()
+    }
+}
+
+/// The digest a party signs for `events` submitted under `id`.
+pub fn digest<'a>(
+    contract_id: &str,
+    party: &str,
+    id: &str,
+    events: impl ExactSizeIterator<Item = &'a Event>,
+) -> [u8; 32] {
+    let mut h = Hasher::new(party, id, events.len() as u64);
+    for e in events {
+        h.push(e);
+    }
+    h.finish(contract_id)
+}
+
+fn sig_structure(protected: &[u8], payload: &[u8]) -> Vec<u8> {
+    let mut tbs = Vec::with_capacity(64 + protected.len() + payload.len());
+    write_head(&mut tbs, 4, 4);
+    text(&mut tbs, "Signature1");
+    write_head(&mut tbs, 2, protected.len() as u64);
+    tbs.extend_from_slice(protected);
+    write_head(&mut tbs, 2, 0);
+    write_head(&mut tbs, 2, payload.len() as u64);
+    tbs.extend_from_slice(payload);
+    tbs
+}
+
+/// Signs a submission digest: a tagged COSE_Sign1, alg EdDSA, detached.
+pub fn sign(key: &SigningKey, digest: &[u8; 32]) -> Vec<u8> {
+    let protected = [0xa1, 0x01, 0x27]; // {1: -8}
+    let sig = key.sign(&sig_structure(&protected, digest));
+    let mut out = Vec::with_capacity(128);
+    out.extend_from_slice(&[0xd2, 0x84]); // 18([...4 items
+    write_head(&mut out, 2, protected.len() as u64);
+    out.extend_from_slice(&protected);
+    out.push(0xa1); // {4: kid}
+    out.push(0x04);
+    let kid = crate::cose::key_id(&key.verifying_key());
+    write_head(&mut out, 2, kid.len() as u64);
+    out.extend_from_slice(&kid);
+    out.push(0xf6); // nil
+    write_head(&mut out, 2, 64);
+    out.extend_from_slice(&sig.to_bytes());
+    out
+}
+
+/// Why a submission signature was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SigError {
+    /// Not a COSE_Sign1 of the accepted profile.
+    #[error("the signature is not a valid COSE_Sign1: {0}")]
+    Malformed(String),
+    /// Well formed, but not by this key over this digest.
+    #[error("the signature does not verify with the {party} key over this submission")]
+    Invalid {
+        /// The party whose key was tried.
+        party: String,
+    },
+}
+
+/// A parsed COSE_Sign1, not yet verified.
+#[derive(Debug, Clone)]
+pub struct Sign1 {
+    protected: Vec<u8>,
+    signature: Signature,
+}
+
+/// Parses a submission signature (see the module docs for what is
+/// accepted), without verifying it.
+pub fn parse(cose: &[u8]) -> Result<Sign1, SigError> {
+    use coset::cbor::Value;
+    let bad = |s: &str| SigError::Malformed(s.to_owned());
+    if cose.len() > MAX_SIGNATURE_BYTES {
+        return Err(SigError::Malformed(format!(
+            "{} bytes, more than the {MAX_SIGNATURE_BYTES} allowed",
+            cose.len()
+        )));
+    }
+    let mut rest = cose;
+    let value: Value = coset::cbor::de::from_reader(&mut rest)
+        .map_err(|e| SigError::Malformed(format!("not CBOR: {e}")))?;
+    if !rest.is_empty() {
+        return Err(bad("bytes after the COSE_Sign1"));
+    }
+    let value = match value {
+        Value::Tag(18, inner) => *inner,
+        Value::Tag(t, _) => return Err(SigError::Malformed(format!("tag {t}, not 18"))),
+        v => v,
+    };
+    let Value::Array(items) = value else {
+        return Err(bad("not an array"));
+    };
+    let [protected, unprotected, payload, signature] = <[Value; 4]>::try_from(items)
+        .map_err(|items| SigError::Malformed(format!("{} items, not 4", items.len())))?;
+    let Value::Bytes(protected) = protected else {
+        return Err(bad("the protected header is not a byte string"));
+    };
+    if !matches!(unprotected, Value::Map(_)) {
+        return Err(bad("the unprotected header is not a map"));
+    }
+    if payload != Value::Null {
+        return Err(bad(
+            "the payload is attached; a submission signature is detached",
+        ));
+    }
+    let Value::Bytes(signature) = signature else {
+        return Err(bad("the signature is not a byte string"));
+    };
+    let signature = Signature::from_slice(&signature).map_err(|_| {
+        SigError::Malformed(format!(
+            "the signature is {} bytes, not 64",
+            signature.len()
+        ))
+    })?;
+    let header: Value = coset::cbor::de::from_reader(&protected[..])
+        .map_err(|e| SigError::Malformed(format!("the protected header is not CBOR: {e}")))?;
+    let Value::Map(entries) = header else {
+        return Err(bad("the protected header is not a map"));
+    };
+    let int = |v: &Value| match v {
+        Value::Integer(i) => i64::try_from(*i).ok(),
+        _ => None,
+    };
+    let mut alg = None;
+    for (k, v) in &entries {
+        match int(k) {
+            Some(1) => alg = int(v),
+            Some(2) => {
+                let Value::Array(crit) = v else {
+                    return Err(bad("crit is not an array"));
+                };
+                for label in crit {
+                    if !matches!(int(label), Some(1..=4)) {
+                        return Err(SigError::Malformed(format!(
+                            "critical header {label:?} is not understood"
+                        )));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    match alg {
+        Some(-8 | -19) => {}
+        Some(a) => {
+            return Err(SigError::Malformed(format!(
+                "alg {a}; only EdDSA (-8) and Ed25519 (-19) are accepted"
+            )))
+        }
+        None => return Err(bad("the protected header has no alg")),
+    }
+    Ok(Sign1 {
+        protected: protected.clone(),
+        signature,
+    })
+}
+
+impl Sign1 {
+    /// True when this signature is `key`'s over `digest`.
+    pub fn verifies(&self, digest: &[u8; 32], key: &VerifyingKey) -> bool {
+        key.verify_strict(&sig_structure(&self.protected, digest), &self.signature)
+            .is_ok()
+    }
+}
+
+/// Verifies `cose` as `party`'s signature with `key` over `digest`.
+pub fn verify(
+    cose: &[u8],
+    digest: &[u8; 32],
+    party: &str,
+    key: &VerifyingKey,
+) -> Result<(), SigError> {
+    if parse(cose)?.verifies(digest, key) {
+        Ok(())
+    } else {
+        Err(SigError::Invalid {
+            party: party.to_owned(),
+        })
+    }
+}
+
+/// One submission as a bundle records it: who, under which id, which
+/// events (`first`, `count`), and the signature.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// The submitting party (`provider`, `user` or an attestor id).
+    pub party: String,
+    /// The submission id.
+    pub id: String,
+    /// Seq of its first event.
+    pub first: u64,
+    /// Number of events.
+    pub count: u64,
+    /// The COSE_Sign1 bytes.
+    pub sig: Vec<u8>,
+}
+
+impl Entry {
+    /// Appends the canonical CBOR map (keys id, sig, count, first, party).
+    pub fn encode_into(&self, buf: &mut Vec<u8>) {
+        write_head(buf, 5, 5);
+        text(buf, "id");
+        text(buf, &self.id);
+        text(buf, "sig");
+        write_head(buf, 2, self.sig.len() as u64);
+        buf.extend_from_slice(&self.sig);
+        text(buf, "count");
+        write_head(buf, 0, self.count);
+        text(buf, "first");
+        write_head(buf, 0, self.first);
+        text(buf, "party");
+        text(buf, &self.party);
+    }
+
+    /// Decodes one entry, strictly (canonical, exactly these keys).
+    pub fn decode(d: &mut Decoder<'_>) -> Result<Entry, CborError> {
+        let start = d.position();
+        let n = d.map_len()?;
+        if n != 5 {
+            return Err(d.unexpected(start, format!("submission map has {n} entries, expected 5")));
+        }
+        let key = |d: &mut Decoder<'_>, want: &str| -> Result<(), CborError> {
+            let at = d.position();
+            let k = d.text()?;
+            if k == want {
+                Ok(())
+            } else {
+                Err(d.unexpected(
+                    at,
+                    format!("submission key {k:?} where {want:?} was expected"),
+                ))
+            }
+        };
+        key(d, "id")?;
+        let at = d.position();
+        let id = d.text()?.to_owned();
+        check_id(&id).map_err(|why| d.unexpected(at, why))?;
+        key(d, "sig")?;
+        let at = d.position();
+        let sig = d.bytes()?.to_vec();
+        if sig.len() > MAX_SIGNATURE_BYTES {
+            return Err(d.unexpected(at, "signature too large"));
+        }
+        key(d, "count")?;
+        let at = d.position();
+        let count = d.uint()?;
+        if count == 0 || count > MAX_EVENTS {
+            return Err(d.unexpected(at, format!("count {count}; must be 1 to {MAX_EVENTS}")));
+        }
+        key(d, "first")?;
+        let first = d.uint()?;
+        key(d, "party")?;
+        let party = d.text()?.to_owned();
+        Ok(Entry {
+            party,
+            id,
+            first,
+            count,
+            sig,
+        })
+    }
+
+    /// Seq just past its last event.
+    pub fn end(&self) -> u64 {
+        self.first.saturating_add(self.count)
+    }
+}
+
+/// Decodes a CBOR sequence of entries (a decompressed submissions member).
+pub fn decode_seq(buf: &[u8]) -> Result<Vec<Entry>, CborError> {
+    let mut d = Decoder::new(buf);
+    let mut out = Vec::new();
+    while !d.is_empty() {
+        out.push(Entry::decode(&mut d)?);
+    }
+    Ok(out)
+}
+
+/// The key each submitting party's signatures verify under, per the
+/// contract: the provider, the user and every attestor (the recorder does
+/// not submit; its checkpoint signature covers its own events).
+pub fn contract_keys(
+    contract: &cfr_contract::Contract,
+) -> std::collections::BTreeMap<String, VerifyingKey> {
+    let p = &contract.parties;
+    let mut keys = std::collections::BTreeMap::new();
+    keys.insert("provider".to_owned(), p.provider.key.0);
+    keys.insert("user".to_owned(), p.user.key.0);
+    for (id, a) in &p.attestors {
+        keys.insert(id.clone(), a.key.0);
+    }
+    keys
+}
+
+/// Most bytes of entries in one submissions member (before compression).
+pub const MEMBER_BYTES: usize = 1 << 20;
+
+/// Encodes `entries` as the CBOR sequences of the submissions members, each
+/// at most about [`MEMBER_BYTES`] before compression.
+pub fn member_payloads(entries: &[Entry]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut cur = Vec::new();
+    for e in entries {
+        e.encode_into(&mut cur);
+        if cur.len() >= MEMBER_BYTES {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Describes a finding in one line, for people.
+pub fn describe(f: &Finding) -> String {
+    match f {
+        Finding::Invalid { index, reason } => format!("submission #{}: {reason}", index + 1),
+        Finding::SignatureInvalid { id, party, first, count, reason } => format!(
+            "submission {id:?} by the {party} (seqs {first}-{}): {reason}",
+            first + count - 1
+        ),
+        Finding::ActorMismatch { seq, actor, id, party } => format!(
+            "seq {seq}: an event by {actor:?} inside submission {id:?} of the {party}, without a valid signature of its own"
+        ),
+        Finding::SignedKindUncovered { seq, kind, actor } => format!(
+            "seq {seq}: {kind} by {actor} must be signed, and no valid event or submission signature covers it"
+        ),
+    }
+}
+
+/// What [`Coverage`] found wrong.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Finding {
+    /// The submission list itself is wrong (order, overlap, range, party).
+    Invalid {
+        /// Which entry (0-based) and why.
+        index: usize,
+        /// Why.
+        reason: String,
+    },
+    /// A submission's signature does not verify over its events.
+    SignatureInvalid {
+        /// Its id.
+        id: String,
+        /// Its party.
+        party: String,
+        /// Its first seq.
+        first: u64,
+        /// Its event count.
+        count: u64,
+        /// Why.
+        reason: String,
+    },
+    /// An event in a party's submission emitted by another actor, without
+    /// a valid signature of its own.
+    ActorMismatch {
+        /// The event.
+        seq: u64,
+        /// Its actor.
+        actor: String,
+        /// The submission's id.
+        id: String,
+        /// The submission's party.
+        party: String,
+    },
+    /// An event of a `signed = true` kind that no valid signature covers.
+    SignedKindUncovered {
+        /// The event.
+        seq: u64,
+        /// Its kind.
+        kind: String,
+        /// Its actor.
+        actor: String,
+    },
+}
+
+/// Per party: events, and how many a valid signature covers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tally {
+    /// Events emitted in this party's name.
+    pub events: u64,
+    /// Of those, covered by a valid submission or event signature.
+    pub attributed: u64,
+    /// Seq of the first event not covered, if any.
+    pub first_unattributed: Option<u64>,
+}
+
+struct Open {
+    index: usize,
+    hasher: Hasher,
+    /// Events of the party in it (counted as attributed if it verifies).
+    own: Vec<(String, u64)>,
+    /// Signed-kind events in it without their own signature.
+    signed_kinds: Vec<(u64, String, String)>,
+}
+
+/// Attribution of a log's events, streamed: which submission or event
+/// signature covers each event, and whether each submission verifies.
+///
+/// Give it the submissions (in seq order) and the key each party's
+/// signatures are checked with, then every event in seq order with
+/// whether its own signature verified; [`Coverage::finish`] returns the
+/// per-party tallies. Findings accumulate in [`Coverage::findings`].
+pub struct Coverage {
+    contract_id: String,
+    entries: Vec<Entry>,
+    /// Entries found invalid (they cover nothing).
+    invalid: std::collections::BTreeSet<usize>,
+    ids: std::collections::BTreeSet<(String, String)>,
+    end: u64,
+    log_size: u64,
+    keys: std::collections::BTreeMap<String, VerifyingKey>,
+    signed_kinds: std::collections::BTreeSet<String>,
+    next: usize,
+    seq: u64,
+    open: Option<Open>,
+    tallies: std::collections::BTreeMap<String, Tally>,
+    findings: Vec<Finding>,
+    finding_count: u64,
+}
+
+/// Most findings kept (the count goes on).
+pub const MAX_FINDINGS: usize = 64;
+
+impl Coverage {
+    /// A walker for `contract`, checking each party's signatures with
+    /// `keys` (role or attestor id to key; the recorder is not a
+    /// submitting party). `log_size` bounds the ranges (`u64::MAX` when
+    /// not known yet).
+    pub fn new(
+        contract: &cfr_contract::Contract,
+        keys: std::collections::BTreeMap<String, VerifyingKey>,
+        log_size: u64,
+    ) -> Coverage {
+        Coverage {
+            contract_id: contract.id.clone(),
+            entries: Vec::new(),
+            invalid: Default::default(),
+            ids: Default::default(),
+            end: 0,
+            log_size,
+            keys,
+            signed_kinds: contract
+                .events
+                .iter()
+                .filter(|(_, s)| s.signed)
+                .map(|(k, _)| k.clone())
+                .collect(),
+            next: 0,
+            seq: 0,
+            open: None,
+            tallies: Default::default(),
+            findings: Vec::new(),
+            finding_count: 0,
+        }
+    }
+
+    /// [`Coverage::new`] with every entry added.
+    pub fn with_entries(
+        contract: &cfr_contract::Contract,
+        keys: std::collections::BTreeMap<String, VerifyingKey>,
+        log_size: u64,
+        entries: impl IntoIterator<Item = Entry>,
+    ) -> Coverage {
+        let mut c = Coverage::new(contract, keys, log_size);
+        for e in entries {
+            c.add(e);
+        }
+        c
+    }
+
+    /// Adds the next submission (in seq order; before its first event is
+    /// pushed). An entry that does not fit is a finding and covers nothing.
+    pub fn add(&mut self, e: Entry) {
+        let i = self.entries.len();
+        let floor = self.end.max(self.seq);
+        let reason = if e.first < floor {
+            Some(format!(
+                "submission {:?} starts at seq {}, inside the previous submission or before events already read (seq {floor})",
+                e.id, e.first
+            ))
+        } else if e.end() > self.log_size {
+            Some(format!(
+                "submission {:?} covers seqs {}-{}, beyond the log's {} events",
+                e.id,
+                e.first,
+                e.end() - 1,
+                self.log_size
+            ))
+        } else if !self.keys.contains_key(&e.party) {
+            Some(format!(
+                "submission {:?} is by {:?}, which is not a submitting party of the contract",
+                e.id, e.party
+            ))
+        } else if !self.ids.insert((e.party.clone(), e.id.clone())) {
+            Some(format!(
+                "submission id {:?} of the {} appears twice",
+                e.id, e.party
+            ))
+        } else {
+            None
+        };
+        if let Some(reason) = reason {
+            self.invalid.insert(i);
+            self.find(Finding::Invalid { index: i, reason });
+        } else {
+            self.end = e.end();
+        }
+        self.entries.push(e);
+    }
+
+    /// The entries added, in order.
+    pub fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    fn find(&mut self, f: Finding) {
+        self.finding_count += 1;
+        if self.findings.len() < MAX_FINDINGS {
+            self.findings.push(f);
+        }
+    }
+
+    /// The findings so far (at most [`MAX_FINDINGS`]).
+    pub fn findings(&self) -> &[Finding] {
+        &self.findings
+    }
+
+    /// How many findings there were in all.
+    pub fn finding_count(&self) -> u64 {
+        self.finding_count
+    }
+
+    /// The next event, in seq order. `own_sig` is `None` when the event
+    /// carries no signature of its own, else whether it verified.
+    pub fn push(&mut self, e: &Event, own_sig: Option<bool>) {
+        self.seq = e.seq.saturating_add(1);
+        // Open the submission that starts here, skipping invalid ones
+        // that were already reported (they cover nothing).
+        if self.open.is_none() {
+            while let Some(entry) = self.entries.get(self.next) {
+                if entry.first > e.seq {
+                    break;
+                }
+                let index = self.next;
+                self.next += 1;
+                if entry.first == e.seq {
+                    if !self.invalid.contains(&index) {
+                        self.open = Some(Open {
+                            index,
+                            hasher: Hasher::new(&entry.party, &entry.id, entry.count),
+                            own: Vec::new(),
+                            signed_kinds: Vec::new(),
+                        });
+                        break;
+                    }
+                }
+            }
+        }
+        let own_valid = own_sig == Some(true);
+        let submitting = e.actor != "recorder";
+        if submitting {
+            self.tallies.entry(e.actor.clone()).or_default().events += 1;
+        }
+        match &mut self.open {
+            Some(open) => {
+                open.hasher.push(e);
+                let entry = &self.entries[open.index];
+                if own_valid {
+                    self.tallies.entry(e.actor.clone()).or_default().attributed += 1;
+                } else if e.actor == entry.party {
+                    open.own.push((e.actor.clone(), e.seq));
+                    if self.signed_kinds.contains(&e.kind) {
+                        open.signed_kinds
+                            .push((e.seq, e.kind.clone(), e.actor.clone()));
+                    }
+                } else {
+                    let f = Finding::ActorMismatch {
+                        seq: e.seq,
+                        actor: e.actor.clone(),
+                        id: entry.id.clone(),
+                        party: entry.party.clone(),
+                    };
+                    self.unattributed(e);
+                    self.find(f);
+                }
+                if self
+                    .open
+                    .as_ref()
+                    .is_some_and(|o| o.hasher.remaining() == 0)
+                {
+                    self.close();
+                }
+            }
+            None => {
+                if own_valid {
+                    self.tallies.entry(e.actor.clone()).or_default().attributed += 1;
+                } else if submitting {
+                    self.unattributed(e);
+                }
+            }
+        }
+    }
+
+    fn unattributed(&mut self, e: &Event) {
+        let t = self.tallies.entry(e.actor.clone()).or_default();
+        t.first_unattributed.get_or_insert(e.seq);
+        if self.signed_kinds.contains(&e.kind) {
+            let f = Finding::SignedKindUncovered {
+                seq: e.seq,
+                kind: e.kind.clone(),
+                actor: e.actor.clone(),
+            };
+            self.find(f);
+        }
+    }
+
+    fn close(&mut self) {
+        let Some(open) = self.open.take() else {
+            return;
+        };
+        let entry = &self.entries[open.index];
+        let digest = open.hasher.finish(&self.contract_id);
+        let verdict = match self.keys.get(&entry.party) {
+            Some(key) => verify(&entry.sig, &digest, &entry.party, key).map_err(|e| e.to_string()),
+            None => Err(format!("no key for {:?}", entry.party)),
+        };
+        match verdict {
+            Ok(()) => {
+                for (actor, _) in &open.own {
+                    self.tallies.entry(actor.clone()).or_default().attributed += 1;
+                }
+            }
+            Err(reason) => {
+                let f = Finding::SignatureInvalid {
+                    id: entry.id.clone(),
+                    party: entry.party.clone(),
+                    first: entry.first,
+                    count: entry.count,
+                    reason,
+                };
+                self.find(f);
+                for (actor, seq) in &open.own {
+                    let t = self.tallies.entry(actor.clone()).or_default();
+                    t.first_unattributed = Some(t.first_unattributed.map_or(*seq, |s| s.min(*seq)));
+                }
+                for (seq, kind, actor) in open.signed_kinds {
+                    self.find(Finding::SignedKindUncovered { seq, kind, actor });
+                }
+            }
+        }
+    }
+
+    /// Per party (role or attestor id), its events and how many are
+    /// attributed. Call after the last event.
+    pub fn finish(
+        mut self,
+    ) -> (
+        std::collections::BTreeMap<String, Tally>,
+        Vec<Finding>,
+        u64,
+        Vec<Entry>,
+    ) {
+        if let Some(open) = &self.open {
+            let entry = &self.entries[open.index];
+            let f = Finding::Invalid {
+                index: open.index,
+                reason: format!("submission {:?} ends after the log's last event", entry.id),
+            };
+            self.open = None;
+            self.find(f);
+        }
+        (
+            self.tallies,
+            self.findings,
+            self.finding_count,
+            self.entries,
+        )
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+    use cfr_model::{Attrs, Value};
+
+    fn ev(kind: &str, actor: &str) -> Event {
+        let mut attrs = Attrs::new();
+        attrs.insert("id", Value::Text("r-1".into()));
+        Event {
+            seq: 9,
+            time: 5,
+            kind: kind.into(),
+            actor: actor.into(),
+            attrs,
+            sig: None,
+        }
+    }
+
+    #[test]
+    fn digest_is_the_sha256_of_the_canonical_map() {
+        // Built independently with ciborium's Value and sorted keys.
+        use coset::cbor::Value as V;
+        let events = [ev("request", "user"), ev("heartbeat", "user")];
+        let signed = |e: &Event| {
+            V::Map(vec![
+                (V::Text("kind".into()), V::Text(e.kind.clone())),
+                (V::Text("actor".into()), V::Text(e.actor.clone())),
+                (
+                    V::Text("attrs".into()),
+                    V::Map(vec![(V::Text("id".into()), V::Text("r-1".into()))]),
+                ),
+            ])
+        };
+        let map = V::Map(vec![
+            (V::Text("id".into()), V::Text("s-1".into())),
+            (V::Text("ctx".into()), V::Text(CONTEXT.into())),
+            (V::Text("party".into()), V::Text("user".into())),
+            (
+                V::Text("events".into()),
+                V::Array(events.iter().map(signed).collect()),
+            ),
+            (V::Text("contract".into()), V::Text("c-1".into())),
+        ]);
+        let mut bytes = Vec::new();
+        coset::cbor::ser::into_writer(&map, &mut bytes).unwrap();
+        let want: [u8; 32] = Sha256::digest(&bytes).into();
+        assert_eq!(digest("c-1", "user", "s-1", events.iter()), want);
+    }
+
+    #[test]
+    fn sign_verify_and_refuse() {
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let other = SigningKey::from_bytes(&[4; 32]);
+        let d = digest("c", "user", "s", [ev("request", "user")].iter());
+        let sig = sign(&key, &d);
+        verify(&sig, &d, "user", &key.verifying_key()).unwrap();
+        assert!(matches!(
+            verify(&sig, &d, "user", &other.verifying_key()),
+            Err(SigError::Invalid { .. })
+        ));
+        let mut d2 = d;
+        d2[0] ^= 1;
+        assert!(verify(&sig, &d2, "user", &key.verifying_key()).is_err());
+        for cut in 0..sig.len() {
+            assert!(parse(&sig[..cut]).is_err());
+        }
+    }
+
+    #[test]
+    fn entries_round_trip_strictly() {
+        let e = Entry {
+            party: "provider".into(),
+            id: "p-1".into(),
+            first: 3,
+            count: 2,
+            sig: vec![1, 2, 3],
+        };
+        let mut buf = Vec::new();
+        e.encode_into(&mut buf);
+        e.encode_into(&mut buf);
+        assert_eq!(decode_seq(&buf).unwrap(), vec![e.clone(), e]);
+        assert!(decode_seq(&buf[..buf.len() - 1]).is_err());
+    }
+
+    #[test]
+    fn ids_are_checked() {
+        assert!(check_id("a").is_ok());
+        assert!(check_id(&"x".repeat(64)).is_ok());
+        assert!(check_id("").is_err());
+        assert!(check_id(&"x".repeat(65)).is_err());
+        assert!(check_id("a b").is_err());
+    }
+}
