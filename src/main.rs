@@ -175,7 +175,7 @@ enum Command {
 
 #[derive(clap::Args, Default)]
 struct Pins {
-    /// A trust file pinning keys (recorder, provider, user, regulator, attestors).
+    /// A trust policy (trust.toml): pinned keys and [require]ments.
     #[arg(long)]
     trust: Option<PathBuf>,
     /// Pin the recorder's key (a .pub/.key file or `ed25519:...`).
@@ -190,6 +190,12 @@ struct Pins {
     /// Trust analyzer certificates by this regulator key.
     #[arg(long)]
     regulator_key: Option<String>,
+    /// Pin an attestor's key: `ID=KEY` (repeatable).
+    #[arg(long, value_name = "ID=KEY")]
+    attestor_key: Vec<String>,
+    /// Pin a witness's key: `NAME=KEY` (repeatable).
+    #[arg(long, value_name = "NAME=KEY")]
+    witness_key: Vec<String>,
 }
 
 #[derive(Subcommand)]
@@ -828,14 +834,7 @@ fn report(
         path.display()
     );
     if failed.is_empty() {
-        println!(
-            "{}",
-            if report.unpinned() {
-                "VERIFIED (integrity and signatures hold; keys not pinned)"
-            } else {
-                "VERIFIED"
-            }
-        );
+        println!("{}", report.established().line());
         Ok(0)
     } else {
         println!(
@@ -961,18 +960,32 @@ fn read_checkpoint(p: &Path) -> Result<cfr_merkle::SignedCheckpoint> {
 
 fn load_trust(p: &Pins) -> Result<Trust, Failure> {
     let mut t = match &p.trust {
-        Some(path) => {
-            Trust::from_toml(&read_text(path)?).map_err(|e| anyhow!("{}: {e}", path.display()))?
-        }
+        Some(path) => Trust::load(path).map_err(|e| anyhow!("{}: {e}", path.display()))?,
         None => Trust::default(),
     };
     let key = |s: &Option<String>| -> Result<Option<PublicKey>, Failure> {
-        match s {
-            None => Ok(None),
-            Some(s) if s.starts_with("ed25519:") => Ok(Some(PublicKey::parse(s)?)),
-            Some(path) => Ok(Some(PublicKey::read(Path::new(path))?)),
-        }
+        s.as_deref()
+            .map(|s| verify::key_from_spec(s, None).map_err(Failure::from))
+            .transpose()
     };
+    let named = |flag: &str, s: &str| -> Result<(String, PublicKey), Failure> {
+        let (id, k) = s
+            .split_once('=')
+            .filter(|(id, k)| !id.is_empty() && !k.is_empty())
+            .ok_or_else(|| {
+                anyhow!("--{flag} {s:?}: expected ID=KEY (a .pub file or ed25519:...)")
+            })?;
+        let k = verify::key_from_spec(k, None).map_err(|e| anyhow!("--{flag} {id}: {e}"))?;
+        Ok((id.to_owned(), k))
+    };
+    for s in &p.attestor_key {
+        let (id, k) = named("attestor-key", s)?;
+        t.attestors.insert(id, k);
+    }
+    for s in &p.witness_key {
+        let (id, k) = named("witness-key", s)?;
+        t.witnesses.insert(id, k);
+    }
     if let Some(k) = key(&p.recorder_key)? {
         t.recorder = Some(k);
     }

@@ -305,6 +305,54 @@ impl Bundle {
         self.manifest.excerpt.is_some()
     }
 
+    /// The signed submissions the bundle carries
+    /// (`log/submissions-NNNNNN.cbor.zst`, in order), decompressed within
+    /// bounds and decoded strictly. An error names the member and what is
+    /// wrong: `(code, detail)` with code `submission-invalid` or `io`.
+    pub fn submissions(&self) -> Result<Vec<crate::submission::Entry>, (&'static str, String)> {
+        use std::io::Read as _;
+        /// Most decompressed bytes one submissions member may hold.
+        const MAX_RAW: u64 = 4 * crate::submission::MEMBER_BYTES as u64;
+        let mut names: Vec<(u32, &str)> = self
+            .members
+            .iter()
+            .filter_map(|m| layout::submissions_index(m.name()).map(|i| (i, m.name())))
+            .collect();
+        names.sort();
+        let mut out = Vec::new();
+        for (want, (i, name)) in names.iter().enumerate() {
+            if *i as usize != want {
+                return Err((
+                    "submission-invalid",
+                    format!("{name}: expected {}", layout::submissions_name(want as u32)),
+                ));
+            }
+            let raw = self
+                .read_member_max(name, crate::seal::MAX_CHUNK_BYTES)
+                .map_err(|e| ("io", format!("{name}: {e}")))?
+                .unwrap_or_default();
+            let mut plain = Vec::new();
+            zstd::stream::read::Decoder::new(&raw[..])
+                .and_then(|d| d.take(MAX_RAW + 1).read_to_end(&mut plain))
+                .map_err(|e| {
+                    (
+                        "submission-invalid",
+                        format!("{name}: does not decompress: {e}"),
+                    )
+                })?;
+            if plain.len() as u64 > MAX_RAW {
+                return Err((
+                    "submission-invalid",
+                    format!("{name}: decompresses to more than {MAX_RAW} bytes"),
+                ));
+            }
+            let entries = crate::submission::decode_seq(&plain)
+                .map_err(|e| ("submission-invalid", format!("{name}: {e}")))?;
+            out.extend(entries);
+        }
+        Ok(out)
+    }
+
     /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).
     /// A verdict may be larger: it is bounded by
     /// [`max_verdict_bytes`](cfr_rules::verdict::max_verdict_bytes) of the

@@ -34,7 +34,7 @@ fn push_opt(entries: &mut Vec<(&'static str, Cbor)>, key: &'static str, v: Optio
 
 /// The contract as a CBOR tree (encoded canonically by `cbor::encode`).
 pub(crate) fn to_tree(c: &Contract) -> Cbor {
-    let parties = Cbor::map([
+    let mut parties = vec![
         ("provider", party(&c.parties.provider)),
         ("user", party(&c.parties.user)),
         ("recorder", party(&c.parties.recorder)),
@@ -47,7 +47,21 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
                     .map(|(k, p)| (k.clone(), party(p))),
             ),
         ),
-    ]);
+    ];
+    // Optional parts appear only when used, so that contracts without
+    // them compile to the same bytes as before they existed.
+    if !c.parties.witnesses.is_empty() {
+        parties.push((
+            "witnesses",
+            Cbor::map(
+                c.parties
+                    .witnesses
+                    .iter()
+                    .map(|(k, p)| (k.clone(), party(p))),
+            ),
+        ));
+    }
+    let parties = Cbor::map(parties);
     let events = Cbor::map(c.events.iter().map(|(kind, e)| {
         (
             kind.clone(),
@@ -98,6 +112,9 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
         "jurisdiction",
         c.jurisdiction.as_deref().map(text),
     );
+    if c.evidence.attributed {
+        top.push(("evidence", Cbor::map([("attributed", Cbor::Bool(true))])));
+    }
     Cbor::map(top)
 }
 

@@ -37,6 +37,19 @@ pub struct Contract {
     pub rules: Vec<Rule>,
     /// The excuses by id.
     pub excuses: BTreeMap<String, Excuse>,
+    /// What the evidence must establish (`[evidence]`).
+    pub evidence: Evidence,
+}
+
+/// `[evidence]`: requirements on the evidence itself, beyond the events'
+/// shape. Absent, all are off (and the compiled contract does not
+/// mention them).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Evidence {
+    /// Every event of the provider, the user or an attestor must be
+    /// covered by a valid signature of its emitter (a signed submission or
+    /// its own event signature): verification fails otherwise.
+    pub attributed: bool,
 }
 
 /// The parties to a contract.
@@ -51,6 +64,9 @@ pub struct Parties {
     /// Attestors by id (`grid`, `carrier`, ...), whose signed events prove
     /// external factors.
     pub attestors: BTreeMap<String, Party>,
+    /// Witnesses by name, whose cosignatures of the recorder's checkpoints
+    /// attest that it showed everyone the same log.
+    pub witnesses: BTreeMap<String, Party>,
 }
 
 /// One party: a name for humans and the key its signatures verify under.

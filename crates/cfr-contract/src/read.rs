@@ -295,8 +295,10 @@ const TOP: &[&str] = &[
     "events",
     "rules",
     "excuses",
+    "evidence",
 ];
-const PARTIES: &[&str] = &["provider", "user", "recorder", "attestors"];
+const PARTIES: &[&str] = &["provider", "user", "recorder", "attestors", "witnesses"];
+const EVIDENCE: &[&str] = &["attributed"];
 const PARTY: &[&str] = &["name", "key"];
 const EVENT: &[&str] = &["by", "signed", "attrs"];
 const EXCUSE: &[&str] = &["event", "from", "until", "notice", "rule", "attribute"];
@@ -354,6 +356,15 @@ pub(crate) fn contract<D: Doc>(doc: &D) -> R<Contract> {
         }
     }
     check_cycles(&rules, &excuses, &excuse_rule_spans)?;
+    let evidence = match top.opt("evidence") {
+        None => Evidence::default(),
+        Some(v) => {
+            let t = Table::open(v, "evidence".into(), EVIDENCE)?;
+            Evidence {
+                attributed: t.opt_bool("attributed")?.unwrap_or(false),
+            }
+        }
+    };
     Ok(Contract {
         format,
         id,
@@ -363,6 +374,7 @@ pub(crate) fn contract<D: Doc>(doc: &D) -> R<Contract> {
         events,
         rules,
         excuses,
+        evidence,
     })
 }
 
@@ -395,11 +407,20 @@ fn parties<D: Doc>(top: &Table<'_, D>) -> R<Parties> {
             attestors.insert((*name).to_owned(), party(&at, name)?);
         }
     }
+    let mut witnesses = BTreeMap::new();
+    if let Some(w) = t.opt("witnesses") {
+        let wt = free_table(w, "parties.witnesses".into())?;
+        for (name, kspan, _) in wt.entries() {
+            check_id(name, "witness name", kspan.clone(), wt.at(name))?;
+            witnesses.insert((*name).to_owned(), party(&wt, name)?);
+        }
+    }
     Ok(Parties {
         provider: party(&t, "provider")?,
         user: party(&t, "user")?,
         recorder: party(&t, "recorder")?,
         attestors,
+        witnesses,
     })
 }
 

@@ -557,10 +557,15 @@ fn banner(s: &mut String, r: &Report) -> fmt::Result {
             s,
             "<div class=\"banner bad\" id=\"result\"><strong>NOT VERIFIED.</strong> No check was run.</div>"
         )
-    } else if r.unpinned() {
+    } else if let cfr_verify::verify::Established::Intact(gaps) = r.established() {
+        let items: Vec<String> = gaps
+            .iter()
+            .map(|g| format!("<li>{}</li>", esc(g)))
+            .collect();
         writeln!(
             s,
-            "<div class=\"banner warn\" id=\"result\"><strong>VERIFIED, KEYS NOT PINNED.</strong> Integrity and signatures hold, but at least one signer's key was taken from the bundle itself, which cannot vouch for itself (see <a href=\"#keys\">Parties and keys</a>).</div>"
+            "<div class=\"banner warn\" id=\"result\"><strong>INTACT, NOT VERIFIED.</strong> Integrity and signatures hold, but this verification could not establish:<ul>{}</ul>A bundle names its own keys, which cannot vouch for themselves (see <a href=\"#keys\">Parties and keys</a>).</div>",
+            items.join("")
         )
     } else {
         writeln!(

@@ -58,8 +58,12 @@ pub fn report_json(r: &Report) -> Value {
         },
         "signers": signers,
         "checks": checks,
-        "verified": r.verified(),
+        "verified": r.established() == cfr_verify::verify::Established::Verified,
+        "result": r.established().word(),
+        "missing": r.gaps,
+        "intact": r.verified(),
         "keys_pinned": !r.unpinned(),
+        "attribution": r.attribution.iter().map(|(p, (n, a))| (p.clone(), json!({"events": n, "attributed": a}))).collect::<serde_json::Map<String, Value>>(),
         "verdict": verdict,
         "excerpt": r.excerpt.as_ref().map(|x| x.json()),
     })
@@ -146,19 +150,7 @@ pub fn report_text(r: &Report, name: &str) -> String {
             }
         }
     }
-    let _ = writeln!(
-        s,
-        "\nResult    {}",
-        if r.verified() {
-            if r.unpinned() {
-                "VERIFIED (integrity and signatures hold; keys not pinned)"
-            } else {
-                "VERIFIED"
-            }
-        } else {
-            "VERIFICATION FAILED"
-        }
-    );
+    let _ = writeln!(s, "\nResult    {}", r.established().line());
     if let Some(v) = r.verdict().replayed() {
         let _ = writeln!(s, "\n{}", verdict_text(v));
     }

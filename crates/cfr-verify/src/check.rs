@@ -15,7 +15,7 @@
 //! | 2 | `manifest-signature` | the manifest is signed by the recorder (co-signatures by the provider and the user where present); **every pinned key equals the key the bundle names for that role** |
 //! | 3 | `events` | chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract |
 //! | 4 | `merkle` | the Merkle root over the events equals the signed checkpoint's (for an excerpt: the range proofs) |
-//! | 5 | `event-signatures` | event signatures where present or required |
+//! | 5 | `event-signatures` | event signatures where present or required; every signed submission recomputed from its events and verified; attribution per party |
 //! | 6 | `contract-signatures` | the contract's signatures by the provider and the user |
 //! | 7 | `analyzer` | the analyzer's digest; a regulator's certificate |
 //! | 8 | `replay` | the replayed verdict equals the sealed one byte for byte |
@@ -96,7 +96,7 @@ impl CheckId {
             CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures; pinned keys",
             CheckId::Events => "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract",
             CheckId::Merkle => "Merkle root equals the signed checkpoint's",
-            CheckId::EventSignatures => "event signatures where present or required",
+            CheckId::EventSignatures => "event and submission signatures; events attributed to their emitters",
             CheckId::ContractSignatures => "contract signatures by the provider and the user",
             CheckId::Analyzer => "analyzer digest; regulator certificate",
             CheckId::Replay => "analyzer replay reproduces the sealed verdict byte for byte",
@@ -156,6 +156,7 @@ codes! {
     AnalyzerCertificateInvalid = "analyzer-certificate-invalid",
     AnalyzerCertificateMissing = "analyzer-certificate-missing",
     AnalyzerDigestMismatch = "analyzer-digest-mismatch",
+    AnalyzerNotCertified = "analyzer-not-certified",
     CheckpointInvalid = "checkpoint-invalid",
     CheckpointMismatch = "checkpoint-mismatch",
     CheckpointOriginMismatch = "checkpoint-origin-mismatch",
@@ -166,6 +167,7 @@ codes! {
     ContractDigestMismatch = "contract-digest-mismatch",
     ContractInvalid = "contract-invalid",
     ContractMismatch = "contract-mismatch",
+    ContractNotAgreed = "contract-not-agreed",
     ContractSignatureInvalid = "contract-signature-invalid",
     CosignatureInvalid = "cosignature-invalid",
     EarlierCheckpointInconsistent = "earlier-checkpoint-inconsistent",
@@ -181,6 +183,7 @@ codes! {
     EventSignatureInvalid = "event-signature-invalid",
     EventSignatureMissing = "event-signature-missing",
     EventTimeBackwards = "event-time-backwards",
+    EventsNotAttributed = "events-not-attributed",
     IncidentMissing = "incident-missing",
     IncidentNotCovered = "incident-not-covered",
     IncidentNotProvable = "incident-not-provable",
@@ -203,9 +206,14 @@ codes! {
     RangeProofCheckpointMismatch = "range-proof-checkpoint-mismatch",
     RangeProofInvalid = "range-proof-invalid",
     ReplayFailed = "replay-failed",
+    SubmissionActorMismatch = "submission-actor-mismatch",
+    SubmissionInvalid = "submission-invalid",
+    SubmissionSignatureInvalid = "submission-signature-invalid",
+    TimestampMissing = "timestamp-missing",
     ReplayIncomplete = "replay-incomplete",
     VerdictInvalid = "verdict-invalid",
     VerdictMismatch = "verdict-mismatch",
+    WitnessQuorumNotMet = "witness-quorum-not-met",
     // The bundle reader's.
     ChunkSizeMismatch = "chunk-size-mismatch",
     ChunkCorrupt = "chunk-corrupt",

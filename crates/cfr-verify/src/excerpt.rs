@@ -192,6 +192,7 @@ pub fn excerpt(
     // Only a bundle that verifies is worth excerpting.
     let report = verify::verify(path, vopts).map_err(|e| match e {
         verify::VerifyError::Unreadable { path, source } => ExcerptError::Io { path, source },
+        other => ExcerptError::NotVerified(other.to_string()),
     })?;
     if !report.verified() {
         let failed: Vec<String> = report

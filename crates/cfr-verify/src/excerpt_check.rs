@@ -299,7 +299,7 @@ pub(crate) fn verify_excerpt(
                 );
                 events_ok = false;
             }
-            if !steps::check_event(&contract, &e, &mut checks, &mut sig_checked) {
+            if !steps::check_event(&contract, &e, &mut checks, &mut sig_checked, true).0 {
                 events_ok = false;
             }
             leaves.insert(e.seq, cfr_merkle::leaf_hash(bytes));

@@ -36,7 +36,11 @@ pub struct Signer {
     pub pin: Pin,
 }
 
-/// Keys the verifier trusts (pins), from `--trust trust.toml` or flags.
+/// Keys the verifier trusts (pins), and what it requires of a bundle:
+/// from `--trust trust.toml` ([`Trust::load`]) and the pin flags.
+///
+/// Every pin is compared with the key the bundle names for that role,
+/// whether or not the bundle carries a signature by it.
 #[derive(Clone, Debug, Default)]
 pub struct Trust {
     /// The recorder's key.
@@ -49,69 +53,182 @@ pub struct Trust {
     pub regulator: Option<PublicKey>,
     /// Attestors' keys by id.
     pub attestors: BTreeMap<String, PublicKey>,
+    /// Witnesses' keys by name.
+    pub witnesses: BTreeMap<String, PublicKey>,
+    /// What the bundle must establish for verification to pass.
+    pub require: Require,
+}
+
+/// `[require]` of a trust policy: each one not met fails its check with
+/// its own code.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Require {
+    /// The provider and the user both signed `contract.cbor`
+    /// (`contract-not-agreed`, check 6).
+    #[serde(default)]
+    pub contract_agreed: bool,
+    /// Every event of the provider, the user or an attestor is covered by
+    /// a valid signature of its emitter (`events-not-attributed`, check 5).
+    #[serde(default)]
+    pub events_attributed: bool,
+    /// Cosignatures of the checkpoint by at least this many pinned
+    /// witnesses (`witness-quorum-not-met`, check 4).
+    #[serde(default)]
+    pub witnesses: u32,
+    /// An RFC 3161 timestamp by a pinned TSA (`timestamp-missing`, check 2).
+    #[serde(default)]
+    pub timestamp: bool,
+    /// A certificate of the analyzer by the pinned regulator key
+    /// (`analyzer-not-certified`, check 7).
+    #[serde(default)]
+    pub analyzer_certified: bool,
 }
 
 /// A bad trust file.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum TrustError {
-    /// Not TOML, or an unknown field.
-    #[error("trust file: {0}")]
+    /// Not TOML, or an unknown field (the message gives the line).
+    #[error("{0}")]
     Syntax(String),
-    /// A key that does not parse.
-    #[error("trust file, {field}: {source}")]
+    /// A key that does not parse, or a key file that cannot be read.
+    #[error("line {line}, {field}: {source}")]
     Key {
-        /// The field.
+        /// The field (`keys.recorder`, `keys.attestors.grid`).
         field: String,
+        /// 1-based line of the value.
+        line: usize,
         /// The key error.
         source: KeyError,
     },
 }
 
+/// Reads a key given as `ed25519:<base64>` or as the path of a key file
+/// (`.pub`, or a PKCS#8 private key whose public half is taken); a
+/// relative path is taken from `base` when given.
+pub fn key_from_spec(spec: &str, base: Option<&std::path::Path>) -> Result<PublicKey, KeyError> {
+    let t = spec.trim();
+    if t.starts_with("ed25519:") || t.starts_with("-----BEGIN PUBLIC KEY-----") {
+        return PublicKey::parse(t);
+    }
+    let path = std::path::Path::new(t);
+    match base {
+        Some(b) if path.is_relative() => PublicKey::read(&b.join(path)),
+        _ => PublicKey::read(path),
+    }
+}
+
 impl Trust {
-    /// Parses a trust file:
+    /// Parses a trust policy; key file paths are taken from the current
+    /// directory (see [`Trust::load`] for paths relative to the file):
     ///
     /// ```toml
-    /// recorder = "ed25519:..."
+    /// [keys]
+    /// recorder = "ed25519:..."      # or a path to a .pub or PKCS#8 key file
     /// provider = "ed25519:..."
-    /// user = "ed25519:..."
+    /// user = "keys/user.pub"
     /// regulator = "ed25519:..."
-    /// [attestors]
+    /// [keys.attestors]
     /// grid = "ed25519:..."
+    /// [keys.witnesses]
+    /// acme-witness = "ed25519:..."
+    /// [require]
+    /// contract_agreed = true
+    /// events_attributed = true
+    /// witnesses = 1
+    /// timestamp = true
+    /// analyzer_certified = true
     /// ```
+    ///
+    /// Unknown tables and fields are errors that name the line.
     pub fn from_toml(text: &str) -> Result<Trust, TrustError> {
+        Trust::parse(text, None)
+    }
+
+    /// Reads the trust policy at `path`; relative key file paths in it
+    /// are taken from the file's directory.
+    pub fn load(path: &std::path::Path) -> Result<Trust, TrustError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| TrustError::Syntax(format!("{}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(std::path::Path::new("."));
+        Trust::parse(&text, Some(base))
+    }
+
+    fn parse(text: &str, base: Option<&std::path::Path>) -> Result<Trust, TrustError> {
+        type Spec = toml::Spanned<String>;
         #[derive(serde::Deserialize)]
         #[serde(deny_unknown_fields)]
         struct Raw {
-            recorder: Option<String>,
-            provider: Option<String>,
-            user: Option<String>,
-            regulator: Option<String>,
             #[serde(default)]
-            attestors: BTreeMap<String, String>,
+            keys: Keys,
+            #[serde(default)]
+            require: Require,
         }
-        let raw: Raw = toml::from_str(text).map_err(|e| TrustError::Syntax(e.to_string()))?;
-        let key = |field: &str, v: Option<String>| -> Result<Option<PublicKey>, TrustError> {
-            v.map(|s| {
-                PublicKey::parse(&s).map_err(|source| TrustError::Key {
-                    field: field.to_owned(),
-                    source,
-                })
+        #[derive(serde::Deserialize, Default)]
+        #[serde(deny_unknown_fields)]
+        struct Keys {
+            recorder: Option<Spec>,
+            provider: Option<Spec>,
+            user: Option<Spec>,
+            regulator: Option<Spec>,
+            #[serde(default)]
+            attestors: BTreeMap<String, Spec>,
+            #[serde(default)]
+            witnesses: BTreeMap<String, Spec>,
+        }
+        let raw: Raw = toml::from_str(text)
+            .map_err(|e| TrustError::Syntax(e.to_string().trim_end().to_owned()))?;
+        let line_of = |offset: usize| text[..offset.min(text.len())].matches('\n').count() + 1;
+        let key = |field: String, v: &Spec| -> Result<PublicKey, TrustError> {
+            key_from_spec(v.get_ref(), base).map_err(|source| TrustError::Key {
+                field,
+                line: line_of(v.span().start),
+                source,
             })
-            .transpose()
+        };
+        let opt = |name: &str, v: &Option<Spec>| -> Result<Option<PublicKey>, TrustError> {
+            v.as_ref()
+                .map(|v| key(format!("keys.{name}"), v))
+                .transpose()
         };
         let mut attestors = BTreeMap::new();
-        for (id, k) in raw.attestors {
-            let field = format!("attestors.{id}");
-            attestors.insert(id, key(&field, Some(k))?.expect("Some in, Some out"));
+        for (id, k) in &raw.keys.attestors {
+            attestors.insert(id.clone(), key(format!("keys.attestors.{id}"), k)?);
+        }
+        let mut witnesses = BTreeMap::new();
+        for (id, k) in &raw.keys.witnesses {
+            witnesses.insert(id.clone(), key(format!("keys.witnesses.{id}"), k)?);
         }
         Ok(Trust {
-            recorder: key("recorder", raw.recorder)?,
-            provider: key("provider", raw.provider)?,
-            user: key("user", raw.user)?,
-            regulator: key("regulator", raw.regulator)?,
+            recorder: opt("recorder", &raw.keys.recorder)?,
+            provider: opt("provider", &raw.keys.provider)?,
+            user: opt("user", &raw.keys.user)?,
+            regulator: opt("regulator", &raw.keys.regulator)?,
             attestors,
+            witnesses,
+            require: raw.require,
         })
+    }
+
+    /// The pins that name a role the contract does not have (an attestor
+    /// or witness it does not list): a usage error, since such a pin
+    /// can be neither met nor broken.
+    pub fn unknown_roles(&self, contract: &cfr_contract::Contract) -> Vec<String> {
+        let p = &contract.parties;
+        let mut out: Vec<String> = self
+            .attestors
+            .keys()
+            .filter(|id| !p.attestors.contains_key(*id))
+            .map(|id| format!("attestor {id:?}"))
+            .collect();
+        out.extend(
+            self.witnesses
+                .keys()
+                .filter(|id| !p.witnesses.contains_key(*id))
+                .map(|id| format!("witness {id:?}")),
+        );
+        out
     }
 }
 
@@ -187,6 +304,48 @@ pub struct Report {
     /// Set when the file is an excerpt: its ranges and the incidents it
     /// proves.
     pub excerpt: Option<ExcerptFacts>,
+    /// What the checks could not establish although nothing failed
+    /// (`keys not pinned: grid`, `contract not signed by the user`, ...):
+    /// a report with any is [`Established::Intact`], not verified.
+    pub gaps: Vec<String>,
+    /// Per submitting party: (events, events covered by a valid signature).
+    pub attribution: BTreeMap<String, (u64, u64)>,
+}
+
+/// What a verification established, in one word and what is missing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Established<'a> {
+    /// Every check passed, every signer's key was pinned, and every
+    /// requirement holds.
+    Verified,
+    /// Integrity and signatures hold, but these could not be established.
+    Intact(&'a [String]),
+    /// At least one check failed.
+    Failed,
+}
+
+impl Established<'_> {
+    /// `VERIFIED`, `INTACT` or `FAILED`.
+    pub fn word(self) -> &'static str {
+        match self {
+            Established::Verified => "VERIFIED",
+            Established::Intact(_) => "INTACT",
+            Established::Failed => "FAILED",
+        }
+    }
+
+    /// The result line: `VERIFIED`; `INTACT (integrity and signatures
+    /// hold; missing: keys not pinned: grid; ...)`; `VERIFICATION FAILED`.
+    pub fn line(self) -> String {
+        match self {
+            Established::Verified => "VERIFIED".into(),
+            Established::Intact(gaps) => format!(
+                "INTACT (integrity and signatures hold; missing: {})",
+                gaps.join("; ")
+            ),
+            Established::Failed => "VERIFICATION FAILED".into(),
+        }
+    }
 }
 
 /// The verdict of a [`Report`], with what verification says of it.
@@ -232,6 +391,8 @@ impl Report {
             checks: Checks::default(),
             verdict: None,
             excerpt: None,
+            gaps: Vec::new(),
+            attribution: BTreeMap::new(),
         }
     }
 
@@ -251,6 +412,8 @@ impl Report {
             checks,
             verdict,
             excerpt,
+            gaps: Vec::new(),
+            attribution: BTreeMap::new(),
         }
     }
 
@@ -264,9 +427,22 @@ impl Report {
         &self.checks[id]
     }
 
-    /// True when no check failed.
+    /// True when no check failed (integrity and signatures hold); see
+    /// [`Report::established`] for whether that is all it should be.
     pub fn verified(&self) -> bool {
         self.checks.passed()
+    }
+
+    /// What this verification established: `Verified` only when no check
+    /// failed and nothing is missing ([`Report::gaps`]).
+    pub fn established(&self) -> Established<'_> {
+        if !self.checks.passed() {
+            Established::Failed
+        } else if self.gaps.is_empty() && !self.unpinned() {
+            Established::Verified
+        } else {
+            Established::Intact(&self.gaps)
+        }
     }
 
     /// The verdict, with whether verification proves it.
@@ -290,6 +466,14 @@ impl Report {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VerifyError {
+    /// A pin names a role the bundle's contract does not have.
+    #[error("pinned {}, which contract {contract} does not name", roles.join(", "))]
+    UnknownPin {
+        /// The roles (`attestor "x"`, `witness "y"`).
+        roles: Vec<String>,
+        /// The contract's id.
+        contract: String,
+    },
     /// The file could not be read.
     #[error("{path}: {source}")]
     Unreadable {

@@ -16,15 +16,25 @@ use sha2::{Digest as _, Sha256};
 use std::collections::BTreeMap;
 
 /// Checks 3 and 5 for one event: valid per the contract (false when not),
-/// signed where the contract requires it, and every signature valid.
+/// signed where the contract requires it (when `require_signed`; else the
+/// caller's submission coverage decides), and every signature valid.
+/// Returns whether it is valid, and whether its own signature verified
+/// (`None` without one).
 pub(crate) fn check_event(
     contract: &Contract,
     e: &cfr_model::Event,
     checks: &mut Checks,
     sig_checked: &mut u64,
-) -> bool {
+    require_signed: bool,
+) -> (bool, Option<bool>) {
     let mut ok = true;
-    if let Err(err) = contract.check_event(e) {
+    let mut own = None;
+    let checked = if require_signed {
+        contract.check_event(e)
+    } else {
+        contract.check_event_unsigned(e)
+    };
+    if let Err(err) = checked {
         if matches!(err, cfr_contract::EventError::Unsigned { .. }) {
             checks[CheckId::EventSignatures]
                 .fail("event-signature-missing", format!("seq {}: {err}", e.seq));
@@ -35,14 +45,16 @@ pub(crate) fn check_event(
     }
     if e.sig.is_some() {
         *sig_checked += 1;
+        own = Some(true);
         if let Err(why) = check_signature(contract, e) {
+            own = Some(false);
             checks[CheckId::EventSignatures].fail(
                 "event-signature-invalid",
                 format!("seq {} ({} by {}): {why}", e.seq, e.kind, e.actor),
             );
         }
     }
-    ok
+    (ok, own)
 }
 
 /// Check 4's first half: the checkpoint parses, names this contract's log
@@ -296,6 +308,14 @@ pub(crate) fn signers(
             pin: pin_of(&opts_trust.attestors.get(id).copied(), &p.key),
         });
     }
+    for (id, p) in &parties.witnesses {
+        signers.push(Signer {
+            role: format!("witness {id}"),
+            name: p.name.clone(),
+            fingerprint: p.key.fingerprint(),
+            pin: pin_of(&opts_trust.witnesses.get(id).copied(), &p.key),
+        });
+    }
     // Every pinned key is compared with the key the bundle names for that
     // role, whether or not that role signed anything in this bundle.
     for s in &signers {
@@ -315,6 +335,24 @@ pub(crate) fn signers(
         user: opts_trust.user.unwrap_or(parties.user.key),
     };
     (signers, keys)
+}
+
+/// The key each submitting party's signatures are checked with: the
+/// pinned key when given, else the contract's.
+pub(crate) fn submission_keys(
+    contract: &Contract,
+    trust: &Trust,
+    keys: &Keys,
+) -> BTreeMap<String, cfr_model::keys::VerifyingKey> {
+    let mut out = cfr_bundle_format::submission::contract_keys(contract);
+    out.insert("provider".into(), keys.provider.0);
+    out.insert("user".into(), keys.user.0);
+    for (id, k) in &trust.attestors {
+        if let Some(slot) = out.get_mut(id) {
+            *slot = k.0;
+        }
+    }
+    out
 }
 
 /// Check 2: `manifest` signed by the recorder in `sig_name`; co-signatures
@@ -352,7 +390,13 @@ pub(crate) fn check_manifest_signatures(
 }
 
 /// Check 6: the contract's signatures by the provider and the user.
-pub(crate) fn check_contract_signatures(bundle: &Bundle, keys: &Keys, c: &mut Check) {
+/// Returns the roles whose signature is absent or does not verify.
+pub(crate) fn check_contract_signatures(
+    bundle: &Bundle,
+    keys: &Keys,
+    c: &mut Check,
+) -> Vec<&'static str> {
+    let mut unsigned = Vec::new();
     let cbor = bundle
         .read_small(layout::CONTRACT_CBOR)
         .ok()
@@ -366,18 +410,28 @@ pub(crate) fn check_contract_signatures(bundle: &Bundle, keys: &Keys, c: &mut Ch
                 any = true;
                 match cose::verify_detached(&sig, &cbor, &key.0) {
                     Ok(_) => c.pass(format!("signed by the {role} ({})", key.fingerprint())),
-                    Err(e) => c.fail("contract-signature-invalid", format!("{name}: {e}")),
+                    Err(e) => {
+                        unsigned.push(role);
+                        c.fail("contract-signature-invalid", format!("{name}: {e}"))
+                    }
                 }
             }
-            Ok(None) => c.note(format!(
-                "the bundle carries no contract signature by the {role}"
-            )),
-            Err(e) => c.fail("io", format!("{name}: {e}")),
+            Ok(None) => {
+                unsigned.push(role);
+                c.note(format!(
+                    "the bundle carries no contract signature by the {role}"
+                ))
+            }
+            Err(e) => {
+                unsigned.push(role);
+                c.fail("io", format!("{name}: {e}"))
+            }
         }
     }
     if !any {
         c.skip("not checked: the bundle carries no contract signature");
     }
+    unsigned
 }
 
 /// Check 7: the analyzer's digest, and its certificate where a regulator
@@ -393,6 +447,10 @@ pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut 
         &m.analyzer_sha256,
         bundle.member(layout::ANALYZER).is_some(),
     ) {
+        (None, false) if opts.trust.require.analyzer_certified => c.fail(
+            Code::AnalyzerNotCertified,
+            "the trust policy requires a certified analyzer, and the bundle carries no analyzer",
+        ),
         (None, false) => c.skip("not checked: the bundle carries no analyzer"),
         (Some(_), false) | (None, true) => c.fail(
             "analyzer-digest-mismatch",
@@ -413,11 +471,22 @@ pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut 
                 _ => c.note("this is NOT the analyzer this release of cfr ships"),
             }
             match (bundle.read_small(layout::ANALYZER_CERT), &opts.trust.regulator) {
+                (Ok(Some(cert)), Some(reg)) if cose::inspect(&cert).is_ok_and(|i| i.key_id != cose::key_id(&reg.0)) => {
+                    c.fail(
+                        Code::KeyPinMismatch,
+                        format!(
+                            "analyzer/certificate.sig is signed by another key than the pinned regulator key ({})",
+                            reg.fingerprint()
+                        ),
+                    );
+                }
                 (Ok(Some(cert)), Some(reg)) => match cose::verify_detached(&cert, d, &reg.0) {
                     Ok(_) => c.pass(format!("certified by the pinned regulator key ({})", reg.fingerprint())),
                     Err(e) => c.fail("analyzer-certificate-invalid", format!("analyzer/certificate.sig: {e}")),
                 },
+                (_, None) if opts.trust.require.analyzer_certified => c.fail(Code::AnalyzerNotCertified, "the trust policy requires a certified analyzer, and no regulator key is pinned (--regulator-key or [keys] regulator)"),
                 (Ok(Some(_)), None) => c.note("a certificate is present but no regulator key is pinned (--regulator-key): not checked"),
+                (Ok(None), Some(_)) if opts.trust.require.analyzer_certified => c.fail(Code::AnalyzerNotCertified, "the trust policy requires a certificate of the analyzer by the pinned regulator key, and the bundle carries none"),
                 (Ok(None), Some(_)) => c.fail("analyzer-certificate-missing", "a regulator key is pinned but the bundle carries no analyzer certificate"),
                 (Ok(None), None) => c.note("no analyzer certificate"),
                 (Err(e), _) => c.fail("io", format!("analyzer/certificate.sig: {e}")),

@@ -15,12 +15,13 @@ use std::path::Path;
 
 pub use crate::check::{Check, CheckId, Checks, Code, Failure, Outcome, Status, MAX_FAILURES};
 pub use crate::report::{
-    BundleFacts, Pin, Replay, Report, ReportVerdict, Signer, Trust, TrustError, VerifyError,
-    VerifyOptions,
+    key_from_spec, BundleFacts, Established, Pin, Replay, Report, ReportVerdict, Require, Signer,
+    Trust, TrustError, VerifyError, VerifyOptions,
 };
 use crate::steps::{
     check_analyzer, check_contract_signatures, check_event, check_manifest_signatures,
     check_members, contract_of, feed_replay, read_checkpoint, signers, small_member, start_replay,
+    submission_keys,
 };
 
 /// Whether the file at `path` starts with a ustar header (the magic
@@ -101,9 +102,39 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         return Ok(report);
     };
 
+    // A pin for a role this contract does not have can be neither met
+    // nor broken: the verifier asked the wrong question.
+    let unknown = opts.trust.unknown_roles(&contract);
+    if !unknown.is_empty() {
+        return Err(VerifyError::UnknownPin {
+            roles: unknown,
+            contract: contract.id.clone(),
+        });
+    }
+
     // Signers and pinning.
     let (signers, keys) = signers(&contract, &opts.trust, &mut checks);
     let recorder_key = keys.recorder;
+    if opts.trust.require.timestamp {
+        checks[CheckId::ManifestSignature].fail(
+            Code::TimestampMissing,
+            "the trust policy requires an RFC 3161 timestamp by a pinned TSA, and the bundle carries none (manifest.tsr)",
+        );
+    }
+
+    // Signed submissions (check 5), read before the events they cover.
+    let mut coverage = match bundle.submissions() {
+        Ok(entries) => Some(cfr_bundle_format::submission::Coverage::with_entries(
+            &contract,
+            submission_keys(&contract, &opts.trust, &keys),
+            m.log.events,
+            entries,
+        )),
+        Err((code, detail)) => {
+            checks[CheckId::EventSignatures].fail(code, detail);
+            None
+        }
+    };
 
     // 2. Manifest signature and co-signatures.
     check_manifest_signatures(
@@ -242,8 +273,18 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     events_ok = false;
                 }
             }
-            if !check_event(&contract, &e, &mut checks, &mut sig_checked) {
+            let (valid, own_sig) = check_event(
+                &contract,
+                &e,
+                &mut checks,
+                &mut sig_checked,
+                coverage.is_none(),
+            );
+            if !valid {
                 events_ok = false;
+            }
+            if let Some(c) = &mut coverage {
+                c.push(&e, own_sig);
             }
             root.push(cfr_merkle::leaf_hash(bytes));
             if Some(root.size()) == earlier_size {
@@ -291,8 +332,78 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 "{} valid",
                 words::count(sig_checked, "event signature", "event signatures")
             ));
-        } else {
-            checks[CheckId::EventSignatures].pass("no event carries or requires a signature");
+        }
+        if let Some(c) = coverage.take() {
+            let must = contract.evidence.attributed || opts.trust.require.events_attributed;
+            let why = if contract.evidence.attributed {
+                "the contract requires every event attributed ([evidence] attributed = true)"
+            } else {
+                "the trust policy requires every event attributed"
+            };
+            let (tallies, findings, count, entries) = c.finish();
+            let check = &mut checks[CheckId::EventSignatures];
+            for f in &findings {
+                use cfr_bundle_format::submission::Finding as F;
+                let code = match f {
+                    F::Invalid { .. } => Code::SubmissionInvalid,
+                    F::SignatureInvalid { .. } => Code::SubmissionSignatureInvalid,
+                    F::ActorMismatch { .. } => Code::SubmissionActorMismatch,
+                    F::SignedKindUncovered { .. } => Code::EventSignatureMissing,
+                    _ => Code::SubmissionInvalid,
+                };
+                check.fail(code, cfr_bundle_format::submission::describe(f));
+            }
+            if count > findings.len() as u64 {
+                check.note(format!(
+                    "{} more submission findings not listed",
+                    count - findings.len() as u64
+                ));
+            }
+            if !entries.is_empty() {
+                check.pass(format!(
+                    "{} recomputed from their events",
+                    words::count(
+                        entries.len() as u64,
+                        "signed submission",
+                        "signed submissions"
+                    )
+                ));
+            }
+            for (party, t) in &tallies {
+                let line = format!(
+                    "{party}: {} of {} signed",
+                    words::thousands(t.attributed),
+                    words::count_thousands(t.events, "event", "events")
+                );
+                let missing = t.events - t.attributed;
+                if missing > 0 {
+                    let gap = format!(
+                        "{} {party} {} not attributed (first at seq {})",
+                        words::thousands(missing),
+                        if missing == 1 { "event" } else { "events" },
+                        t.first_unattributed.unwrap_or_default()
+                    );
+                    if must {
+                        check.fail(Code::EventsNotAttributed, format!("{gap}: {why}"));
+                    } else {
+                        check.note(line);
+                        report.gaps.push(gap);
+                    }
+                } else {
+                    check.pass(line);
+                }
+            }
+            if tallies.is_empty() {
+                check.pass("no events of the provider, the user or an attestor");
+            }
+            report.attribution = tallies
+                .into_iter()
+                .map(|(k, t)| (k, (t.events, t.attributed)))
+                .collect();
+        } else if sig_checked == 0 {
+            checks[CheckId::EventSignatures].skip(
+                "not checked: the submissions could not be read, and no event carries a signature",
+            );
         }
     } else {
         checks[CheckId::EventSignatures].skip("not checked: the events could not all be read");
@@ -384,8 +495,31 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         }
     }
 
+    if opts.trust.require.witnesses > 0 {
+        checks[CheckId::Merkle].fail(
+            Code::WitnessQuorumNotMet,
+            format!(
+                "the trust policy requires cosignatures by {} pinned {}; the checkpoint carries none",
+                opts.trust.require.witnesses,
+                if opts.trust.require.witnesses == 1 { "witness" } else { "witnesses" }
+            ),
+        );
+    }
+
     // 6. Contract signatures.
-    check_contract_signatures(&bundle, &keys, &mut checks[CheckId::ContractSignatures]);
+    let unsigned =
+        check_contract_signatures(&bundle, &keys, &mut checks[CheckId::ContractSignatures]);
+    if !unsigned.is_empty() {
+        let gap = format!("contract not signed by the {}", unsigned.join(" and the "));
+        if opts.trust.require.contract_agreed {
+            checks[CheckId::ContractSignatures].fail(
+                Code::ContractNotAgreed,
+                format!("{gap}: the trust policy requires both parties' signatures"),
+            );
+        } else {
+            report.gaps.push(gap);
+        }
+    }
 
     // 7. Analyzer digest and certificate.
     check_analyzer(&bundle, &opts, &mut checks[CheckId::Analyzer]);
@@ -423,6 +557,21 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             "strict ustar profile; {} members in canonical order, each with the size and SHA-256 the manifest lists",
             bundle.members().len()
         ));
+    }
+    let unpinned: Vec<&str> = signers
+        .iter()
+        .filter(|s| s.pin == Pin::NotPinned)
+        .map(|s| s.role.as_str())
+        .collect();
+    if !unpinned.is_empty() {
+        report
+            .gaps
+            .insert(0, format!("keys not pinned: {}", unpinned.join(", ")));
+    }
+    if opts.trust.regulator.is_none() && bundle.member(layout::ANALYZER_CERT).is_some() {
+        report
+            .gaps
+            .push("analyzer certificate not checked: no regulator key pinned".into());
     }
     report.signers = signers;
     report.checks = checks;
