@@ -237,6 +237,20 @@ enum EventCmd {
         #[arg(long)]
         contract: PathBuf,
     },
+    /// Sign events as one submission (JSON Lines on stdin -> a submission
+    /// line and the events on stdout, for `seal`): every event must be the
+    /// key's party's, or carry its own valid signature.
+    Submit {
+        /// The submitting party's private key (provider, user or attestor).
+        #[arg(long)]
+        key: PathBuf,
+        /// The contract: it types the attributes, and its id is signed.
+        #[arg(long)]
+        contract: PathBuf,
+        /// The submission id: 1 to 64 printable ASCII characters, unique per party.
+        #[arg(long)]
+        id: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -356,6 +370,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("contract schema", "cfr-bundle contract schema contract.toml > events.cddl"),
     ("contract sign", "cfr-bundle contract sign contract.toml --key provider.key --role provider -o provider.sig"),
     ("event sign", "cfr-bundle event sign --key grid.key --contract contract.toml < outages.jsonl > signed.jsonl"),
+    ("event submit", "cfr-bundle event submit --key user.key --contract contract.toml --id u-2026-03 < user.jsonl > user.signed.jsonl"),
     ("seal", "cfr-bundle seal --contract contract.toml --events events.jsonl --key recorder.key -o evidence.cfr"),
     ("verify", "cfr-bundle verify evidence.cfr --recorder-key recorder.pub --provider-key provider.pub --user-key user.pub\ncfr-bundle verify evidence.cfr --json > report.json"),
     ("excerpt", "cfr-bundle excerpt evidence.cfr --incident 5 -o incident-5.cfr && cfr-bundle verify incident-5.cfr"),
@@ -421,6 +436,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         }
         Command::Contract(c) => contract_cmd(c),
         Command::Event(EventCmd::Sign { key, contract }) => event_sign(&key, &contract),
+        Command::Event(EventCmd::Submit { key, contract, id }) => {
+            event_submit(&key, &contract, &id)
+        }
         Command::Seal {
             contract,
             events,
@@ -749,6 +767,86 @@ fn event_sign(key: &Path, contract: &Path) -> Result<u8, Failure> {
         e.sig = Some(k.sign(&e.signing_payload(&c.id)).to_bytes());
         line_out.clear();
         event_to_jsonl(&c, &e, &mut line_out);
+        out.write_all(line_out.as_bytes())?;
+    }
+    out.flush()?;
+    Ok(0)
+}
+
+fn event_submit(key: &Path, contract: &Path, id: &str) -> Result<u8, Failure> {
+    use cfr_bundle_format::submission;
+    let k = read_private_key(key)?;
+    let c = Contract::from_toml(&read_text(contract)?)
+        .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;
+    submission::check_id(id).map_err(|e| anyhow!("--id: {e}"))?;
+    let party = submission::contract_keys(&c)
+        .into_iter()
+        .find(|(_, pk)| *pk == k.verifying_key())
+        .map(|(p, _)| p)
+        .ok_or_else(|| {
+            anyhow!(
+                "{}: this key is not the provider's, the user's or an attestor's in contract {}",
+                key.display(),
+                c.id
+            )
+        })?;
+    let mut importer = Importer::new(&c).without_signature_checks();
+    let mut events = Vec::new();
+    for (n, line) in std::io::stdin().lock().lines().enumerate() {
+        let line = line?;
+        let Some(e) = importer
+            .line(&line)
+            .map_err(|e| rejected(anyhow!("stdin: {e}")))?
+        else {
+            continue;
+        };
+        let own = e.sig.is_some() && cfr_bundle_format::import::check_signature(&c, &e).is_ok();
+        if e.actor != party && !own {
+            return Err(rejected(anyhow!(
+                "stdin: line {}: an event by {:?} in a submission of the {party}; only events it emitted, or that carry their emitter's own valid signature, may stand in it",
+                n + 1,
+                e.actor
+            )));
+        }
+        if e.sig.is_some() && !own {
+            return Err(rejected(anyhow!(
+                "stdin: line {}: the event's own signature does not verify",
+                n + 1
+            )));
+        }
+        events.push(e);
+    }
+    if events.is_empty() {
+        return Err(rejected(anyhow!(
+            "stdin holds no events: nothing to submit"
+        )));
+    }
+    if events.len() as u64 > submission::MAX_EVENTS {
+        return Err(rejected(anyhow!(
+            "stdin holds {} events; a submission holds at most {}",
+            events.len(),
+            submission::MAX_EVENTS
+        )));
+    }
+    let digest = submission::digest(&c.id, &party, id, events.iter());
+    let sig = submission::sign(&k, &digest);
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let sig_b64 = {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&sig)
+    };
+    let header = serde_json::json!({"submission": {
+        "party": party,
+        "id": id,
+        "count": events.len(),
+        "sig": sig_b64,
+    }});
+    writeln!(out, "{header}")?;
+    let mut line_out = String::new();
+    for e in &events {
+        line_out.clear();
+        event_to_jsonl(&c, e, &mut line_out);
         out.write_all(line_out.as_bytes())?;
     }
     out.flush()?;

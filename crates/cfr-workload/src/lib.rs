@@ -111,6 +111,72 @@ impl Workload {
     }
 }
 
+/// Writes `jsonl` (events of the generated contract, one per line) with
+/// every party's events in signed submissions: each maximal run of
+/// consecutive events by one party, cut at `batch` events, is preceded by
+/// its `{"submission": ...}` line (the format `cfr-bundle event submit`
+/// writes), signed with that party's key. Ids are `<party>-<first seq>`.
+pub fn write_submitted(
+    keys: &Keys,
+    jsonl: &mut impl io::BufRead,
+    batch: usize,
+    out: &mut impl Write,
+) -> io::Result<()> {
+    use base64::Engine as _;
+    use cfr_bundle_format::submission;
+    let bad = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
+    let contract =
+        cfr_contract::Contract::from_toml(&contract_toml(keys)).map_err(|e| bad(e.to_string()))?;
+    let mut importer = cfr_bundle_format::import::Importer::new(&contract);
+    let mut run: Vec<(cfr_model::Event, String)> = Vec::new();
+    let flush = |run: &mut Vec<(cfr_model::Event, String)>,
+                 out: &mut dyn Write|
+     -> io::Result<()> {
+        let Some((first, _)) = run.first() else {
+            return Ok(());
+        };
+        let party = first.actor.clone();
+        let key = match party.as_str() {
+            "provider" => &keys.provider,
+            "user" => &keys.user,
+            "grid" => &keys.grid,
+            other => return Err(bad(format!("no key for {other}"))),
+        };
+        let id = format!("{party}-{}", first.seq);
+        let d = submission::digest(&contract.id, &party, &id, run.iter().map(|(e, _)| e));
+        let sig = base64::engine::general_purpose::STANDARD.encode(submission::sign(key, &d));
+        writeln!(
+            out,
+            "{{\"submission\":{{\"party\":\"{party}\",\"id\":\"{id}\",\"count\":{},\"sig\":\"{sig}\"}}}}",
+            run.len()
+        )?;
+        for (_, line) in run.drain(..) {
+            writeln!(out, "{line}")?;
+        }
+        Ok(())
+    };
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if jsonl.read_line(&mut line)? == 0 {
+            break;
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        let Some(e) = importer.line(text).map_err(|e| bad(e.to_string()))? else {
+            continue;
+        };
+        if run.first().is_some_and(|(f, _)| f.actor != e.actor) || run.len() >= batch.max(1) {
+            flush(&mut run, out)?;
+        }
+        if e.actor == "recorder" {
+            writeln!(out, "{text}")?;
+        } else {
+            run.push((e, text.to_owned()));
+        }
+    }
+    flush(&mut run, out)
+}
+
 /// The contract the generated logs are written against, as TOML.
 pub fn contract_toml(keys: &Keys) -> String {
     let pk = |k: &SigningKey| PublicKey(k.verifying_key()).to_string();

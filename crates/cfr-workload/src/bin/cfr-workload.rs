@@ -2,7 +2,7 @@
 //! contract, for samples and benchmarks.
 //!
 //! ```text
-//! cfr-workload events N SEED [KEYDIR] [--flood K] > events.jsonl
+//! cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B] > events.jsonl
 //! cfr-workload contract [SEED | KEYDIR] > contract.toml
 //! cfr-workload keys SEED DIR      # the seed-derived keys as PEM
 //! ```
@@ -10,6 +10,8 @@
 //! With KEYDIR, keys are read from `KEYDIR/{provider,user,recorder,grid}.key`;
 //! otherwise they are derived from SEED (benchmarks only). `--flood K`
 //! adds a quota flood of K never-answered requests (within the N events).
+//! `--submissions B` puts every party's events in signed submissions of at
+//! most B consecutive events by one party (see `write_submitted`).
 
 use cfr_workload::{contract_toml, Keys, Workload};
 use std::io::Write as _;
@@ -35,9 +37,18 @@ fn keys(arg: Option<&String>, seed: u64) -> Result<Keys, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cfr-workload events N SEED [KEYDIR] [--flood K] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
+    let usage = "usage: cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
     let mut args = args.to_vec();
     let mut flood = 0;
+    let mut submissions = 0usize;
+    if let Some(i) = args.iter().position(|a| a == "--submissions") {
+        submissions = args
+            .get(i + 1)
+            .and_then(|k| k.parse().ok())
+            .filter(|k| *k > 0)
+            .ok_or_else(|| format!("--submissions needs a positive number\n{usage}"))?;
+        args.drain(i..i + 2);
+    }
     if let Some(i) = args.iter().position(|a| a == "--flood") {
         flood = args
             .get(i + 1)
@@ -58,10 +69,16 @@ fn run(args: &[String]) -> Result<(), String> {
         Some("events") => {
             let (n, seed) = (num(1)?, num(2)?);
             let keys = keys(args.get(3), seed)?;
-            Workload::march_2026(n, seed)
-                .with_flood(flood)
-                .write_jsonl(&keys, &mut out)
-                .map_err(|e| e.to_string())?;
+            let w = Workload::march_2026(n, seed).with_flood(flood);
+            match submissions {
+                0 => w.write_jsonl(&keys, &mut out).map_err(|e| e.to_string())?,
+                batch => {
+                    let mut raw = Vec::new();
+                    w.write_jsonl(&keys, &mut raw).map_err(|e| e.to_string())?;
+                    cfr_workload::write_submitted(&keys, &mut &raw[..], batch, &mut out)
+                        .map_err(|e| e.to_string())?;
+                }
+            }
         }
         Some("keys") => {
             // Writes the seed-derived keys as PEM (benchmarks only).

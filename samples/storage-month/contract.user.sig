@@ -1,0 +1,1 @@
+“ÑX'¢'x!application/vnd.cfr.contract+cbor°X ñéH ÉÁÈa›KígµáÿçRƒ¸≈¢ß‚Û—[ºëˆX@(ŸKÖ©¡À5V]qí‘Tî°`Iü#iˆ?ö`„ÒV>âÒ7@ê¥«ê,\Õ’C∑À‰œc‹≈Â[à(
