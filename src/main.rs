@@ -1027,8 +1027,26 @@ fn extract(path: &Path, out: &Path) -> Result<u8, Failure> {
     let mut w = std::io::BufWriter::new(std::fs::File::create(&jsonl)?);
     let mut line = String::new();
     let mut n = 0u64;
+    // The signed submissions go in as submission lines before the events
+    // they cover, so that `seal` of events.jsonl carries them again.
+    let subs = b
+        .submissions()
+        .map_err(|(_, d)| rejected(anyhow!("{}: {d}", path.display())))?;
+    let mut subs = subs.into_iter().peekable();
     for e in b.events() {
         let e = e.map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
+        while let Some(s) = subs.next_if(|s| s.first <= e.seq) {
+            if s.first == e.seq {
+                use base64::Engine as _;
+                let header = serde_json::json!({"submission": {
+                    "party": s.party,
+                    "id": s.id,
+                    "count": s.count,
+                    "sig": base64::engine::general_purpose::STANDARD.encode(&s.sig),
+                }});
+                writeln!(w, "{header}")?;
+            }
+        }
         line.clear();
         event_to_jsonl(&contract, &e, &mut line);
         w.write_all(line.as_bytes())?;

@@ -62,7 +62,10 @@ fn seal_then_verify_the_sample_with_and_without_pinned_keys() {
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("NOT pinned"), "{out}");
     assert!(out.contains("Keys not pinned"), "{out}");
-    assert!(out.contains("VERIFIED"), "{out}");
+    assert!(
+        out.contains("Result    INTACT (integrity and signatures hold; missing: keys not pinned: recorder, provider, user, grid"),
+        "{out}"
+    );
 
     let keys = sample_dir().join("keys");
     let (code, out, _) = run(cfr()
@@ -77,7 +80,12 @@ fn seal_then_verify_the_sample_with_and_without_pinned_keys() {
         .arg(keys.join("user.pub")));
     assert_eq!(code, 0, "{out}");
     let j: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
-    assert_eq!(j["verified"], true);
+    // Intact, not verified: the grid's key is not pinned and the
+    // contract was sealed without the parties' signatures.
+    assert_eq!(j["verified"], false);
+    assert_eq!(j["intact"], true);
+    assert_eq!(j["result"], "INTACT");
+    assert_eq!(j["missing"][0], "keys not pinned: grid");
     assert_eq!(j["bundle"]["events"], 3000);
     let checks = j["checks"].as_array().expect("checks");
     assert_eq!(checks.len(), 8);
@@ -103,7 +111,7 @@ fn seal_then_verify_the_sample_with_and_without_pinned_keys() {
     // A trust file.
     let trust = dir.path().join("trust.toml");
     let rec = std::fs::read_to_string(keys.join("recorder.pub")).expect("pub");
-    std::fs::write(&trust, format!("recorder = \"{}\"\n", rec.trim())).expect("write");
+    std::fs::write(&trust, format!("[keys]\nrecorder = \"{}\"\n", rec.trim())).expect("write");
     let (code, out, _) = run(cfr().arg("verify").arg(&b).arg("--trust").arg(&trust));
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("pinned"));
@@ -415,7 +423,7 @@ fn a_wrong_pinned_key_for_a_role_that_signed_nothing_exits_1() {
     let user = std::fs::read_to_string(keys.join("user.pub")).expect("pub");
     std::fs::write(
         &wrong_attestor,
-        format!("[attestors]\ngrid = \"{}\"\n", user.trim()),
+        format!("[keys.attestors]\ngrid = \"{}\"\n", user.trim()),
     )
     .expect("write");
     for (flag, key, role) in [

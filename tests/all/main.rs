@@ -11,4 +11,5 @@ mod recorder_crash;
 mod report;
 mod schemas;
 mod tamper;
+mod trust;
 mod util;

@@ -47,10 +47,16 @@ pub fn recorder_key() -> SigningKey {
     read_signing_key(&sample_dir().join("keys/recorder.key")).expect("sample key")
 }
 
-/// The first `n` events of the sample, as JSON Lines.
+/// The first `n` events of the sample, as JSON Lines, without the
+/// submission lines that sign them (so any prefix seals; the events are
+/// then not attributed).
 pub fn sample_events(n: usize) -> String {
     let text = std::fs::read_to_string(sample_dir().join("events.jsonl")).expect("sample events");
-    text.lines().take(n).map(|l| format!("{l}\n")).collect()
+    text.lines()
+        .filter(|l| !l.starts_with("{\"submission\""))
+        .take(n)
+        .map(|l| format!("{l}\n"))
+        .collect()
 }
 
 /// The sample contract.

@@ -23,6 +23,10 @@ pub const STATIC: &[(&str, &str)] = &[
         include_str!("../../../schemas/manifest.cddl"),
     ),
     (
+        "schemas/submission.cddl",
+        include_str!("../../../schemas/submission.cddl"),
+    ),
+    (
         "schemas/verdict.cddl",
         include_str!("../../../schemas/verdict.cddl"),
     ),

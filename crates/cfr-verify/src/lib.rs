@@ -125,6 +125,14 @@
 //! unpinned key is reported as such ([`verify::Report::unpinned`],
 //! [`verify::Pin::NotPinned`]). Pin at least the recorder's key: it signs
 //! the checkpoint and the manifest, which bind every other byte.
+//! [`verify::Report::established`] says what a verification established:
+//! [`verify::Established::Verified`] only when no check failed, every
+//! signer's key was pinned and nothing is missing; otherwise
+//! [`verify::Established::Intact`] with the list of what is missing
+//! (`keys not pinned: grid`, `contract not signed by the user`,
+//! `42 provider events not attributed (first at seq 7)`), or
+//! [`verify::Established::Failed`]. A trust policy's [`verify::Require`]
+//! turns any of these into a failure (see `schemas/TRUST.md`).
 //!
 //! What the API returns says how far it is checked:
 //!
@@ -194,7 +202,7 @@
 //! [`check::Code`], and the signers with their pinning state:
 //!
 //! ```
-//! # use cfr_verify::verify::{verify, Pin, Replay, Status, Trust, VerifyOptions};
+//! # use cfr_verify::verify::{verify, Established, Pin, Replay, Status, Trust, VerifyOptions};
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
 //! # let sample = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../samples/storage-month");
 //! # let contract_toml = std::fs::read_to_string(sample.join("contract.toml"))?;
@@ -212,6 +220,7 @@
 //! # let path = dir.path().join("evidence.cfr");
 //! # cfr_bundle_format::seal::seal(&opts, events.into_iter().map(Ok), &path, &mut |_| {})?;
 //! let trust = Trust::from_toml(r#"
+//!     [keys]
 //!     recorder = "ed25519:CiAL8Bo/AyoZXJpu31xaZBVN36mYTHQeqm+u46RSApQ="
 //!     provider = "ed25519:IxuOZHHoFb0R4NbFwRVwOif1+oPReTCsaB9cb8KBsDY="
 //! "#)?;
@@ -221,9 +230,12 @@
 //! }
 //! let user = report.signers.iter().find(|s| s.role == "user").ok_or("no user")?;
 //! assert_eq!(user.pin, Pin::NotPinned); // reported, not trusted
+//! // So the result is intact, not verified, and says what is missing.
+//! let Established::Intact(missing) = report.established() else { panic!("not intact") };
+//! assert_eq!(missing[0], "keys not pinned: user, grid");
 //!
 //! // A key that is not the bundle's fails verification.
-//! let wrong = Trust::from_toml(r#"recorder = "ed25519:IxuOZHHoFb0R4NbFwRVwOif1+oPReTCsaB9cb8KBsDY=""#)?;
+//! let wrong = Trust::from_toml(r#"keys.recorder = "ed25519:IxuOZHHoFb0R4NbFwRVwOif1+oPReTCsaB9cb8KBsDY=""#)?;
 //! let report = verify(&path, VerifyOptions { trust: wrong, ..VerifyOptions::default() })?;
 //! assert!(!report.verified());
 //! # Ok(())
