@@ -66,6 +66,26 @@ fn real_bundle_cbor_validates_against_the_schemas() {
 }
 
 #[test]
+fn submission_entries_and_signatures_validate_against_their_cddl() {
+    // The sample carries its parties' submissions: every entry against
+    // submission-entry, every signature against submission-signature.
+    let b = cfr_bundle_format::bundle::Bundle::open(&sample_dir().join("evidence.cfr"))
+        .expect("the sample bundle (scripts/sample.sh) opens");
+    let entries = b.submissions().expect("submissions decode");
+    assert!(entries.len() > 1000, "{}", entries.len());
+    let cddl = schema("submission.cddl");
+    // The cddl crate validates against a file's first rule.
+    let only = |rule: &str| format!("root = {rule}\n{cddl}");
+    let (entry_schema, sig_schema) = (only("submission-entry"), only("submission-signature"));
+    for e in entries.iter().take(200) {
+        let mut raw = Vec::new();
+        e.encode_into(&mut raw);
+        validate(&entry_schema, &raw, "submission entry");
+        validate(&sig_schema, &e.sig, "submission signature");
+    }
+}
+
+#[test]
 fn the_schemas_reject_what_they_should() {
     // A manifest with a wrong format string must not validate.
     let dir = tempfile::tempdir().expect("tempdir");
