@@ -7,7 +7,7 @@
 
 use super::{bump, holds, show, Outcome, Raw, Span};
 use crate::plan::DeadlineCfg;
-use cfr_model::time::{format_duration, format_rfc3339};
+use cfr_model::time::{format_duration_human as format_duration, format_rfc3339};
 use cfr_model::{Event, Value};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
