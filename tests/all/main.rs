@@ -10,5 +10,6 @@ mod recorder;
 mod recorder_crash;
 mod report;
 mod schemas;
+mod sla;
 mod tamper;
 mod util;

@@ -100,5 +100,6 @@ pub mod verdict;
 pub use engine::{analyze, Engine};
 pub use error::{EngineError, VerdictError};
 pub use verdict::{
-    Incident, LogSpan, Party, RuleStats, SlaPeriod, Totals, Verdict, VERDICT_FORMAT,
+    Incident, LogSpan, Money, Party, RuleStats, SlaMeasure, SlaPeriod, Totals, Verdict,
+    VERDICT_FORMAT,
 };
