@@ -70,11 +70,11 @@ fn pct(p: u32) -> String {
 }
 
 fn toml(p: &Params) -> String {
-    let mut s = format!(
+    let mut s = String::from(
         r#"format = "cfr-contract/1"
 id = "random"
 title = "Random"
-"#
+"#,
     );
     if let Some(days) = p.new.as_ref().and_then(|n| n.term_days) {
         s.push_str(&format!(
@@ -121,7 +121,12 @@ attribute = "external"
         )
     };
     let fee = match (&p.new, p.tiers.is_empty()) {
-        (Some(New { fee_cents: Some(c), .. }), false) => {
+        (
+            Some(New {
+                fee_cents: Some(c), ..
+            }),
+            false,
+        ) => {
             format!("fee = \"{}.{:02} EUR\"\n", c / 100, c % 100)
         }
         _ => String::new(),
@@ -146,14 +151,20 @@ excuses = ["outage"]
         p.within_s
     ));
     if p.new.as_ref().is_some_and(|n| n.deadline_sla) {
-        s.push_str(&format!(
-            "sla = {{ period = {period}, target = \"{}\", {}{}}}\n",
-            pct(p.target),
-            credits.trim_end().replace('\n', " "),
-            if fee.is_empty() { String::new() } else { format!(", {}", fee.trim_end()) }
-        )
-        .replace(", }", " }")
-        .replace("\", }", "\" }"));
+        s.push_str(
+            &format!(
+                "sla = {{ period = {period}, target = \"{}\", {}{}}}\n",
+                pct(p.target),
+                credits.trim_end().replace('\n', " "),
+                if fee.is_empty() {
+                    String::new()
+                } else {
+                    format!(", {}", fee.trim_end())
+                }
+            )
+            .replace(", }", " }")
+            .replace("\", }", "\" }"),
+        );
     }
     s.push_str(&format!(
         r#"[[rules]]
@@ -189,25 +200,25 @@ excuses = ["outage"]
 }
 
 fn params(new: bool) -> impl Strategy<Value = Params> {
-    let n = proptest::option::weighted(
-        if new { 1.0 } else { 0.0 },
-        (
-            any::<bool>(),
-            proptest::option::of(1u8..6),
-            proptest::option::of(1i64..5),
-            proptest::option::of(0u32..200_000),
-            proptest::option::of(1i64..3),
-            any::<bool>(),
-        )
-            .prop_map(|(mean, min_events, run, fee_cents, term_days, deadline_sla)| New {
+    let n = (
+        any::<bool>(),
+        proptest::option::of(1u8..6),
+        proptest::option::of(1i64..5),
+        proptest::option::of(0u32..200_000),
+        proptest::option::of(1i64..3),
+        any::<bool>(),
+    )
+        .prop_map(
+            |(mean, min_events, run, fee_cents, term_days, deadline_sla)| New {
                 mean,
                 min_events,
                 run,
                 fee_cents,
                 term_days,
                 deadline_sla,
-            }),
-    );
+            },
+        )
+        .prop_map(move |n| new.then_some(n));
     (
         1i64..600,
         0u32..=1_000_000,
@@ -314,12 +325,18 @@ fn committed_scenarios_judge_byte_for_byte_as_before() {
         .collect();
     dirs.push(root().join("samples/storage-month"));
     for dir in dirs {
-        let c = Contract::from_toml(&std::fs::read_to_string(dir.join("contract.toml")).expect("read"))
-            .expect("checks");
+        let c =
+            Contract::from_toml(&std::fs::read_to_string(dir.join("contract.toml")).expect("read"))
+                .expect("checks");
         let mut imp = cfr_bundle_format::import::Importer::new(&c);
         let text = std::fs::read_to_string(dir.join("events.jsonl")).expect("read");
-        let ev: Vec<Event> = text.lines().filter_map(|l| imp.line(l).expect("imports")).collect();
-        let native = cfr_rules::analyze(&c, ev.clone()).expect("ordered").to_cbor();
+        let ev: Vec<Event> = text
+            .lines()
+            .filter_map(|l| imp.line(l).expect("imports"))
+            .collect();
+        let native = cfr_rules::analyze(&c, ev.clone())
+            .expect("ordered")
+            .to_cbor();
         assert_eq!(wasm(before(), &c, &ev), native, "{}", dir.display());
     }
 }
@@ -327,14 +344,24 @@ fn committed_scenarios_judge_byte_for_byte_as_before() {
 /// The published SLA samples: WASM and native identical.
 #[test]
 fn published_sla_samples_judge_the_same_in_wasm_and_natively() {
-    for name in ["s3-standard", "gcs-multi-region", "s3-replication-time-control"] {
+    for name in [
+        "s3-standard",
+        "gcs-multi-region",
+        "s3-replication-time-control",
+    ] {
         let dir = root().join("samples/contracts").join(name);
-        let c = Contract::from_toml(&std::fs::read_to_string(dir.join("contract.toml")).expect("read"))
-            .expect("checks");
+        let c =
+            Contract::from_toml(&std::fs::read_to_string(dir.join("contract.toml")).expect("read"))
+                .expect("checks");
         let mut imp = cfr_bundle_format::import::Importer::new(&c);
         let text = std::fs::read_to_string(dir.join("events.jsonl")).expect("read");
-        let ev: Vec<Event> = text.lines().filter_map(|l| imp.line(l).expect("imports")).collect();
-        let native = cfr_rules::analyze(&c, ev.clone()).expect("ordered").to_cbor();
+        let ev: Vec<Event> = text
+            .lines()
+            .filter_map(|l| imp.line(l).expect("imports"))
+            .collect();
+        let native = cfr_rules::analyze(&c, ev.clone())
+            .expect("ordered")
+            .to_cbor();
         assert_eq!(wasm(shipped(), &c, &ev), native, "{name}");
     }
 }
