@@ -10,6 +10,7 @@ mod recorder;
 mod recorder_crash;
 mod report;
 mod schemas;
+mod sla;
 mod tamper;
 mod trust;
 mod util;

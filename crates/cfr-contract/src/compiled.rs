@@ -115,7 +115,36 @@ pub(crate) fn to_tree(c: &Contract) -> Cbor {
     if c.evidence.attributed {
         top.push(("evidence", Cbor::map([("attributed", Cbor::Bool(true))])));
     }
+    push_opt(
+        &mut top,
+        "term",
+        c.term
+            .map(|t| Cbor::map([("from", int(t.from)), ("until", int(t.until))])),
+    );
     Cbor::map(top)
+}
+
+fn money(m: &Money) -> Cbor {
+    Cbor::map([
+        // MAX_CENTS < i64::MAX: the reader refuses more.
+        ("cents", int(i64::try_from(m.cents).unwrap_or(i64::MAX))),
+        ("currency", text(&m.currency)),
+    ])
+}
+
+fn period(p: Period) -> Cbor {
+    match p {
+        Period::Month => text("month"),
+        Period::Every(d) => int(d),
+    }
+}
+
+fn credits(c: &[CreditTier]) -> Cbor {
+    Cbor::Array(
+        c.iter()
+            .map(|c| Cbor::map([("below", ppm(c.below_ppm)), ("credit", ppm(c.credit_ppm))]))
+            .collect(),
+    )
 }
 
 fn pred(p: &crate::predicate::Predicate) -> Cbor {
@@ -144,6 +173,15 @@ fn rule(r: &Rule) -> Cbor {
             ));
             m.push(("within", int(d.within)));
             push_opt(&mut m, "ok", d.ok.as_ref().map(pred));
+            if let Some(sla) = &d.sla {
+                let mut e = vec![
+                    ("period", period(sla.period)),
+                    ("target", ppm(sla.target_ppm)),
+                    ("credits", credits(&sla.credits)),
+                ];
+                push_opt(&mut e, "fee", sla.fee.as_ref().map(money));
+                m.push(("sla", Cbor::map(e)));
+            }
         }
         RuleKind::Forbid(f) => {
             m.push(("event", text(&f.event)));
@@ -191,26 +229,23 @@ fn rule(r: &Rule) -> Cbor {
             m.push(("event", text(&a.event)));
             m.push(("failed", pred(&a.failed)));
             m.push(("window", int(a.window)));
-            m.push(("down_when", ppm(a.down_when_ppm)));
-            m.push((
-                "period",
-                match a.period {
-                    Period::Month => text("month"),
-                    Period::Every(d) => int(d),
-                },
-            ));
+            // The default measure and absent fields are not written, so a
+            // contract that uses none of them compiles as it always did.
+            if a.measure != Measure::DownWindows {
+                m.push(("measure", text(a.measure.as_str())));
+            }
+            push_opt(&mut m, "down_when", a.down_when_ppm.map(ppm));
+            push_opt(
+                &mut m,
+                "min_events",
+                a.min_events
+                    .map(|n| int(i64::try_from(n).unwrap_or(i64::MAX))),
+            );
+            push_opt(&mut m, "down_for", a.down_for.map(int));
+            m.push(("period", period(a.period)));
             m.push(("target", ppm(a.target_ppm)));
-            m.push((
-                "credits",
-                Cbor::Array(
-                    a.credits
-                        .iter()
-                        .map(|c| {
-                            Cbor::map([("below", ppm(c.below_ppm)), ("credit", ppm(c.credit_ppm))])
-                        })
-                        .collect(),
-                ),
-            ));
+            m.push(("credits", credits(&a.credits)));
+            push_opt(&mut m, "fee", a.fee.as_ref().map(money));
         }
         RuleKind::Heartbeat(h) => {
             m.push(("event", text(&h.event)));
@@ -291,6 +326,40 @@ impl Doc for Cbor {
             .map_err(|_| Problem::BadKey {
                 reason: "not a valid Ed25519 point".into(),
             })
+    }
+
+    fn time(&self) -> Result<i64, Problem> {
+        self.as_int().ok_or(Problem::WrongType {
+            expected: "an integer (ns since the Unix epoch)",
+            found: Cbor::type_name(self),
+        })
+    }
+
+    fn money(&self) -> Result<Money, Problem> {
+        let bad = || Problem::WrongType {
+            expected: "a map {cents: uint, currency: AAA}",
+            found: Cbor::type_name(self),
+        };
+        let Cbor::Map(entries) = self else {
+            return Err(bad());
+        };
+        let mut cents = None;
+        let mut currency = None;
+        for (k, v) in entries {
+            match k.as_text() {
+                Some("cents") => cents = v.as_int(),
+                Some("currency") => currency = v.as_text(),
+                _ => return Err(bad()),
+            }
+        }
+        let (Some(cents), Some(currency)) = (cents, currency) else {
+            return Err(bad());
+        };
+        let text = format!("{}.{:02} {currency}", cents / 100, cents % 100);
+        match u64::try_from(cents).ok().and_then(|_| Money::parse(&text)) {
+            Some(m) => Ok(m),
+            None => Err(Problem::BadMoney { text }),
+        }
     }
 
     fn period(&self) -> Result<Period, Problem> {

@@ -123,6 +123,18 @@ pub enum Problem {
         /// The rejected text.
         text: String,
     },
+    /// Not an RFC 3339 time.
+    #[error("{text:?} is not an RFC 3339 time (such as \"2026-03-01T00:00:00Z\")")]
+    BadTime {
+        /// The rejected text.
+        text: String,
+    },
+    /// Not an amount of money.
+    #[error("{text:?} is not an amount of money: digits, at most two decimals, a space and an ISO 4217 code (such as \"1200.00 EUR\")")]
+    BadMoney {
+        /// The rejected text.
+        text: String,
+    },
     /// Not a percentage.
     #[error("{text:?} is not a percentage between \"0%\" and \"100%\" (such as \"99.9%\")")]
     BadPercent {

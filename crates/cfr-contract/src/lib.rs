@@ -97,9 +97,9 @@ mod toml_doc;
 
 pub use error::{ContractError, EventError, Position, PredicateError, PredicateErrorKind, Problem};
 pub use model::{
-    Access, AttrSpec, Availability, Contract, CreditTier, Deadline, Debtor, Emitter, EventSpec,
-    Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Parties, Party, Period, Permit, Rate, Read,
-    Rule, RuleKind, FORMAT,
+    Access, AttrSpec, Availability, Contract, CreditTier, Deadline, DeadlineSla, Debtor, Emitter,
+    EventSpec, Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Measure, Money, Parties, Party,
+    Period, Permit, Rate, Read, Rule, RuleKind, Term, FORMAT,
 };
 pub use predicate::{CmpOp, Predicate};
 pub use summary::summary;

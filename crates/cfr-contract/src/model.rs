@@ -39,6 +39,10 @@ pub struct Contract {
     pub excuses: BTreeMap<String, Excuse>,
     /// What the evidence must establish (`[evidence]`).
     pub evidence: Evidence,
+    /// `[term]`: the period the contract covers. With a term, availability
+    /// rules count every window of the term (a window without events is
+    /// up); without, only the windows that intersect the log's span.
+    pub term: Option<Term>,
 }
 
 /// `[evidence]`: requirements on the evidence itself, beyond the events'
@@ -50,6 +54,85 @@ pub struct Evidence {
     /// covered by a valid signature of its emitter (a signed submission or
     /// its own event signature): verification fails otherwise.
     pub attributed: bool,
+}
+
+/// The contract's term (`[term]`): `[from, until)`, ns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Term {
+    /// First instant of the term.
+    pub from: i64,
+    /// End of the term, exclusive (> `from`).
+    pub until: i64,
+}
+
+/// A fee in money (`fee = "1200.00 EUR"`): integer cents and an ISO 4217
+/// code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Money {
+    /// The amount in hundredths of the currency unit.
+    pub cents: u64,
+    /// Three uppercase ASCII letters (`EUR`, `USD`).
+    pub currency: String,
+}
+
+impl Money {
+    /// Largest amount accepted, in cents (a fee of up to about 10^15 units).
+    pub const MAX_CENTS: u64 = 100_000_000_000_000_000;
+
+    /// Parses `"<digits>[.<1-2 digits>] <AAA>"` (`"1200.00 EUR"`, `"0.5 USD"`).
+    pub fn parse(s: &str) -> Option<Money> {
+        let (amount, currency) = s.split_once(' ')?;
+        if currency.len() != 3 || !currency.bytes().all(|b| b.is_ascii_uppercase()) {
+            return None;
+        }
+        let (whole, frac) = match amount.split_once('.') {
+            Some((w, f)) => (w, Some(f)),
+            None => (amount, None),
+        };
+        let digits = |d: &str| !d.is_empty() && d.bytes().all(|b| b.is_ascii_digit());
+        if !digits(whole) || whole.len() > 15 {
+            return None;
+        }
+        let mut cents = whole.parse::<u64>().ok()?.checked_mul(100)?;
+        if let Some(f) = frac {
+            if !digits(f) || f.len() > 2 {
+                return None;
+            }
+            let v = f.parse::<u64>().ok()?;
+            cents = cents.checked_add(if f.len() == 1 { v * 10 } else { v })?;
+        }
+        (cents <= Money::MAX_CENTS).then(|| Money {
+            cents,
+            currency: currency.to_owned(),
+        })
+    }
+
+    /// An amount of cents in this currency.
+    pub fn of(&self, cents: u64) -> Money {
+        Money {
+            cents,
+            currency: self.currency.clone(),
+        }
+    }
+
+    /// `fee_cents * ppm / 1_000_000`, truncated: the credit earned at `ppm`.
+    pub fn share(&self, ppm: u32) -> Money {
+        let c = u128::from(self.cents) * u128::from(ppm) / 1_000_000;
+        self.of(u64::try_from(c).unwrap_or(u64::MAX))
+    }
+}
+
+impl fmt::Display for Money {
+    /// Two decimals, a space and the code: `"120.00 EUR"`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}.{:02} {}",
+            self.cents / 100,
+            self.cents % 100,
+            self.currency
+        )
+    }
 }
 
 /// The parties to a contract.
@@ -256,6 +339,8 @@ pub struct Deadline {
     pub within: i64,
     /// `ok`: a reply for which this is false is an `erroneous_result`.
     pub ok: Option<Predicate>,
+    /// `sla`: the share of deadlines met per period, with credits.
+    pub sla: Option<DeadlineSla>,
 }
 
 /// Every event of a kind (where the filter holds) is an incident.
@@ -338,14 +423,71 @@ pub struct Availability {
     pub failed: Predicate,
     /// Window length, ns (> 0), aligned to the Unix epoch.
     pub window: i64,
+    /// How uptime is measured (`measure`).
+    pub measure: Measure,
     /// `down_when`: a window is down when `failed * 1e6 > down_when_ppm * total`.
-    pub down_when_ppm: u32,
+    /// Always present with [`Measure::DownWindows`]; optional with
+    /// [`Measure::MeanErrorRate`] (absent: no `unavailable` incidents).
+    pub down_when_ppm: Option<u32>,
+    /// `min_events` ([`Measure::DownWindows`] only): a window with fewer
+    /// events of the kind is never down.
+    pub min_events: Option<u64>,
+    /// `down_for` ([`Measure::DownWindows`] only), ns, a multiple of
+    /// `window`: only runs of consecutive down windows lasting at least
+    /// this long count.
+    pub down_for: Option<i64>,
     /// How windows are grouped.
     pub period: Period,
     /// `target` uptime, ppm.
     pub target_ppm: u32,
     /// Credit tiers, sorted by `below_ppm`, no two equal.
     pub credits: Vec<CreditTier>,
+    /// `fee`: the amount the credits are a share of (needs credits).
+    pub fee: Option<Money>,
+}
+
+/// How an availability rule measures uptime (`measure = ...`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    /// `"down_windows"` (the default): the share of counted windows that
+    /// are not down for the provider.
+    DownWindows,
+    /// `"mean_error_rate"`: 100 % minus the mean of the windows' error
+    /// rates (the Amazon S3 SLA).
+    MeanErrorRate,
+}
+
+impl Measure {
+    /// The contract spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Measure::DownWindows => "down_windows",
+            Measure::MeanErrorRate => "mean_error_rate",
+        }
+    }
+
+    /// Parses the contract spelling.
+    pub fn from_name(s: &str) -> Option<Measure> {
+        match s {
+            "down_windows" => Some(Measure::DownWindows),
+            "mean_error_rate" => Some(Measure::MeanErrorRate),
+            _ => None,
+        }
+    }
+}
+
+/// A deadline rule's service level (`sla = { period, target, credits, fee }`):
+/// the share of deadlines met per period.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadlineSla {
+    /// How triggers are grouped (by the trigger's time).
+    pub period: Period,
+    /// The share of deadlines that must be met, ppm.
+    pub target_ppm: u32,
+    /// Credit tiers, sorted by `below_ppm`, no two equal.
+    pub credits: Vec<CreditTier>,
+    /// `fee`: the amount the credits are a share of (needs credits).
+    pub fee: Option<Money>,
 }
 
 /// How availability windows are grouped into periods.

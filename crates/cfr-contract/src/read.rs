@@ -39,6 +39,10 @@ pub(crate) trait Doc: Sized {
     fn percent(&self) -> Result<u32, Problem>;
     fn key(&self) -> Result<PublicKey, Problem>;
     fn period(&self) -> Result<Period, Problem>;
+    /// A time: RFC 3339 text in TOML, integer ns in CBOR.
+    fn time(&self) -> Result<i64, Problem>;
+    /// An amount: `"1200.00 EUR"` in TOML, `{cents, currency}` in CBOR.
+    fn money(&self) -> Result<Money, Problem>;
 }
 
 pub(crate) fn fail<T>(span: Span, path: impl Into<String>, problem: Problem) -> R<T> {
@@ -296,6 +300,7 @@ const TOP: &[&str] = &[
     "rules",
     "excuses",
     "evidence",
+    "term",
 ];
 const PARTIES: &[&str] = &["provider", "user", "recorder", "attestors", "witnesses"];
 const EVIDENCE: &[&str] = &["attributed"];
@@ -365,6 +370,25 @@ pub(crate) fn contract<D: Doc>(doc: &D) -> R<Contract> {
             }
         }
     };
+    let term = match top.opt("term") {
+        None => None,
+        Some(v) => {
+            let t = Table::open(v, "term".into(), &["from", "until"])?;
+            let from = t.scalar("from", D::time)?;
+            let until = t.scalar("until", D::time)?;
+            if until <= from {
+                return fail(
+                    t.span_of("until"),
+                    t.at("until"),
+                    Problem::OutOfRange {
+                        expected: "a time after term.from (until is exclusive)",
+                        found: cfr_model::time::format_rfc3339(until),
+                    },
+                );
+            }
+            Some(Term { from, until })
+        }
+    };
     Ok(Contract {
         format,
         id,
@@ -375,6 +399,7 @@ pub(crate) fn contract<D: Doc>(doc: &D) -> R<Contract> {
         rules,
         excuses,
         evidence,
+        term,
     })
 }
 
@@ -741,7 +766,7 @@ fn rules<D: Doc>(
             RULE_TYPES.iter().copied().find(|t| *t == s)
         })?;
         let specific: &[&'static str] = match ty {
-            "deadline" => &["trigger", "where", "reply", "match", "within", "ok"],
+            "deadline" => &["trigger", "where", "reply", "match", "within", "ok", "sla"],
             "forbid" => &["event", "where", "incident", "permitted_by"],
             "integrity" => &["write", "read", "delete"],
             "rate" => &["event", "where", "max", "per"],
@@ -753,6 +778,10 @@ fn rules<D: Doc>(
                 "period",
                 "target",
                 "credits",
+                "measure",
+                "min_events",
+                "down_for",
+                "fee",
             ],
             _ => &["event", "every"],
         };

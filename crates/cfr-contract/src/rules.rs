@@ -62,6 +62,22 @@ fn deadline<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Deadline> {
     }
     let within = t.positive_duration("within")?;
     let ok = opt_predicate(t, "ok", &reply, rspec)?;
+    let sla = match t.opt("sla") {
+        None => None,
+        Some(v) => {
+            let s = Table::open(v, t.at("sla"), &["period", "target", "credits", "fee"])?;
+            let period = period(&s)?;
+            let target_ppm = s.scalar("target", D::percent)?;
+            let credits = credits(&s)?;
+            let fee = fee(&s, &credits)?;
+            Some(DeadlineSla {
+                period,
+                target_ppm,
+                credits,
+                fee,
+            })
+        }
+    };
     Ok(Deadline {
         trigger,
         filter,
@@ -69,6 +85,7 @@ fn deadline<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Deadline> {
         matching,
         within,
         ok,
+        sla,
     })
 }
 
@@ -224,11 +241,7 @@ fn rate<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Rate> {
     })
 }
 
-fn availability<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Availability> {
-    let (event, spec) = event_kind(t, "event", events)?;
-    let failed = predicate(t, "failed", &event, spec)?;
-    let window = t.positive_duration("window")?;
-    let down_when_ppm = t.scalar("down_when", D::percent)?;
+fn period<D: Doc>(t: &Table<'_, D>) -> R<Period> {
     let period = t.scalar("period", D::period)?;
     if let Period::Every(d) = period {
         if d <= 0 {
@@ -242,7 +255,11 @@ fn availability<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Availability> {
             );
         }
     }
-    let target_ppm = t.scalar("target", D::percent)?;
+    Ok(period)
+}
+
+/// The optional `credits` tiers, sorted by `below`, no two equal.
+fn credits<D: Doc>(t: &Table<'_, D>) -> R<Vec<CreditTier>> {
     let mut credits: Vec<CreditTier> = Vec::new();
     if t.opt("credits").is_some() {
         for (i, v) in t.array("credits")?.into_iter().enumerate() {
@@ -265,13 +282,111 @@ fn availability<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Availability> {
         }
     }
     credits.sort_by_key(|c| c.below_ppm);
+    Ok(credits)
+}
+
+/// The optional `fee`, which needs credit tiers to be a share of.
+fn fee<D: Doc>(t: &Table<'_, D>, credits: &[CreditTier]) -> R<Option<Money>> {
+    if t.opt("fee").is_none() {
+        return Ok(None);
+    }
+    let fee = t.scalar("fee", D::money)?;
+    if credits.is_empty() {
+        return fail(
+            t.span_of("fee"),
+            t.at("fee"),
+            Problem::Conflict {
+                message: "\"fee\" needs \"credits\": the credit amount is a credit tier's share of the fee",
+            },
+        );
+    }
+    Ok(Some(fee))
+}
+
+fn availability<D: Doc>(t: &Table<'_, D>, events: &Events) -> R<Availability> {
+    let (event, spec) = event_kind(t, "event", events)?;
+    let failed = predicate(t, "failed", &event, spec)?;
+    let window = t.positive_duration("window")?;
+    let measure = match t.opt("measure") {
+        None => Measure::DownWindows,
+        Some(_) => t.choice(
+            "measure",
+            "measure",
+            &["down_windows", "mean_error_rate"],
+            Measure::from_name,
+        )?,
+    };
+    let down_when_ppm = match (measure, t.opt("down_when")) {
+        (Measure::MeanErrorRate, None) => None,
+        _ => Some(t.scalar("down_when", D::percent)?),
+    };
+    if measure == Measure::MeanErrorRate {
+        for f in ["min_events", "down_for"] {
+            if t.opt(f).is_some() {
+                return fail(
+                    t.span_of(f),
+                    t.at(f),
+                    Problem::Conflict {
+                        message: "\"min_events\" and \"down_for\" apply to measure = \"down_windows\" only: a mean error rate averages every window",
+                    },
+                );
+            }
+        }
+    }
+    let min_events = match t.opt("min_events") {
+        None => None,
+        Some(_) => {
+            let n = t.int("min_events")?;
+            if n < 1 {
+                return fail(
+                    t.span_of("min_events"),
+                    t.at("min_events"),
+                    Problem::OutOfRange {
+                        expected: "at least 1",
+                        found: n.to_string(),
+                    },
+                );
+            }
+            // n >= 1 was checked just above.
+            Some(n.unsigned_abs())
+        }
+    };
+    let down_for = match t.opt("down_for") {
+        None => None,
+        Some(_) => {
+            let d = t.positive_duration("down_for")?;
+            if d % window != 0 {
+                return fail(
+                    t.span_of("down_for"),
+                    t.at("down_for"),
+                    Problem::OutOfRange {
+                        expected: "a multiple of window",
+                        found: format!(
+                            "{} with window {}",
+                            cfr_model::time::format_duration(d),
+                            cfr_model::time::format_duration(window)
+                        ),
+                    },
+                );
+            }
+            Some(d)
+        }
+    };
+    let period = period(t)?;
+    let target_ppm = t.scalar("target", D::percent)?;
+    let credits = credits(t)?;
+    let fee = fee(t, &credits)?;
     Ok(Availability {
         event,
         failed,
         window,
+        measure,
         down_when_ppm,
+        min_events,
+        down_for,
         period,
         target_ppm,
         credits,
+        fee,
     })
 }

@@ -1,7 +1,9 @@
 //! A readable summary of a contract (`cfr-bundle contract check`).
 
-use crate::model::{Contract, ExcuseSource, RuleKind};
-use cfr_model::time::format_duration;
+use crate::model::{
+    Availability, Contract, CreditTier, DeadlineSla, ExcuseSource, Measure, Money, Period, RuleKind,
+};
+use cfr_model::time::{format_duration, format_percent, format_rfc3339};
 use std::fmt::Write as _;
 
 /// Renders parties, events, rules and excuses as plain text.
@@ -10,6 +12,14 @@ pub fn summary(c: &Contract) -> String {
     let _ = writeln!(s, "contract {} — {}", c.id, c.title);
     if let Some(j) = &c.jurisdiction {
         let _ = writeln!(s, "jurisdiction {j}");
+    }
+    if let Some(t) = &c.term {
+        let _ = writeln!(
+            s,
+            "term {} to {} (until exclusive): availability counts every window of the term",
+            format_rfc3339(t.from),
+            format_rfc3339(t.until)
+        );
     }
     let _ = writeln!(s, "\nparties");
     for (role, p) in [
@@ -46,10 +56,11 @@ pub fn summary(c: &Contract) -> String {
     for r in &c.rules {
         let what = match &r.kind {
             RuleKind::Deadline(d) => format!(
-                "deadline: each {} answered by a {} within {}",
+                "deadline: each {} answered by a {} within {}{}",
                 d.trigger,
                 d.reply,
-                format_duration(d.within)
+                format_duration(d.within),
+                d.sla.as_ref().map(deadline_sla).unwrap_or_default()
             ),
             RuleKind::Forbid(f) => format!("forbid: no {} ({})", f.event, f.incident),
             RuleKind::Integrity(i) => format!(
@@ -62,12 +73,7 @@ pub fn summary(c: &Contract) -> String {
                 r.event,
                 format_duration(r.per)
             ),
-            RuleKind::Availability(a) => format!(
-                "availability: {} windows of {}, target {}",
-                a.event,
-                format_duration(a.window),
-                cfr_model::time::format_percent(a.target_ppm)
-            ),
+            RuleKind::Availability(a) => availability(a),
             RuleKind::Heartbeat(h) => {
                 format!(
                     "heartbeat: a {} at least every {}",
@@ -94,4 +100,89 @@ pub fn summary(c: &Contract) -> String {
     }
     let _ = writeln!(s, "\nok: the contract checks");
     s
+}
+
+fn period(p: Period) -> String {
+    match p {
+        Period::Month => "calendar month (UTC)".to_owned(),
+        Period::Every(d) => format!("period of {}", format_duration(d)),
+    }
+}
+
+fn credits(tiers: &[CreditTier], fee: &Option<Money>) -> String {
+    if tiers.is_empty() {
+        return String::new();
+    }
+    let list: Vec<String> = tiers
+        .iter()
+        .map(|t| {
+            let money = fee
+                .as_ref()
+                .map(|f| format!(" = {}", f.share(t.credit_ppm)))
+                .unwrap_or_default();
+            format!(
+                "{}{money} below {}",
+                format_percent(t.credit_ppm),
+                format_percent(t.below_ppm)
+            )
+        })
+        .collect();
+    let of = fee
+        .as_ref()
+        .map(|f| format!(" of the fee {f}"))
+        .unwrap_or_default();
+    format!("; credits{of}: {}", list.join(", "))
+}
+
+/// An availability rule's measure in plain words.
+fn availability(a: &Availability) -> String {
+    let w = format_duration(a.window);
+    let measure = match a.measure {
+        Measure::DownWindows => {
+            let mut m = format!(
+                "uptime = share of {w} windows not down, a window down when more than {} of its {} events fail",
+                format_percent(a.down_when_ppm.unwrap_or(0)),
+                a.event
+            );
+            if let Some(n) = a.min_events {
+                m.push_str(&format!(" and it has at least {n} of them"));
+            }
+            if let Some(d) = a.down_for {
+                m.push_str(&format!(
+                    "; only runs of consecutive down windows lasting at least {} count",
+                    format_duration(d)
+                ));
+            }
+            m
+        }
+        Measure::MeanErrorRate => {
+            let mut m = format!(
+                "uptime = 100% minus the mean error rate of the {w} windows (failed / all {} events; 0 in a window without events)",
+                a.event
+            );
+            if let Some(d) = a.down_when_ppm {
+                m.push_str(&format!(
+                    "; a window with more than {} failing is also an incident",
+                    format_percent(d)
+                ));
+            }
+            m
+        }
+    };
+    format!(
+        "availability: {measure}; per {}, target {}{}",
+        period(a.period),
+        format_percent(a.target_ppm),
+        credits(&a.credits, &a.fee)
+    )
+}
+
+/// A deadline rule's service level in plain words.
+fn deadline_sla(s: &DeadlineSla) -> String {
+    format!(
+        "; service level: share of deadlines met per {} (late, missing and erroneous results the provider is at fault for count against it), target {}{}",
+        period(s.period),
+        format_percent(s.target_ppm),
+        credits(&s.credits, &s.fee)
+    )
 }

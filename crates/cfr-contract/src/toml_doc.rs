@@ -1,7 +1,7 @@
 //! The TOML side of the reader: spanned TOML values as documents.
 
 use crate::error::Problem;
-use crate::model::Period;
+use crate::model::{Money, Period};
 use crate::read::{Doc, Span};
 use cfr_model::keys::PublicKey;
 use toml::de::DeValue;
@@ -71,6 +71,26 @@ impl Doc for V<'_> {
             found: self.type_name(),
         })?;
         cfr_model::time::parse_percent(t).map_err(|_| Problem::BadPercent {
+            text: t.chars().take(64).collect(),
+        })
+    }
+
+    fn time(&self) -> Result<i64, Problem> {
+        let t = self.text().ok_or(Problem::WrongType {
+            expected: "an RFC 3339 time text such as \"2026-03-01T00:00:00Z\"",
+            found: self.type_name(),
+        })?;
+        cfr_model::time::parse_rfc3339(t).map_err(|_| Problem::BadTime {
+            text: t.chars().take(64).collect(),
+        })
+    }
+
+    fn money(&self) -> Result<Money, Problem> {
+        let t = self.text().ok_or(Problem::WrongType {
+            expected: "an amount text such as \"1200.00 EUR\"",
+            found: self.type_name(),
+        })?;
+        Money::parse(t).ok_or_else(|| Problem::BadMoney {
             text: t.chars().take(64).collect(),
         })
     }

@@ -80,7 +80,7 @@ fn full_contract_parses() {
         panic!("availability")
     };
     assert_eq!(a.period, Period::Month);
-    assert_eq!((a.down_when_ppm, a.target_ppm), (50_000, 999_000));
+    assert_eq!((a.down_when_ppm, a.target_ppm), (Some(50_000), 999_000));
     assert_eq!(a.credits.len(), 2);
     assert_eq!(
         (a.credits[0].below_ppm, a.credits[0].credit_ppm),

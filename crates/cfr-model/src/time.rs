@@ -247,6 +247,50 @@ pub fn format_duration(ns: i64) -> String {
     }
 }
 
+/// Formats a duration for people reading a verdict, exactly: hours,
+/// minutes and seconds, each written only when not zero (`"1 h 48 min
+/// 1.771744385 s"`, `"2 min"`, `"48 h"`, `"3.1 s"`); below one second, in
+/// milliseconds (`"250 ms"`, `"1.5 ms"`). The seconds (or milliseconds)
+/// carry the exact fraction, trimmed of trailing zeros, so no duration is
+/// rounded: a reply 1 ns late never reads as on time. Hours are not
+/// grouped into days. `0` is `"0 s"`; a negative duration gets a `-`.
+pub fn format_duration_human(ns: i64) -> String {
+    if ns < 0 {
+        return format!(
+            "-{}",
+            format_duration_human(ns.checked_neg().unwrap_or(i64::MAX))
+        );
+    }
+    if ns == 0 {
+        return "0 s".to_owned();
+    }
+    fn with_fraction(whole: i64, frac: i64, width: usize, unit: &str) -> String {
+        if frac == 0 {
+            format!("{whole} {unit}")
+        } else {
+            let f = format!("{frac:0width$}");
+            format!("{whole}.{} {unit}", f.trim_end_matches('0'))
+        }
+    }
+    if ns < NS_PER_SEC {
+        return with_fraction(ns / 1_000_000, ns % 1_000_000, 6, "ms");
+    }
+    let secs = ns / NS_PER_SEC;
+    let frac = ns % NS_PER_SEC;
+    let (h, m, s) = (secs / 3600, secs / 60 % 60, secs % 60);
+    let mut parts = Vec::with_capacity(3);
+    if h > 0 {
+        parts.push(format!("{h} h"));
+    }
+    if m > 0 {
+        parts.push(format!("{m} min"));
+    }
+    if s > 0 || frac > 0 {
+        parts.push(with_fraction(s, frac, 9, "s"));
+    }
+    parts.join(" ")
+}
+
 /// Parts per million in 100 %.
 pub const PPM: u32 = 1_000_000;
 
@@ -351,6 +395,27 @@ mod tests {
         assert_eq!(format_duration(48 * 3600 * NS_PER_SEC), "2d");
         assert_eq!(format_duration(250_000_000), "250ms");
         assert_eq!(format_duration(1), "1ns");
+    }
+
+    #[test]
+    fn human_durations() {
+        let s = NS_PER_SEC;
+        assert_eq!(
+            format_duration_human(6_481_771_744_385),
+            "1 h 48 min 1.771744385 s"
+        );
+        assert_eq!(format_duration_human(3_100_000_000), "3.1 s");
+        assert_eq!(format_duration_human(250_000_000), "250 ms");
+        assert_eq!(format_duration_human(1_500_000), "1.5 ms");
+        assert_eq!(format_duration_human(1), "0.000001 ms");
+        assert_eq!(format_duration_human(120 * s), "2 min");
+        assert_eq!(format_duration_human(48 * 3600 * s), "48 h");
+        assert_eq!(format_duration_human(3600 * s + 5 * s), "1 h 5 s");
+        assert_eq!(format_duration_human(60 * s + 250_000_000), "1 min 0.25 s");
+        assert_eq!(format_duration_human(2 * s + 1), "2.000000001 s");
+        assert_eq!(format_duration_human(0), "0 s");
+        assert_eq!(format_duration_human(-2 * s), "-2 s");
+        assert!(format_duration_human(i64::MIN).starts_with('-'));
     }
 
     #[test]

@@ -4,9 +4,13 @@
 use cfr_model::time::{format_duration, format_percent, format_percent3};
 use cfr_rules::SlaPeriod;
 
-/// The uptime of a service-level period, to three decimals (`"99.871%"`).
+/// The uptime of a service-level period, to three decimals (`"99.871%"`);
+/// for a deadline rule's share of deadlines met, `"98.000% met"`.
 pub fn sla_uptime(p: &SlaPeriod) -> String {
-    format_percent3(p.uptime_ppm)
+    match p.measure {
+        cfr_rules::SlaMeasure::Uptime => format_percent3(p.uptime_ppm),
+        cfr_rules::SlaMeasure::Met => format!("{} met", format_percent3(p.uptime_ppm)),
+    }
 }
 
 /// The target of a service-level period (`"99.9%"`).
@@ -14,11 +18,14 @@ pub fn sla_target(p: &SlaPeriod) -> String {
     format_percent(p.target_ppm)
 }
 
-/// The credit a breached period earns, or `"none"`.
+/// The credit a breached period earns, or `"none"`; with a fee, the
+/// amount too (`"10% = 120.00 EUR"`).
 pub fn sla_credit(p: &SlaPeriod) -> String {
-    p.credit_ppm
-        .map(format_percent)
-        .unwrap_or_else(|| "none".into())
+    match (p.credit_ppm, &p.credit_amount) {
+        (Some(c), Some(m)) => format!("{} = {m}", format_percent(c)),
+        (Some(c), None) => format_percent(c),
+        (None, _) => "none".into(),
+    }
 }
 
 /// `"met"`, or `"BREACHED, credit 10%"`.

@@ -853,10 +853,33 @@ fn rule_terms(r: &Rule) -> String {
             dur(q.per)
         ),
         RuleKind::Availability(a) => format!(
-            "{} windows of {}, down when more than {} fail ({}); uptime per {} at least {}{}",
+            "{} windows of {}, {} ({}); uptime per {} at least {}{}",
             a.event,
             dur(a.window),
-            format_percent(a.down_when_ppm),
+            match a.measure {
+                cfr_contract::Measure::DownWindows => format!(
+                    "down when more than {} fail{}{}",
+                    format_percent(a.down_when_ppm.unwrap_or(0)),
+                    a.min_events
+                        .map(|n| format!(" and it holds at least {n} events"))
+                        .unwrap_or_default(),
+                    a.down_for
+                        .map(|d| format!(
+                            "; only runs of down windows lasting at least {} count",
+                            dur(d)
+                        ))
+                        .unwrap_or_default()
+                ),
+                cfr_contract::Measure::MeanErrorRate => format!(
+                    "uptime is 100% minus the mean of the windows' error rates{}",
+                    a.down_when_ppm
+                        .map(|d| format!(
+                            "; a window with more than {} failing is down",
+                            format_percent(d)
+                        ))
+                        .unwrap_or_default()
+                ),
+            },
             a.failed,
             match a.period {
                 Period::Month => "calendar month".to_owned(),
@@ -878,7 +901,11 @@ fn rule_terms(r: &Rule) -> String {
                         .collect::<Vec<_>>()
                         .join(", ")
                 )
-            }
+            } + &a
+                .fee
+                .as_ref()
+                .map(|f| format!(" of the fee {f}"))
+                .unwrap_or_default()
         ),
         RuleKind::Heartbeat(h) => format!(
             "a {} from the {} at least every {}",

@@ -275,15 +275,23 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
             .chain([6])
             .max()
             .unwrap_or(6);
+        // "uptime" (8 wide) unless a deadline's "met" rows need more.
+        let uw = v
+            .sla
+            .iter()
+            .map(|p| sla_uptime(p).len())
+            .chain([8])
+            .max()
+            .unwrap_or(8);
         let _ = writeln!(
             s,
-            "  {:<rw$}  {:<pw$}  {:>8}  {:>7}  result",
+            "  {:<rw$}  {:<pw$}  {:>uw$}  {:>7}  result",
             "rule", "period", "uptime", "target"
         );
         for p in &v.sla {
             let _ = writeln!(
                 s,
-                "  {:<rw$}  {:<pw$}  {:>8}  {:>7}  {}",
+                "  {:<rw$}  {:<pw$}  {:>uw$}  {:>7}  {}",
                 p.rule,
                 p.period,
                 sla_uptime(p),

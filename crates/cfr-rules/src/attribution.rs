@@ -9,7 +9,7 @@
 use crate::plan::{ExcuseCfg, RuleMeta, SourceCfg};
 use crate::rules::Raw;
 use crate::verdict::{Incident, Party};
-use cfr_model::time::{format_duration, format_rfc3339};
+use cfr_model::time::{format_duration_human, format_rfc3339};
 
 /// An excuse event as logged.
 #[derive(Clone, Debug)]
@@ -354,13 +354,7 @@ pub(crate) fn fault(party: Party) -> &'static str {
     }
 }
 
-/// A notice duration as contracts usually write it: whole hours below a
-/// week (`"48h"`, not `"2d"`), else [`format_duration`].
+/// A notice duration as people read it (`"48 h"`, `"1 h 30 min"`).
 fn hours(ns: i64) -> String {
-    const HOUR: i64 = 3600 * cfr_model::time::NS_PER_SEC;
-    if ns > 0 && ns % HOUR == 0 && ns < 7 * 24 * HOUR {
-        format!("{}h", ns / HOUR)
-    } else {
-        format_duration(ns)
-    }
+    format_duration_human(ns)
 }

@@ -3,8 +3,8 @@
 use crate::attribution::{Attributor, ExcuseEvent, Excuser};
 use crate::error::EngineError;
 use crate::plan::{Hook, Hooks, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
-use crate::rules::availability::{self, AvailabilityState};
-use crate::rules::deadline::DeadlineState;
+use crate::rules::availability::{self, AvailabilityState, Finished};
+use crate::rules::deadline::{self, DeadlineState};
 use crate::rules::forbid::ForbidState;
 use crate::rules::heartbeat::HeartbeatState;
 use crate::rules::integrity::IntegrityState;
@@ -183,10 +183,16 @@ impl Engine {
             ..
         } = self;
         let mut outcomes: Vec<Outcome> = Vec::with_capacity(states.len());
-        let mut availability_cfgs = Vec::new();
+        let mut availability_cfgs: Vec<(usize, Finished)> = Vec::new();
+        let mut deadline_slas = Vec::new();
         for (i, s) in states.into_iter().enumerate() {
             outcomes.push(match s {
-                RuleState::Deadline(s) => s.finish(&span),
+                RuleState::Deadline(mut s) => {
+                    if let Some(sla) = s.take_sla() {
+                        deadline_slas.push((i, sla));
+                    }
+                    s.finish(&span)
+                }
                 RuleState::Forbid(s) => s.finish(),
                 RuleState::Integrity(s) => s.finish(),
                 RuleState::Rate(s) => s.finish(),
@@ -210,6 +216,33 @@ impl Engine {
             });
             raws.push(o.raw);
         }
+        // `down_for`: each qualifying run splits into sub-runs of windows
+        // with the same party and excuse, which become the rule's
+        // incidents (also for rule-based excuses naming it: they cover
+        // exactly the run windows the per-window incidents covered, so the
+        // split does not depend on which form other rules see).
+        if availability_cfgs.iter().any(|(_, f)| !f.runs.is_empty()) {
+            let attributor = Attributor::new(&excuses, &excuse_events, &rules, &raws);
+            let mut split = Vec::new();
+            for (i, f) in &availability_cfgs {
+                if f.cfg.run_windows.is_none() {
+                    continue;
+                }
+                let (Some(meta), Some(raw)) = (rules.get(*i), raws.get(*i)) else {
+                    continue;
+                };
+                split.push((*i, sub_runs(&attributor, meta, &f.cfg, raw, &f.runs)));
+            }
+            drop(attributor);
+            for (i, list) in split {
+                if let Some(st) = stats.get_mut(i) {
+                    st.incidents = list.len() as u64;
+                }
+                if let Some(r) = raws.get_mut(i) {
+                    *r = list;
+                }
+            }
+        }
         let attributor = Attributor::new(&excuses, &excuse_events, &rules, &raws);
         // Incidents excused by another rule's incident: (rule, position
         // in its raw incidents, the excusing candidates).
@@ -226,17 +259,85 @@ impl Engine {
             }
             per_rule.push(list);
         }
+        // A mean error rate's failing windows, attributed as an incident
+        // over the window would be.
+        let failing_party: Vec<Vec<crate::verdict::Party>> = availability_cfgs
+            .iter()
+            .map(|(i, f)| {
+                let Some(meta) = rules.get(*i) else {
+                    return Vec::new();
+                };
+                f.failing
+                    .iter()
+                    .map(|w| {
+                        let probe = Raw {
+                            kind: "unavailable".to_owned(),
+                            from: w.start,
+                            until: w.start.saturating_add(f.cfg.window),
+                            half_open: true,
+                            evidence: Vec::new(),
+                            explanation: String::new(),
+                            permit: None,
+                        };
+                        attributor.attribute(meta, probe).0.party
+                    })
+                    .collect()
+            })
+            .collect();
         drop(attributor);
+        // Service levels, in rule order.
+        let mut slas: Vec<(usize, usize, bool)> = availability_cfgs
+            .iter()
+            .enumerate()
+            .map(|(k, (i, _))| (*i, k, true))
+            .chain(
+                deadline_slas
+                    .iter()
+                    .enumerate()
+                    .map(|(k, (i, _))| (*i, k, false)),
+            )
+            .collect();
+        slas.sort_unstable();
         let mut sla = Vec::new();
-        for (i, cfg) in &availability_cfgs {
-            let (Some(meta), Some(incidents)) = (rules.get(*i), per_rule.get_mut(*i)) else {
+        for (i, k, is_availability) in slas {
+            let (Some(meta), Some(incidents)) = (rules.get(i), per_rule.get_mut(i)) else {
                 continue;
             };
-            let (periods, breaches) =
-                availability::sla(cfg, &span, &meta.id, &meta.clause, meta.debtor, incidents);
-            if let Some(st) = stats.get_mut(*i) {
-                st.incidents = st.incidents.saturating_add(breaches.len() as u64);
-            }
+            let (periods, breaches) = if is_availability {
+                let Some((_, f)) = availability_cfgs.get(k) else {
+                    continue;
+                };
+                let parties = failing_party.get(k).map_or(&[][..], |v| v.as_slice());
+                let out = availability::sla(
+                    &f.cfg,
+                    &span,
+                    &meta.id,
+                    &meta.clause,
+                    meta.debtor,
+                    incidents,
+                    &f.failing,
+                    parties,
+                );
+                if let Some(st) = stats.get_mut(i) {
+                    st.incidents = st.incidents.saturating_add(out.1.len() as u64);
+                }
+                out
+            } else {
+                let Some((_, (cfg, met))) = deadline_slas.get(k) else {
+                    continue;
+                };
+                // The stats count trigger outcomes only: the breach is in
+                // the incident list and the totals.
+                deadline::sla(
+                    cfg,
+                    met,
+                    &span,
+                    &meta.id,
+                    &meta.clause,
+                    meta.debtor,
+                    incidents,
+                )
+            };
             incidents.extend(breaches);
             sla.extend(periods);
         }
@@ -292,6 +393,81 @@ impl Engine {
             totals,
         }
     }
+}
+
+/// Splits the qualifying runs of a `down_for` rule into sub-runs: maximal
+/// stretches of consecutive windows that the excuses give the same party
+/// and excuse. Each becomes one raw incident `[first start, last end)`
+/// whose evidence is the union of its windows' events.
+fn sub_runs(
+    attributor: &Attributor<'_>,
+    meta: &RuleMeta,
+    cfg: &crate::plan::AvailabilityCfg,
+    windows: &[Raw],
+    runs: &[(usize, usize)],
+) -> Vec<Raw> {
+    use cfr_model::time::{format_duration_human, format_percent};
+    let mut out = Vec::new();
+    for &(first, len) in runs {
+        let Some(run) = windows.get(first..first.saturating_add(len)) else {
+            continue;
+        };
+        let (Some(run_first), Some(run_last)) = (run.first(), run.last()) else {
+            continue;
+        };
+        let decided: Vec<(crate::verdict::Party, Option<String>)> = run
+            .iter()
+            .map(|w| {
+                let (inc, _) = attributor.attribute(meta, w.clone());
+                (inc.party, inc.excuse)
+            })
+            .collect();
+        let mut k = 0;
+        while k < run.len() {
+            let mut end = k + 1;
+            while end < run.len() && decided.get(end) == decided.get(k) {
+                end += 1;
+            }
+            let part = &run[k..end];
+            let (from, until) = (part[0].from, part[part.len() - 1].until);
+            let mut evidence: Vec<u64> = part
+                .iter()
+                .flat_map(|w| w.evidence.iter().copied())
+                .collect();
+            evidence.sort_unstable();
+            evidence.dedup();
+            let events = evidence.len() as u64;
+            out.push(Raw {
+                kind: "unavailable".to_owned(),
+                from,
+                until,
+                half_open: true,
+                explanation: format!(
+                    "down from {} to {} ({} consecutive windows of {}, each with more than {} of \
+                     its {} events failing; {events} events in all), in a run of down windows \
+                     from {} to {} ({}); runs of at least {} count",
+                    cfr_model::time::format_rfc3339(from),
+                    cfr_model::time::format_rfc3339(until),
+                    part.len(),
+                    format_duration_human(cfg.window),
+                    format_percent(cfg.down_when_ppm.unwrap_or(0)),
+                    cfg.event,
+                    cfr_model::time::format_rfc3339(run_first.from),
+                    cfr_model::time::format_rfc3339(run_last.until),
+                    format_duration_human(run_last.until.saturating_sub(run_first.from)),
+                    format_duration_human(
+                        i64::try_from(cfg.run_windows.unwrap_or(1))
+                            .unwrap_or(i64::MAX)
+                            .saturating_mul(cfg.window)
+                    ),
+                ),
+                evidence,
+                permit: None,
+            });
+            k = end;
+        }
+    }
+    out
 }
 
 /// The write and read kinds of integrity rule `id`, for explanations.

@@ -53,7 +53,7 @@
 //! assert_eq!(incident.evidence, [0, 1]);
 //! assert_eq!(
 //!     incident.explanation,
-//!     "request r-17 (seq 0) answered by response seq 1 after 3.1s; due within 2s"
+//!     "request r-17 (seq 0) answered by response seq 1 after 3.1 s; due within 2 s"
 //! );
 //! assert_eq!(verdict.totals.provider, 1);
 //!
@@ -100,5 +100,6 @@ pub mod verdict;
 pub use engine::{analyze, Engine};
 pub use error::{EngineError, VerdictError};
 pub use verdict::{
-    Incident, LogSpan, Party, RuleStats, SlaPeriod, Totals, Verdict, VERDICT_FORMAT,
+    Incident, LogSpan, Money, Party, RuleStats, SlaMeasure, SlaPeriod, Totals, Verdict,
+    VERDICT_FORMAT,
 };

@@ -4,7 +4,7 @@
 //! `cfr-contract` model.
 
 use crate::verdict::Party;
-use cfr_contract::{Contract, ExcuseSource, Period, Predicate, RuleKind};
+use cfr_contract::{Contract, ExcuseSource, Measure, Money, Period, Predicate, RuleKind};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
@@ -57,6 +57,16 @@ pub(crate) struct DeadlineCfg {
     pub matching: Vec<String>,
     pub within: i64,
     pub ok: Option<Predicate>,
+    pub sla: Option<SlaCfg>,
+}
+
+/// A service level over periods: target, credits and fee.
+pub(crate) struct SlaCfg {
+    pub period: PeriodCfg,
+    pub target_ppm: u32,
+    /// `(below_ppm, credit_ppm)`.
+    pub credits: Vec<(u32, u32)>,
+    pub fee: Option<Money>,
 }
 
 pub(crate) struct ForbidCfg {
@@ -93,11 +103,17 @@ pub(crate) struct AvailabilityCfg {
     pub event: String,
     pub failed: Predicate,
     pub window: i64,
-    pub down_when_ppm: u32,
-    pub period: PeriodCfg,
-    pub target_ppm: u32,
-    /// `(below_ppm, credit_ppm)`.
-    pub credits: Vec<(u32, u32)>,
+    /// `measure = "mean_error_rate"`.
+    pub mean: bool,
+    /// `None` only with `mean`.
+    pub down_when_ppm: Option<u32>,
+    /// 0 when absent.
+    pub min_events: u64,
+    /// `down_for` in windows (>= 1); `None` when absent.
+    pub run_windows: Option<u64>,
+    /// The contract's term `[from, until)`.
+    pub term: Option<(i64, i64)>,
+    pub sla: SlaCfg,
 }
 
 pub(crate) struct HeartbeatCfg {
@@ -169,6 +185,13 @@ pub(crate) struct Plan {
     pub hooks: Hooks,
 }
 
+fn period_cfg(p: Period) -> PeriodCfg {
+    match p {
+        Period::Month => PeriodCfg::Month,
+        Period::Every(d) => PeriodCfg::Every(d.max(1)),
+    }
+}
+
 impl Plan {
     pub fn new(contract: &Contract) -> Plan {
         let excuses: Vec<ExcuseCfg> = contract
@@ -222,6 +245,16 @@ impl Plan {
                         matching: d.matching.clone(),
                         within: d.within,
                         ok: d.ok.clone(),
+                        sla: d.sla.as_ref().map(|s| SlaCfg {
+                            period: period_cfg(s.period),
+                            target_ppm: s.target_ppm,
+                            credits: s
+                                .credits
+                                .iter()
+                                .map(|c| (c.below_ppm, c.credit_ppm))
+                                .collect(),
+                            fee: s.fee.clone(),
+                        }),
                     })
                 }
                 RuleKind::Forbid(f) => {
@@ -268,21 +301,28 @@ impl Plan {
                 }
                 RuleKind::Availability(a) => {
                     hook(&a.event, Hook::Rule(i, Role::Probe));
+                    let window = a.window.max(1);
                     RuleCfg::Availability(AvailabilityCfg {
                         event: a.event.clone(),
                         failed: a.failed.clone(),
-                        window: a.window.max(1),
+                        window,
+                        mean: a.measure == Measure::MeanErrorRate,
                         down_when_ppm: a.down_when_ppm,
-                        period: match a.period {
-                            Period::Month => PeriodCfg::Month,
-                            Period::Every(d) => PeriodCfg::Every(d.max(1)),
+                        min_events: a.min_events.unwrap_or(0),
+                        run_windows: a
+                            .down_for
+                            .map(|d| u64::try_from((d / window).max(1)).unwrap_or(1)),
+                        term: contract.term.map(|t| (t.from, t.until)),
+                        sla: SlaCfg {
+                            period: period_cfg(a.period),
+                            target_ppm: a.target_ppm,
+                            credits: a
+                                .credits
+                                .iter()
+                                .map(|c| (c.below_ppm, c.credit_ppm))
+                                .collect(),
+                            fee: a.fee.clone(),
                         },
-                        target_ppm: a.target_ppm,
-                        credits: a
-                            .credits
-                            .iter()
-                            .map(|c| (c.below_ppm, c.credit_ppm))
-                            .collect(),
                     })
                 }
                 RuleKind::Heartbeat(h) => {

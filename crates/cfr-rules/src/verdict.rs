@@ -35,6 +35,9 @@ pub fn max_verdict_bytes(events: u64) -> u64 {
 /// excuse's `attribute`).
 pub use cfr_model::Party;
 
+/// An amount of money: integer cents and an ISO 4217 code.
+pub use cfr_contract::Money;
+
 /// The judgement of one log under one contract.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Verdict {
@@ -116,15 +119,20 @@ pub struct RuleStats {
     pub incidents: u64,
 }
 
-/// The service level of one availability rule over one period.
+/// The service level of one availability rule (or deadline rule with an
+/// `sla`) over one period.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlaPeriod {
     /// The rule's id.
     pub rule: String,
     /// `"2026-03"` for calendar months, else the RFC 3339 period start.
     pub period: String,
-    /// Uptime in parts per million, truncated to the three decimals of a
-    /// percentage that the verdict reports (so a multiple of 10).
+    /// What [`SlaPeriod::uptime_ppm`] measures: uptime (printed
+    /// `"uptime"`) or, for a deadline rule, the share of deadlines met
+    /// (printed `"met"`).
+    pub measure: SlaMeasure,
+    /// Uptime (or share met) in parts per million, truncated to the three
+    /// decimals of a percentage that the verdict reports (so a multiple of 10).
     pub uptime_ppm: u32,
     /// The rule's target, ppm.
     pub target_ppm: u32,
@@ -133,6 +141,31 @@ pub struct SlaPeriod {
     /// The service credit due, ppm; `None` when not breached or no tier
     /// matches.
     pub credit_ppm: Option<u32>,
+    /// The rule's `fee`, when it has one (printed `"fee"`; absent
+    /// otherwise).
+    pub fee: Option<Money>,
+    /// With a fee: `fee * credit / 100 %` in whole cents, truncated
+    /// (printed `"credit_amount"`, null when there is no credit).
+    pub credit_amount: Option<Money>,
+}
+
+/// What a service-level row measures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SlaMeasure {
+    /// An availability rule's uptime (`"uptime"`).
+    Uptime,
+    /// A deadline rule's share of deadlines met (`"met"`).
+    Met,
+}
+
+impl SlaMeasure {
+    /// The verdict's key for the value: `uptime` or `met`.
+    pub fn key(self) -> &'static str {
+        match self {
+            SlaMeasure::Uptime => "uptime",
+            SlaMeasure::Met => "met",
+        }
+    }
 }
 
 /// Incidents per party.
@@ -236,10 +269,10 @@ impl Verdict {
             .sla
             .iter()
             .map(|s| {
-                Cbor::map([
+                let mut fields = vec![
                     ("rule", Cbor::text(&*s.rule)),
                     ("period", Cbor::text(&*s.period)),
-                    ("uptime", Cbor::text(format_percent3(s.uptime_ppm))),
+                    (s.measure.key(), Cbor::text(format_percent3(s.uptime_ppm))),
                     ("target", Cbor::text(format_percent(s.target_ppm))),
                     ("breached", Cbor::Bool(s.breached)),
                     (
@@ -247,7 +280,17 @@ impl Verdict {
                         s.credit_ppm
                             .map_or(Cbor::Null, |c| Cbor::text(format_percent(c))),
                     ),
-                ])
+                ];
+                if let Some(fee) = &s.fee {
+                    fields.push(("fee", Cbor::text(fee.to_string())));
+                    fields.push((
+                        "credit_amount",
+                        s.credit_amount
+                            .as_ref()
+                            .map_or(Cbor::Null, |m| Cbor::text(m.to_string())),
+                    ));
+                }
+                Cbor::map(fields)
             })
             .collect();
         let t = &self.totals;
@@ -445,19 +488,65 @@ fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
     })
 }
 
+fn money(c: &Cbor, field: &str) -> Result<Money, VerdictError> {
+    let err = || VerdictError::InvalidField {
+        field: field.to_owned(),
+        expected: "an amount with two decimals and an ISO 4217 code such as \"120.00 EUR\"",
+    };
+    let s = c.as_text().ok_or_else(err)?;
+    match Money::parse(s) {
+        Some(m) if m.to_string() == s => Ok(m),
+        _ => Err(err()),
+    }
+}
+
 fn sla_period(c: &Cbor, p: &str) -> Result<SlaPeriod, VerdictError> {
-    let [rule, period, uptime, target, breached, credit] = fields(
-        c,
-        p,
-        ["rule", "period", "uptime", "target", "breached", "credit"],
-    )?;
+    let ([rule, period, target, breached, credit], [uptime, met, fee, credit_amount]) =
+        fields_with(
+            c,
+            p,
+            ["rule", "period", "target", "breached", "credit"],
+            ["uptime", "met", "fee", "credit_amount"],
+        )?;
     let f = |name: &str| format!("{p}.{name}");
-    let uptime_text = text(uptime, &f("uptime"))?;
+    let (measure, uptime) = match (uptime, met) {
+        (Some(u), None) => (SlaMeasure::Uptime, u),
+        (None, Some(m)) => (SlaMeasure::Met, m),
+        (None, None) => return Err(VerdictError::MissingField { field: f("uptime") }),
+        (Some(_), Some(_)) => {
+            return Err(VerdictError::UnknownField { field: f("met") });
+        }
+    };
+    let (fee, credit_amount) = match (fee, credit_amount) {
+        (None, None) => (None, None),
+        (Some(fee), Some(amount)) => {
+            let fee = money(fee, &f("fee"))?;
+            let amount = match amount {
+                Cbor::Null => None,
+                other => Some(money(other, &f("credit_amount"))?),
+            };
+            if amount.as_ref().is_some_and(|a| a.currency != fee.currency) {
+                return Err(VerdictError::InvalidField {
+                    field: f("credit_amount"),
+                    expected: "an amount in the fee's currency",
+                });
+            }
+            (Some(fee), amount)
+        }
+        (None, Some(_)) => return Err(VerdictError::MissingField { field: f("fee") }),
+        (Some(_), None) => {
+            return Err(VerdictError::MissingField {
+                field: f("credit_amount"),
+            })
+        }
+    };
+    let uptime_field = f(measure.key());
+    let uptime_text = text(uptime, &uptime_field)?;
     let uptime_ppm = parse_percent(uptime_text)
         .ok()
         .filter(|&u| format_percent3(u) == uptime_text)
         .ok_or_else(|| VerdictError::InvalidField {
-            field: f("uptime"),
+            field: uptime_field.clone(),
             expected: "a percentage with exactly three decimals such as \"99.653%\"",
         })?;
     let credit_ppm = match credit {
@@ -467,6 +556,7 @@ fn sla_period(c: &Cbor, p: &str) -> Result<SlaPeriod, VerdictError> {
     Ok(SlaPeriod {
         rule: text(rule, &f("rule"))?.to_owned(),
         period: text(period, &f("period"))?.to_owned(),
+        measure,
         uptime_ppm,
         target_ppm: percent(target, &f("target"))?,
         breached: breached
@@ -476,6 +566,8 @@ fn sla_period(c: &Cbor, p: &str) -> Result<SlaPeriod, VerdictError> {
                 expected: "a bool",
             })?,
         credit_ppm,
+        fee,
+        credit_amount,
     })
 }
 
@@ -740,6 +832,9 @@ mod tests {
                 target_ppm: 999_000,
                 breached: true,
                 credit_ppm: Some(100_000),
+                measure: SlaMeasure::Uptime,
+                fee: None,
+                credit_amount: None,
             }],
             totals: Totals {
                 external: 1,

@@ -32,7 +32,7 @@ impl std::fmt::Display for Need {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Need::Seq(s) => write!(f, "seq {s}"),
-            Need::Span(a, b) => write!(f, "seqs {a}..={b} without a gap"),
+            Need::Span(a, b) => write!(f, "seqs {a}-{b} without a gap"),
             Need::Through(s, t) => write!(
                 f,
                 "every event from seq {s} to one at or after {}",
@@ -310,7 +310,7 @@ pub(crate) fn not_reproduced(want: &Incident, got: &Verdict) -> String {
 
 pub(crate) fn show_ranges(r: &[SeqRange]) -> String {
     r.iter()
-        .map(|r| format!("{}..={}", r.first, r.end.saturating_sub(1)))
+        .map(|r| format!("{}-{}", r.first, r.end.saturating_sub(1)))
         .collect::<Vec<_>>()
         .join(", ")
 }

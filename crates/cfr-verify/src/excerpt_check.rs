@@ -422,7 +422,7 @@ pub(crate) fn verify_excerpt(
                         c.fail(
                             "range-proof-invalid",
                             format!(
-                                "seqs {}..={}: {e}",
+                                "seqs {}-{}: {e}",
                                 r.range.first,
                                 r.range.end.saturating_sub(1)
                             ),

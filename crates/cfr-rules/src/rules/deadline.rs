@@ -5,9 +5,12 @@
 //! earliest still-open trigger with the same match values (an open trigger
 //! earlier than it would have taken it first).
 
+use super::availability::{credit_text, period_of, row};
 use super::{bump, holds, show, Outcome, Raw, Span};
-use crate::plan::DeadlineCfg;
-use cfr_model::time::{format_duration, format_rfc3339};
+use crate::plan::{DeadlineCfg, SlaCfg};
+use crate::verdict::{Incident, Party, SlaMeasure, SlaPeriod};
+use cfr_model::time::{format_duration_human as format_duration, format_rfc3339};
+use cfr_model::time::{format_percent, format_percent3};
 use cfr_model::{Event, Value};
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, VecDeque};
@@ -96,6 +99,8 @@ pub(crate) struct DeadlineState {
     checked: u64,
     fulfilled: u64,
     raw: Vec<Raw>,
+    /// With an `sla`: triggers fulfilled, by the start of their period.
+    met: BTreeMap<i64, u64>,
 }
 
 impl DeadlineState {
@@ -112,7 +117,15 @@ impl DeadlineState {
             checked: 0,
             fulfilled: 0,
             raw: Vec::new(),
+            met: BTreeMap::new(),
         }
+    }
+
+    /// The rule's service level and its fulfilled triggers per period
+    /// (call before [`DeadlineState::finish`]).
+    pub fn take_sla(&mut self) -> Option<(SlaCfg, BTreeMap<i64, u64>)> {
+        let sla = self.cfg.sla.take()?;
+        Some((sla, std::mem::take(&mut self.met)))
     }
 
     pub fn trigger(&mut self, ev: &Event) {
@@ -187,6 +200,10 @@ impl DeadlineState {
         };
         if !late && passes_ok {
             bump(&mut self.fulfilled);
+            if let Some(sla) = &cfg.sla {
+                let start = period_of(sla.period, t.time).0;
+                bump(self.met.entry(start).or_default());
+            }
             return;
         }
         let head = format!(
@@ -229,6 +246,7 @@ impl DeadlineState {
             checked,
             fulfilled,
             mut raw,
+            ..
         } = self;
         let mut pending = 0u64;
         let last = span.last.map(|(t, _)| t);
@@ -287,4 +305,82 @@ fn label(kind: &str, key: &[Value]) -> String {
         s.push_str(&show(v));
     }
     s
+}
+
+/// The service level of a deadline rule with an `sla`: per period, from
+/// the one holding the log's first event to the one holding its last, the
+/// share of deadlines met, `fulfilled / (fulfilled + provider incidents)`
+/// (pending triggers and incidents attributed to anyone else left out),
+/// and an `sla_breach` per period below the target. `incidents` are the
+/// rule's attributed incidents.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn sla(
+    sla: &SlaCfg,
+    met: &BTreeMap<i64, u64>,
+    span: &Span,
+    rule: &str,
+    clause: &str,
+    debtor: Party,
+    incidents: &[Incident],
+) -> (Vec<SlaPeriod>, Vec<Incident>) {
+    let mut periods = Vec::new();
+    let mut breaches = Vec::new();
+    let (Some((first, _)), Some((last, _))) = (span.first, span.last) else {
+        return (periods, breaches);
+    };
+    // Provider incidents by the start of their trigger's period.
+    let mut against: BTreeMap<i64, Vec<&Incident>> = BTreeMap::new();
+    for i in incidents.iter().filter(|i| i.party == Party::Provider) {
+        against
+            .entry(period_of(sla.period, i.from).0)
+            .or_default()
+            .push(i);
+    }
+    let mut at = first;
+    loop {
+        let (start, end, label) = period_of(sla.period, at);
+        let fulfilled = met.get(&start).copied().unwrap_or(0);
+        let bad = against.get(&start).map_or(&[][..], |v| v.as_slice());
+        let counted = u128::from(fulfilled) + bad.len() as u128;
+        // No counted trigger: 100 %.
+        let level = (u128::from(fulfilled) * 1_000_000)
+            .checked_div(counted)
+            .map_or(1_000_000, |l| u32::try_from(l).unwrap_or(1_000_000));
+        let (row, credit, amount) = row(sla, SlaMeasure::Met, rule, label.clone(), level);
+        if row.breached {
+            let mut evidence: Vec<u64> = bad
+                .iter()
+                .flat_map(|i| i.evidence.iter().copied())
+                .collect();
+            evidence.sort_unstable();
+            evidence.dedup();
+            breaches.push(Incident {
+                rule: rule.to_owned(),
+                clause: clause.to_owned(),
+                kind: "sla_breach".to_owned(),
+                party: debtor,
+                debtor,
+                excuse: None,
+                from: start,
+                until: end,
+                evidence,
+                excused_by: None,
+                explanation: format!(
+                    "{} of deadlines met in period {label} ({fulfilled} met of {counted} counted; \
+                     {} late, missing or erroneous results the provider is at fault for) is below \
+                     the {} target; {}",
+                    format_percent3(level),
+                    bad.len(),
+                    format_percent(sla.target_ppm),
+                    credit_text(sla, credit, &amount)
+                ),
+            });
+        }
+        periods.push(row);
+        if end > last || end == i64::MAX {
+            break;
+        }
+        at = end;
+    }
+    (periods, breaches)
 }

@@ -4,7 +4,7 @@
 use super::{bump, Outcome, Raw, Span};
 use crate::plan::HeartbeatCfg;
 use crate::verdict::Party;
-use cfr_model::time::{format_duration, format_rfc3339};
+use cfr_model::time::{format_duration_human as format_duration, format_rfc3339};
 use cfr_model::Event;
 
 pub(crate) struct HeartbeatState {

@@ -7,7 +7,7 @@
 
 use super::{bump, holds, Outcome, Raw};
 use crate::plan::RateCfg;
-use cfr_model::time::{format_duration, format_rfc3339};
+use cfr_model::time::{format_duration_human as format_duration, format_rfc3339};
 use cfr_model::Event;
 use std::collections::VecDeque;
 

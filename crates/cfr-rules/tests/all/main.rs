@@ -5,4 +5,6 @@ mod edges;
 mod golden;
 mod jsonl;
 mod props;
+mod published;
+mod sla;
 mod util;
