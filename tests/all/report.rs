@@ -37,7 +37,10 @@ fn the_report_is_deterministic_and_bound_to_the_file() {
     let (r1, r2) = (dir.path().join("r1.html"), dir.path().join("r2.html"));
     let (code, out, err) = report(&b, &r1);
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("INTACT (integrity and signatures hold"), "{out}");
+    assert!(
+        out.contains("INTACT (integrity and signatures hold"),
+        "{out}"
+    );
     let (code, _, err) = report(&b, &r2);
     assert_eq!(code, 0, "{err}");
     let (a, c) = (

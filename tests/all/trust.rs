@@ -108,7 +108,9 @@ fn the_sample_is_verified_under_its_policy_and_only_intact_without_every_pin() {
         &key("user"),
     ]));
     assert!(
-        out.contains("Result    INTACT (integrity and signatures hold; missing: keys not pinned: grid)"),
+        out.contains(
+            "Result    INTACT (integrity and signatures hold; missing: keys not pinned: grid)"
+        ),
         "{out}"
     );
     // Pinned on the command line, the attestor makes it verified.
@@ -226,10 +228,8 @@ fn every_mismatching_pin_fails_with_key_pin_mismatch_naming_the_role() {
     // Each bundle with only the pins that apply to it (5 for the
     // witness's contract, the sample's four and the regulator for the other).
     let for_bundle = |i: usize, a: Vec<String>| -> (PathBuf, Vec<String>) {
-        let pairs: Vec<(String, String)> = a
-            .chunks(2)
-            .map(|c| (c[0].clone(), c[1].clone()))
-            .collect();
+        let pairs: Vec<(String, String)> =
+            a.chunks(2).map(|c| (c[0].clone(), c[1].clone())).collect();
         let (b, skip) = if i == 5 {
             (b_r.clone(), "--witness-key")
         } else {
@@ -250,9 +250,16 @@ fn every_mismatching_pin_fails_with_key_pin_mismatch_naming_the_role() {
         assert_eq!((code, j["intact"].as_bool()), (0, Some(true)), "{raw}");
         assert!(!raw.contains("key-pin-mismatch"), "{raw}");
     }
-    for (i, role) in ["recorder", "provider", "user", "grid", "witness acme-witness", "regulator"]
-        .iter()
-        .enumerate()
+    for (i, role) in [
+        "recorder",
+        "provider",
+        "user",
+        "grid",
+        "witness acme-witness",
+        "regulator",
+    ]
+    .iter()
+    .enumerate()
     {
         let (b, a) = for_bundle(i, args(Some(i)));
         let a: Vec<&str> = a.iter().map(String::as_str).collect();
@@ -284,7 +291,11 @@ fn a_pin_for_a_role_the_contract_lacks_is_a_usage_error() {
     // The same from a trust file.
     let dir = tempfile::tempdir().expect("tempdir");
     let t = dir.path().join("trust.toml");
-    std::fs::write(&t, format!("[keys.attestors]\ncarrier = \"{}\"\n", key("grid"))).expect("w");
+    std::fs::write(
+        &t,
+        format!("[keys.attestors]\ncarrier = \"{}\"\n", key("grid")),
+    )
+    .expect("w");
     let (code, _, err) = run(cfr().arg("verify").arg(&b).arg("--trust").arg(&t));
     assert_eq!(code, 2, "{err}");
 }
@@ -296,7 +307,10 @@ fn trust_files_take_key_paths_and_name_the_line_of_what_is_wrong() {
     let b = sample_bundle();
     for (text, want) in [
         ("[keys]\nrecorder = \"x.pub\"\n", "line 2, keys.recorder"),
-        ("[keys]\nrecorder = \"ed25519:AAAA\"\n", "line 2, keys.recorder"),
+        (
+            "[keys]\nrecorder = \"ed25519:AAAA\"\n",
+            "line 2, keys.recorder",
+        ),
         ("[keys]\nrecordr = \"ed25519:AAAA\"\n", "line 2"),
         ("[requires]\ncontract_agreed = true\n", "line 1"),
         ("[require]\ncontract_agred = true\n", "line 2"),
@@ -368,11 +382,15 @@ fn every_unmet_requirement_fails_with_its_own_code() {
         .map(|m| m.as_str().unwrap_or("").to_owned())
         .collect();
     assert!(
-        missing.iter().any(|m| m == "150 provider events not attributed (first at seq 0)"),
+        missing
+            .iter()
+            .any(|m| m == "150 provider events not attributed (first at seq 0)"),
         "{missing:?}"
     );
     assert!(
-        missing.iter().any(|m| m == "50 user events not attributed (first at seq 1)"),
+        missing
+            .iter()
+            .any(|m| m == "50 user events not attributed (first at seq 1)"),
         "{missing:?}"
     );
     assert!(
@@ -391,7 +409,10 @@ fn every_unmet_requirement_fails_with_its_own_code() {
         assert_eq!(code, 1, "{require}: {raw}");
         let c = &j["checks"][check - 1];
         assert_eq!(c["status"], "fail", "{require}: {c}");
-        assert!(c["failures"].to_string().contains(code_want), "{require}: {c}");
+        assert!(
+            c["failures"].to_string().contains(code_want),
+            "{require}: {c}"
+        );
     }
 }
 
@@ -428,10 +449,16 @@ fn a_contract_requiring_attribution_fails_unattributed_events() {
     assert_eq!(code, 0, "{o}{e}");
     let r = verify_path(&out);
     let c = r.check(cfr_verify::verify::CheckId::EventSignatures);
-    let details: Vec<_> = c.failures().iter().map(|f| (f.code.as_str(), &f.detail)).collect();
+    let details: Vec<_> = c
+        .failures()
+        .iter()
+        .map(|f| (f.code.as_str(), &f.detail))
+        .collect();
     assert!(
-        details.iter().any(|(code, d)| *code == "events-not-attributed"
-            && d.starts_with("2,221 provider events not attributed (first at seq 0)")),
+        details
+            .iter()
+            .any(|(code, d)| *code == "events-not-attributed"
+                && d.starts_with("2,221 provider events not attributed (first at seq 0)")),
         "{details:?}"
     );
 }
@@ -567,7 +594,11 @@ fn event_submit_makes_submissions_that_seal_checks() {
         child.wait_with_output().expect("wait")
     };
     let out = submit("user", user_events);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let signed = String::from_utf8(out.stdout).expect("utf8");
     assert!(signed.starts_with("{\"submission\":{"), "{signed}");
     assert_eq!(signed.lines().count(), 3);
