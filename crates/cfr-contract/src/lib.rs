@@ -98,8 +98,8 @@ mod toml_doc;
 pub use error::{ContractError, EventError, Position, PredicateError, PredicateErrorKind, Problem};
 pub use model::{
     Access, AttrSpec, Availability, Contract, CreditTier, Deadline, DeadlineSla, Debtor, Emitter,
-    EventSpec, Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Measure, Money, Parties, Party,
-    Period, Permit, Rate, Read, Rule, RuleKind, Term, FORMAT,
+    EventSpec, Evidence, Excuse, ExcuseSource, Forbid, Heartbeat, Integrity, Measure, Money,
+    Parties, Party, Period, Permit, Rate, Read, Rule, RuleKind, Term, FORMAT, MAX_SLA_PERIODS,
 };
 pub use predicate::{CmpOp, Predicate};
 pub use summary::summary;

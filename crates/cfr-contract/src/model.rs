@@ -552,7 +552,37 @@ pub enum ExcuseSource {
     },
 }
 
+/// Most service-level periods one rule may judge: a log (or a term)
+/// spanning more periods than this is refused, so that a hostile contract
+/// (`period = "1ns"`) or a hostile log (an event dated centuries later)
+/// cannot make the verdict unbounded. A year of one-minute periods is
+/// 525,600.
+pub const MAX_SLA_PERIODS: i64 = 1_000_000;
+
+impl Period {
+    /// The shortest length of one period, ns (28 days for a month).
+    pub fn min_ns(self) -> i64 {
+        match self {
+            Period::Month => 28 * 86_400 * 1_000_000_000,
+            Period::Every(ns) => ns.max(1),
+        }
+    }
+}
+
 impl Contract {
+    /// The shortest service-level period of any rule, ns, if any rule has
+    /// one (availability rules always do; deadline rules with `sla`).
+    pub fn min_sla_period_ns(&self) -> Option<i64> {
+        self.rules
+            .iter()
+            .filter_map(|r| match &r.kind {
+                RuleKind::Availability(a) => Some(a.period.min_ns()),
+                RuleKind::Deadline(d) => d.sla.as_ref().map(|s| s.period.min_ns()),
+                _ => None,
+            })
+            .min()
+    }
+
     /// The key of an actor: `provider`, `user`, `recorder` or an attestor id.
     pub fn party_key(&self, actor: &str) -> Option<&PublicKey> {
         self.party(actor).map(|p| &p.key)

@@ -386,6 +386,26 @@ pub(crate) fn contract<D: Doc>(doc: &D) -> R<Contract> {
                     },
                 );
             }
+            let periods = rules
+                .iter()
+                .filter_map(|r| match &r.kind {
+                    RuleKind::Availability(a) => Some(a.period.min_ns()),
+                    RuleKind::Deadline(d) => d.sla.as_ref().map(|s| s.period.min_ns()),
+                    _ => None,
+                })
+                .min()
+                .map_or(0, |p| (until.saturating_sub(from)) / p);
+            if periods > MAX_SLA_PERIODS {
+                return fail(
+                    t.span_of("until"),
+                    t.at("until"),
+                    Problem::OutOfRange {
+                        expected:
+                            "a term of at most 1,000,000 of the shortest service-level period",
+                        found: format!("{periods} periods"),
+                    },
+                );
+            }
             Some(Term { from, until })
         }
     };

@@ -60,6 +60,8 @@ pub struct Engine {
     attestors: BTreeSet<String>,
     hooks: Hooks,
     span: Span,
+    /// The shortest service-level period, ns, if any rule has one.
+    min_period: Option<i64>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -107,6 +109,7 @@ impl Engine {
             attestors: plan.attestors,
             hooks: plan.hooks,
             span: Span::default(),
+            min_period: contract.min_sla_period_ns(),
         }
     }
 
@@ -143,6 +146,15 @@ impl Engine {
                 if let RuleState::Heartbeat(h) = s {
                     h.start(ev);
                 }
+            }
+        }
+        if let (Some(p), Some((first, _))) = (self.min_period, self.span.first) {
+            let periods = ev.time.saturating_sub(first) / p;
+            if periods > cfr_contract::MAX_SLA_PERIODS {
+                return Err(EngineError::TooManyPeriods {
+                    seq: ev.seq,
+                    periods,
+                });
             }
         }
         self.span.last = Some((ev.time, ev.seq));

@@ -30,6 +30,14 @@ pub enum EngineError {
         /// The previous event's time.
         previous: i64,
     },
+    /// The log spans more service-level periods than a verdict may judge
+    /// ([`cfr_contract::MAX_SLA_PERIODS`]).
+    TooManyPeriods {
+        /// The event that reaches beyond.
+        seq: u64,
+        /// Periods from the first event to it.
+        periods: i64,
+    },
 }
 
 impl fmt::Display for EngineError {
@@ -47,6 +55,11 @@ impl fmt::Display for EngineError {
                 "time goes backwards at seq {seq}: {} is before the previous event's {}",
                 cfr_model::time::format_rfc3339(*time),
                 cfr_model::time::format_rfc3339(*previous)
+            ),
+            EngineError::TooManyPeriods { seq, periods } => write!(
+                f,
+                "seq {seq} lies {periods} service-level periods after the first event; a verdict judges at most {}",
+                cfr_contract::MAX_SLA_PERIODS
             ),
         }
     }

@@ -516,3 +516,57 @@ proptest! {
         prop_assert!(v.incidents.is_empty());
     }
 }
+
+/// A hostile contract or log cannot make the verdict unbounded: a service
+/// level has one row per period, so a term, or a log, spanning more than
+/// `MAX_SLA_PERIODS` periods is refused with an error that says so, not
+/// answered with a verdict of millions of rows.
+#[test]
+fn a_term_or_a_log_spanning_too_many_periods_is_refused() {
+    let body = r#"
+[events.response]
+by = "provider"
+attrs = { id = "text", status = "int" }
+[[rules]]
+id = "up"
+clause = "x"
+type = "availability"
+party = "provider"
+event = "response"
+failed = "status >= 500"
+window = "1m"
+down_when = "50%"
+period = "1m"
+target = "99%"
+"#;
+    let with_term = |until: &str| {
+        format!(
+            "{}[term]\nfrom = \"2026-01-01T00:00:00Z\"\nuntil = \"{until}\"\n",
+            contract_toml(body)
+        )
+    };
+    // A year of one-minute periods (525,600) is judged...
+    assert!(Contract::from_toml(&with_term("2027-01-01T00:00:00Z")).is_ok());
+    // ... ten years of them (5,258,880) are refused, naming the field.
+    let err = Contract::from_toml(&with_term("2036-01-01T00:00:00Z"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("term.until") && err.contains("1,000,000"),
+        "{err}"
+    );
+    // Without a term, an event ten years after the first is refused by
+    // the engine, naming its seq.
+    let c = Contract::from_toml(&contract_toml(body)).unwrap();
+    let events = log(vec![
+        resp(t("2026-01-01T00:00:00Z"), 200),
+        resp(t("2036-01-01T00:00:00Z"), 200),
+    ]);
+    let mut engine = cfr_rules::Engine::new(&c);
+    engine.push(&events[0]).unwrap();
+    let e = engine.push(&events[1]).unwrap_err().to_string();
+    assert!(
+        e.starts_with("seq 1 lies 5258880 service-level periods"),
+        "{e}"
+    );
+}

@@ -11,7 +11,13 @@ pub const MS: i64 = 1_000_000;
 /// A contract with the standard parties (attestor `grid`) and `body`
 /// (events, rules, excuses).
 pub fn contract(body: &str) -> Contract {
-    let text = format!(
+    let text = contract_toml(body);
+    Contract::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+}
+
+/// The TOML of [`contract`]: the test parties, then `body`.
+pub fn contract_toml(body: &str) -> String {
+    format!(
         r#"format = "cfr-contract/1"
 id = "test"
 title = "Test"
@@ -22,8 +28,7 @@ recorder = {{ name = "R", key = "{KEY}" }}
 [parties.attestors]
 grid = {{ name = "Grid", key = "{KEY}" }}
 {body}"#
-    );
-    Contract::from_toml(&text).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    )
 }
 
 /// 2026-03-02T10:00:00Z plus `offset` ns.
