@@ -40,7 +40,7 @@
 //! # let recorder_key = cfr_model::keys::read_signing_key(&sample.join("keys/recorder.key"))?;
 //! # let jsonl = std::fs::read_to_string(sample.join("events.jsonl"))?;
 //! # let mut importer = cfr_bundle_format::import::Importer::new(&contract);
-//! # let events: Vec<_> = jsonl.lines().take(200).map(|l| importer.line(l))
+//! # let events: Vec<_> = jsonl.lines().filter(|l| !l.starts_with("{\"submission\"")).take(200).map(|l| importer.line(l))
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
@@ -169,7 +169,7 @@
 //! # let recorder_key = cfr_model::keys::read_signing_key(&sample.join("keys/recorder.key"))?;
 //! # let jsonl = std::fs::read_to_string(sample.join("events.jsonl"))?;
 //! # let mut importer = cfr_bundle_format::import::Importer::new(&contract);
-//! # let events: Vec<_> = jsonl.lines().take(200).map(|l| importer.line(l))
+//! # let events: Vec<_> = jsonl.lines().filter(|l| !l.starts_with("{\"submission\"")).take(200).map(|l| importer.line(l))
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
@@ -210,7 +210,7 @@
 //! # let recorder_key = cfr_model::keys::read_signing_key(&sample.join("keys/recorder.key"))?;
 //! # let jsonl = std::fs::read_to_string(sample.join("events.jsonl"))?;
 //! # let mut importer = cfr_bundle_format::import::Importer::new(&contract);
-//! # let events: Vec<_> = jsonl.lines().take(200).map(|l| importer.line(l))
+//! # let events: Vec<_> = jsonl.lines().filter(|l| !l.starts_with("{\"submission\"")).take(200).map(|l| importer.line(l))
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
@@ -275,7 +275,7 @@
 //! # let recorder_key = cfr_model::keys::read_signing_key(&sample.join("keys/recorder.key"))?;
 //! # let jsonl = std::fs::read_to_string(sample.join("events.jsonl"))?;
 //! # let mut importer = cfr_bundle_format::import::Importer::new(&contract);
-//! # let events: Vec<_> = jsonl.lines().take(200).map(|l| importer.line(l))
+//! # let events: Vec<_> = jsonl.lines().filter(|l| !l.starts_with("{\"submission\"")).take(200).map(|l| importer.line(l))
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
