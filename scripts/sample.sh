@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 cargo build --locked --quiet --bin cfr-bundle
 bin=${CARGO_TARGET_DIR:-target}/debug/cfr-bundle
 s=samples/storage-month
-"$bin" seal --contract "$s/contract.toml" --events "$s/events.jsonl" \
+"$bin" seal "$s/events.jsonl" --contract "$s/contract.toml" \
   --key "$s/keys/recorder.key" -o "$s/evidence.cfr.new"
 mv "$s/evidence.cfr.new" "$s/evidence.cfr"
 "$bin" verify "$s/evidence.cfr" \

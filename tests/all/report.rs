@@ -145,7 +145,6 @@ fn text_from_the_bundle_is_escaped() {
         .arg("seal")
         .arg("--contract")
         .arg(&contract_path)
-        .arg("--events")
         .arg(&events_path)
         .arg("--key")
         .arg(s.join("keys/recorder.key"))
