@@ -42,8 +42,8 @@ run_timed() { # label, command...
 }
 
 echo "N = $N events, $(wc -c < "$w/events.jsonl") bytes of JSON Lines; $(nproc) cores; medians of $R runs"
-run_timed "seal (no analyzer)" "$bin" seal --contract "$w/contract.toml" --events "$w/events.jsonl" --key "$w/keys/recorder.key" --no-analyzer -o "$w/plain.cfr"
-run_timed "seal (analyzer)" "$bin" seal --contract "$w/contract.toml" --events "$w/events.jsonl" --key "$w/keys/recorder.key" -o "$w/e.cfr"
+run_timed "seal (no analyzer)" "$bin" seal "$w/events.jsonl" --contract "$w/contract.toml" --key "$w/keys/recorder.key" --no-analyzer -o "$w/plain.cfr"
+run_timed "seal (analyzer)" "$bin" seal "$w/events.jsonl" --contract "$w/contract.toml" --key "$w/keys/recorder.key" -o "$w/e.cfr"
 run_timed "verify (analyzer replay)" "$bin" verify "$w/e.cfr"
 run_timed "verify --native" "$bin" verify "$w/e.cfr" --native
 mkdir -p "$w/x" && tar -xf "$w/e.cfr" -C "$w/x"

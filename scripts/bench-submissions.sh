@@ -26,7 +26,7 @@ mkdir -p "$w/keys"
 "$gen" events "$N" 7 --submissions "$B" >"$w/signed.jsonl"
 subs=$(grep -c '^{"submission"' "$w/signed.jsonl")
 for v in plain signed; do
-	"$bin" seal --contract "$w/contract.toml" --events "$w/$v.jsonl" \
+	"$bin" seal "$w/$v.jsonl" --contract "$w/contract.toml" \
 		--key "$w/keys/recorder.key" -o "$w/$v.cfr" >/dev/null
 	mkdir -p "$w/x-$v"
 	tar -xf "$w/$v.cfr" -C "$w/x-$v"

@@ -36,7 +36,7 @@ step() { # label, command...
 }
 
 echo "N = $N events with a flood of $F never-answered requests"
-step "seal (analyzer)" "$bin" seal --contract "$w/contract.toml" --events "$w/events.jsonl" \
+step "seal (analyzer)" "$bin" seal "$w/events.jsonl" --contract "$w/contract.toml" \
 	--key "$w/keys/recorder.key" -o "$w/e.cfr"
 step "verify (replay)" "$bin" verify "$w/e.cfr" --json
 mkdir -p "$w/x"

@@ -7,7 +7,7 @@ cd "$(dirname "$0")/.."
 cargo build --locked --quiet --bin cfr-bundle
 bin=${CARGO_TARGET_DIR:-target}/debug/cfr-bundle
 s=samples/storage-month
-"$bin" seal --contract "$s/contract.toml" --events "$s/events.jsonl" \
+"$bin" seal "$s/events.jsonl" --contract "$s/contract.toml" \
   --contract-sig "$s/contract.provider.sig" --contract-sig "$s/contract.user.sig" \
   --key "$s/keys/recorder.key" -o "$s/evidence.cfr.new"
 mv "$s/evidence.cfr.new" "$s/evidence.cfr"

@@ -28,19 +28,21 @@ pub enum LogCmd {
         contract: PathBuf,
     },
     /// Append events (JSON Lines of {id?, kind, actor, attrs, sig?}), to a
-    /// running recorder (--url) or to a log no recorder is serving (--dir).
-    /// Lines without an id get `<file digest>-<line>`, so re-running the
-    /// same file appends nothing twice. Prints one receipt per event.
-    #[command(group(clap::ArgGroup::new("target").required(true).args(["url", "dir"])))]
+    /// running recorder (--url) or to a log directory no recorder is
+    /// serving (DIR). Lines without an id get `<file digest>-<line>`, so
+    /// re-running the same file appends nothing twice. Prints one receipt
+    /// per event.
     Append {
         /// The events file (`-` for standard input).
         events: PathBuf,
-        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
-        #[arg(long, conflicts_with = "dir")]
-        url: Option<String>,
-        /// A log directory.
-        #[arg(long)]
+        /// A log directory no recorder is serving.
         dir: Option<PathBuf>,
+        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
+        #[arg(long, conflicts_with_all = ["dir", "dir_flag"])]
+        url: Option<String>,
+        /// The log directory, spelt as before (`--dir DIR`); hidden.
+        #[arg(long = "dir", hide = true, conflicts_with = "dir")]
+        dir_flag: Option<PathBuf>,
         /// Events per request.
         #[arg(long, default_value_t = 1000)]
         batch: usize,
@@ -65,16 +67,20 @@ pub enum LogCmd {
         #[arg(long, default_value = "10s")]
         body_timeout: String,
     },
-    /// Sign a checkpoint now and print it (a C2SP signed note).
-    #[command(group(clap::ArgGroup::new("target").required(true).args(["url", "dir"])))]
+    /// Sign a checkpoint now and print it (a C2SP signed note), for a
+    /// running recorder (--url) or a log directory no recorder is serving
+    /// (DIR, with --key).
     Checkpoint {
-        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
-        #[arg(long, conflicts_with = "dir")]
-        url: Option<String>,
-        /// A log directory no recorder is serving.
-        #[arg(long, requires = "key")]
+        /// A log directory no recorder is serving (with --key).
+        #[arg(requires = "key")]
         dir: Option<PathBuf>,
-        /// The recorder's private key (with --dir).
+        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
+        #[arg(long, conflicts_with_all = ["dir", "dir_flag", "key"])]
+        url: Option<String>,
+        /// The log directory, spelt as before (`--dir DIR`); hidden.
+        #[arg(long = "dir", hide = true, requires = "key", conflicts_with = "dir")]
+        dir_flag: Option<PathBuf>,
+        /// The recorder's private key (with DIR).
         #[arg(long)]
         key: Option<PathBuf>,
     },
@@ -95,12 +101,14 @@ pub enum LogCmd {
         #[arg(long, num_args = 2, value_names = ["OLD", "NEW"])]
         consistency: Vec<PathBuf>,
         /// A recorder's URL (for --seq; `http://127.0.0.1:7878`, or `host:port`).
-        #[arg(long, conflicts_with = "dir")]
+        #[arg(long, conflicts_with_all = ["dir", "dir_flag"])]
         url: Option<String>,
-        /// A log directory (for --seq; or the contract whose recorder key
-        /// checks --consistency).
-        #[arg(long)]
+        /// A log directory (for --seq; or the log whose contract's recorder
+        /// key checks --consistency).
         dir: Option<PathBuf>,
+        /// The log directory, spelt as before (`--dir DIR`); hidden.
+        #[arg(long = "dir", hide = true, conflicts_with = "dir")]
+        dir_flag: Option<PathBuf>,
         /// Pin the recorder key (`ed25519:...` or a key file).
         #[arg(long)]
         recorder_key: Option<String>,
@@ -131,6 +139,15 @@ pub enum LogCmd {
         /// Embed no analyzer (the native engine's verdict is stored).
         #[arg(long)]
         no_analyzer: bool,
+        /// A contract signature by the provider or the user (repeatable).
+        #[arg(long = "contract-sig")]
+        contract_sig: Vec<PathBuf>,
+        /// A regulator's certificate over the analyzer's digest.
+        #[arg(long = "analyzer-cert")]
+        analyzer_cert: Option<PathBuf>,
+        /// Decompressed bytes per event chunk.
+        #[arg(long, default_value_t = cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES)]
+        chunk_bytes: usize,
     },
     /// Move a corrupt tail aside into quarantine/ (never deletes) so the
     /// log opens again. Moves only records that were never acknowledged
@@ -169,8 +186,9 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             events,
             url,
             dir,
+            dir_flag,
             batch,
-        } => append(&events, url, dir, batch.max(1)),
+        } => append(&events, url, dir.or(dir_flag), batch.max(1)),
         LogCmd::Serve {
             dir,
             key,
@@ -232,7 +250,13 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             })?;
             Ok(0)
         }
-        LogCmd::Checkpoint { url, dir, key } => {
+        LogCmd::Checkpoint {
+            url,
+            dir,
+            dir_flag,
+            key,
+        } => {
+            let dir = dir.or(dir_flag);
             if let Some(url) = url {
                 let mut c = Client::new(url);
                 return match c.sign_checkpoint() {
@@ -244,7 +268,8 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 };
             }
             let (Some(dir), Some(key)) = (dir, key) else {
-                return Err(anyhow!("give --url, or --dir and --key"));
+                eprintln!("cfr-bundle: log checkpoint needs a running recorder's --url URL, or a log directory: log checkpoint DIR --key KEY");
+                return Ok(2);
             };
             let key = crate::read_private_key(&key)?;
             let r = Recorder::open(
@@ -263,8 +288,10 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             consistency,
             url,
             dir,
+            dir_flag,
             recorder_key,
         } => {
+            let dir = dir.or(dir_flag);
             if let [old, new] = consistency.as_slice() {
                 return prove_bundles(old, new, dir.as_deref(), recorder_key.as_deref());
             }
@@ -281,7 +308,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                     Err(e) => client_failure(&e),
                 };
             }
-            let dir = dir.ok_or_else(|| anyhow!("give --url or --dir"))?;
+            let dir = dir.ok_or_else(|| anyhow!("give --url or a log directory"))?;
             let r = Recorder::open(&dir, RecorderOptions::default())?;
             let cp = r.checkpoint();
             let size = size
@@ -314,8 +341,15 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             until,
             analyzer,
             no_analyzer,
+            contract_sig,
+            analyzer_cert,
+            chunk_bytes,
         } => {
             let key = crate::read_private_key(&key)?;
+            let read =
+                |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
+            let contract_sigs = contract_sig.iter().map(read).collect::<Result<Vec<_>>>()?;
+            let analyzer_cert = analyzer_cert.as_ref().map(read).transpose()?;
             let prefix = match (size, until) {
                 (Some(n), _) => Prefix::Size(n),
                 (None, Some(t)) => Prefix::Until(
@@ -345,8 +379,10 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 analyzer,
                 run_analyzer,
                 native_verdict: true,
-                chunk_bytes: cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES,
+                chunk_bytes,
                 prefix,
+                contract_sigs,
+                analyzer_cert,
             };
             let bar = crate::progress_bar("sealing");
             let mut tick = |done: u64, total: u64| {
@@ -441,6 +477,10 @@ fn with_id(line: &str, prefix: &str, number: usize) -> String {
 }
 
 fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize) -> Result<u8> {
+    if url.is_none() && dir.is_none() {
+        eprintln!("cfr-bundle: log append needs a log directory (log append FILE DIR) or a running recorder's --url URL");
+        return Ok(2);
+    }
     let text = if events.as_os_str() == "-" {
         let mut s = String::new();
         std::io::Read::read_to_string(&mut std::io::stdin(), &mut s)?;
@@ -497,7 +537,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
         say_already_in_log(total, again);
         return Ok(0);
     }
-    let dir = dir.ok_or_else(|| anyhow!("give --url or --dir"))?;
+    let dir = dir.ok_or_else(|| anyhow!("give --url or a log directory"))?;
     let r = Recorder::open(&dir, RecorderOptions::default())?;
     let subs =
         match cfr_recorder::submission::parse_jsonl(r.contract(), lines.join("\n").as_bytes()) {

@@ -49,12 +49,15 @@ enum Command {
     Event(EventCmd),
     /// Seal a JSON Lines event log into a bundle.
     Seal {
+        /// The events (JSON Lines; `-` for standard input).
+        #[arg(required_unless_present = "events_flag")]
+        events: Option<PathBuf>,
+        /// The events, spelt as before (`--events F`); hidden.
+        #[arg(long = "events", hide = true, conflicts_with = "events")]
+        events_flag: Option<PathBuf>,
         /// The contract (TOML).
         #[arg(long)]
         contract: PathBuf,
-        /// The events (JSON Lines; `-` for standard input).
-        #[arg(long)]
-        events: PathBuf,
         /// The recorder's private key (PKCS#8 PEM).
         #[arg(long)]
         key: PathBuf,
@@ -112,6 +115,10 @@ enum Command {
         output: PathBuf,
         #[command(flatten)]
         pins: Pins,
+        /// Verify the bundle replaying this analyzer module instead of the
+        /// bundled one.
+        #[arg(long, conflicts_with = "native")]
+        analyzer: Option<PathBuf>,
         /// Verify the bundle with the rule engine built into this release
         /// instead of replaying its analyzer.
         #[arg(long)]
@@ -150,12 +157,15 @@ enum Command {
     },
     /// Replay a contract's rules over a JSON Lines log and print the verdict.
     Analyze {
+        /// The events (JSON Lines; `-` for standard input).
+        #[arg(required_unless_present = "events_flag")]
+        events: Option<PathBuf>,
+        /// The events, spelt as before (`--events F`); hidden.
+        #[arg(long = "events", hide = true, conflicts_with = "events")]
+        events_flag: Option<PathBuf>,
         /// The contract (TOML).
         #[arg(long)]
         contract: PathBuf,
-        /// The events (JSON Lines; `-` for standard input).
-        #[arg(long)]
-        events: PathBuf,
         /// Print the cfr-verdict/1 JSON.
         #[arg(long)]
         json: bool,
@@ -371,20 +381,20 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("contract sign", "cfr-bundle contract sign contract.toml --key provider.key --role provider -o provider.sig"),
     ("event sign", "cfr-bundle event sign --key grid.key --contract contract.toml < outages.jsonl > signed.jsonl"),
     ("event submit", "cfr-bundle event submit --key user.key --contract contract.toml --id u-2026-03 < user.jsonl > user.signed.jsonl"),
-    ("seal", "cfr-bundle seal --contract contract.toml --events events.jsonl --key recorder.key -o evidence.cfr"),
+    ("seal", "cfr-bundle seal events.jsonl --contract contract.toml --key recorder.key -o evidence.cfr"),
     ("verify", "cfr-bundle verify evidence.cfr --recorder-key recorder.pub --provider-key provider.pub --user-key user.pub\ncfr-bundle verify evidence.cfr --json > report.json"),
     ("excerpt", "cfr-bundle excerpt evidence.cfr --incident 5 -o incident-5.cfr && cfr-bundle verify incident-5.cfr"),
     ("report", "cfr-bundle report evidence.cfr -o report.html --recorder-key recorder.pub"),
     ("inspect", "cfr-bundle inspect evidence.cfr"),
     ("extract", "cfr-bundle extract evidence.cfr -o unpacked/"),
-    ("analyze", "cfr-bundle analyze --contract contract.toml --events events.jsonl --json"),
+    ("analyze", "cfr-bundle analyze events.jsonl --contract contract.toml --json"),
     ("analyzer certify", "cfr-bundle analyzer certify analyzer.wasm --key regulator.key -o certificate.sig"),
     ("log init", "cfr-bundle log init rec/ --contract contract.toml"),
-    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878\ncfr-bundle log append events.jsonl --dir rec/"),
+    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878\ncfr-bundle log append events.jsonl rec/      # a log no recorder is serving"),
     ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
-    ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878"),
-    ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr --dir rec/"),
-    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr"),
+    ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878\ncfr-bundle log checkpoint rec/ --key recorder.key"),
+    ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr rec/"),
+    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr"),
     ("log repair", "cfr-bundle log repair --move-bad-tail rec/"),
     ("completions", "cfr-bundle completions bash > /etc/bash_completion.d/cfr-bundle"),
 ];
@@ -442,6 +452,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Seal {
             contract,
             events,
+            events_flag,
             key,
             contract_sig,
             analyzer,
@@ -450,6 +461,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             chunk_bytes,
             output,
         } => {
+            let events = events
+                .or(events_flag)
+                .ok_or_else(|| anyhow!("give the events file"))?;
             let contract_toml = read_text(&contract)?;
             let recorder_key = read_private_key(&key)?;
             let contract_sigs = contract_sig
@@ -579,9 +593,15 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             incidents,
             output,
             pins,
+            analyzer,
             native,
         } => {
             let trust = load_trust(&pins)?;
+            let replay = match (analyzer, native) {
+                (Some(p), _) => Replay::Module(read_bytes(&p)?),
+                (None, true) => Replay::Native,
+                _ => Replay::Bundled,
+            };
             let bar = progress_bar("reading");
             let mut tick = |done: u64, total: u64| progress_tick(&bar, done, total);
             let summary = excerpt::excerpt(
@@ -590,11 +610,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     incidents,
                     verify: VerifyOptions {
                         trust,
-                        replay: if native {
-                            Replay::Native
-                        } else {
-                            Replay::Bundled
-                        },
+                        replay,
                         shipped_analyzer: analyzer::shipped_digest(),
                         progress: None,
                         earlier: None,
@@ -646,8 +662,12 @@ fn run(cli: Cli) -> Result<u8, Failure> {
         Command::Analyze {
             contract,
             events,
+            events_flag,
             json,
         } => {
+            let events = events
+                .or(events_flag)
+                .ok_or_else(|| anyhow!("give the events file"))?;
             let text = read_text(&contract)?;
             let c = Contract::from_toml(&text)
                 .map_err(|e| rejected(anyhow!("{}: {e}", contract.display())))?;

@@ -108,7 +108,6 @@ fn analyze_json_matches_every_expected_verdict() {
             .arg("analyze")
             .arg("--contract")
             .arg(dir.join("contract.toml"))
-            .arg("--events")
             .arg(dir.join("events.jsonl"))
             .arg("--json"));
         assert_eq!(code, 0, "{}: {err}", dir.display());
@@ -124,7 +123,6 @@ fn analyze_json_matches_every_expected_verdict() {
             .arg("analyze")
             .arg("--contract")
             .arg(dir.join("contract.toml"))
-            .arg("--events")
             .arg(dir.join("events.jsonl")));
         assert_eq!(code, 0);
         assert!(text.contains("Who is at fault, per rule"), "{text}");
@@ -140,7 +138,6 @@ fn seal_with_analyzer(dir: &std::path::Path, extra: &[&str]) -> PathBuf {
         .arg("seal")
         .arg("--contract")
         .arg(s.join("contract.toml"))
-        .arg("--events")
         .arg(&events)
         .arg("--key")
         .arg(s.join("keys/recorder.key"))
@@ -384,7 +381,6 @@ fn a_bundle_sealed_by_the_previous_analyzer_still_verifies_with_the_analyzer_it_
         .arg("seal")
         .arg("--contract")
         .arg(sample_dir().join("contract.toml"))
-        .arg("--events")
         .arg(&events)
         .arg("--key")
         .arg(sample_dir().join("keys/recorder.key"))

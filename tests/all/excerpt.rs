@@ -535,7 +535,6 @@ fn excerpt_through_the_cli_with_the_wasm_analyzer() {
         .arg("seal")
         .arg("--contract")
         .arg(s.join("contract.toml"))
-        .arg("--events")
         .arg(s.join("events.jsonl"))
         .arg("--key")
         .arg(s.join("keys/recorder.key"))
@@ -607,6 +606,30 @@ fn excerpt_through_the_cli_with_the_wasm_analyzer() {
         names.starts_with("README.txt\nmanifest.cbor\noriginal/manifest.cbor\n"),
         "{names}"
     );
+    // --analyzer replays the module given: a module that is not the
+    // bundle's analyzer fails the replay, and nothing is cut.
+    let junk = dir.path().join("junk.wasm");
+    std::fs::write(&junk, b"\0asm\x01\0\0\0").expect("write");
+    let z = dir.path().join("z.cfr");
+    let (code, out, err) = run(cfr()
+        .arg("excerpt")
+        .arg(&bundle)
+        .args(["--incident", &number("late_result")])
+        .arg("--analyzer")
+        .arg(&junk)
+        .arg("-o")
+        .arg(&z));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(!z.exists());
+    let (code, out, err) = run(cfr()
+        .arg("excerpt")
+        .arg(&bundle)
+        .args(["--incident", &number("late_result")])
+        .arg("--analyzer")
+        .arg(root().join("crates/cfr-analyzer/analyzer.wasm"))
+        .arg("-o")
+        .arg(&z));
+    assert_eq!(code, 0, "{out}{err}");
     // The SLA breach cannot be excerpted.
     let y = dir.path().join("y.cfr");
     let (code, _, err) = run(cfr()

@@ -55,10 +55,7 @@ fn log_commands_offline_seal_and_prove() {
 
     let events = tmp.path().join("events.jsonl");
     std::fs::write(&events, events_without_time(40)).expect("write");
-    let (code, out, err) = run(cfr()
-        .args(["log", "append", "--dir"])
-        .arg(&dir)
-        .arg(&events));
+    let (code, out, err) = run(cfr().args(["log", "append"]).arg(&events).arg(&dir));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out.lines().count(), 41);
     assert!(
@@ -67,10 +64,7 @@ fn log_commands_offline_seal_and_prove() {
     );
     // Appending the same file again appends nothing (ids from the file),
     // and says so.
-    let (code, out, err) = run(cfr()
-        .args(["log", "append", "--dir"])
-        .arg(&dir)
-        .arg(&events));
+    let (code, out, err) = run(cfr().args(["log", "append"]).arg(&events).arg(&dir));
     assert_eq!(code, 0);
     assert!(
         out.lines().all(|l| l.contains("\"duplicate\":true")),
@@ -84,12 +78,12 @@ fn log_commands_offline_seal_and_prove() {
     // A bad line: rejected with its number, nothing stored.
     let bad = tmp.path().join("bad.jsonl");
     std::fs::write(&bad, "{\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}\n{\"kind\":\"heartbeat\",\"actor\":\"user\",\"attrs\":{}}\n").expect("write");
-    let (code, _, err) = run(cfr().args(["log", "append", "--dir"]).arg(&dir).arg(&bad));
+    let (code, _, err) = run(cfr().args(["log", "append"]).arg(&bad).arg(&dir));
     assert_eq!(code, 1);
     assert!(err.contains("line 2"), "{err}");
 
     let (code, note, err) = run(cfr()
-        .args(["log", "checkpoint", "--dir"])
+        .args(["log", "checkpoint"])
         .arg(&dir)
         .arg("--key")
         .arg(key("recorder")));
@@ -98,9 +92,7 @@ fn log_commands_offline_seal_and_prove() {
         note.starts_with("cfr/acme-objstore-2026-03\n41\n"),
         "{note}"
     );
-    let (code, out, err) = run(cfr()
-        .args(["log", "prove", "--seq", "7", "--dir"])
-        .arg(&dir));
+    let (code, out, err) = run(cfr().args(["log", "prove", "--seq", "7"]).arg(&dir));
     assert_eq!(code, 0, "{err}");
     let v: serde_json::Value = serde_json::from_str(&out).expect("json");
     assert_eq!(v["size"], 41);
@@ -132,7 +124,6 @@ fn log_commands_offline_seal_and_prove() {
         .args(["log", "prove", "--consistency"])
         .arg(&old)
         .arg(&new)
-        .arg("--dir")
         .arg(&dir));
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("consistent"), "{out}");
@@ -141,7 +132,6 @@ fn log_commands_offline_seal_and_prove() {
         .args(["log", "prove", "--consistency"])
         .arg(&new)
         .arg(&old)
-        .arg("--dir")
         .arg(&dir));
     assert_eq!(code, 1, "{out}");
 }
@@ -236,4 +226,164 @@ fn log_serve_append_over_http_and_seal_while_serving() {
     assert!(out.contains("\"path\""), "{out}");
     let _ = server.kill();
     let _ = server.wait();
+}
+
+/// The status and notes of check `n` in `verify --json`'s output.
+fn check(json: &str, n: u64) -> (String, String) {
+    let v: serde_json::Value = serde_json::from_str(json).expect("json");
+    let c = v["checks"]
+        .as_array()
+        .expect("checks")
+        .iter()
+        .find(|c| c["check"] == n)
+        .expect("the check")
+        .clone();
+    (
+        c["status"].as_str().unwrap_or_default().to_owned(),
+        c["notes"].to_string(),
+    )
+}
+
+#[test]
+fn log_seal_seals_contract_signatures_an_analyzer_certificate_and_chunks_of_the_size_asked() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let t = tmp.path();
+    let dir = t.join("log");
+    init(&dir);
+    let events = t.join("events.jsonl");
+    std::fs::write(&events, events_without_time(300)).expect("write");
+    let (code, _, err) = run(cfr().args(["log", "append"]).arg(&events).arg(&dir));
+    assert_eq!(code, 0, "{err}");
+    // The provider and the user sign the contract; a regulator certifies
+    // the shipped analyzer.
+    let contract = sample_dir().join("contract.toml");
+    for role in ["provider", "user"] {
+        let (code, _, err) = run(cfr()
+            .args(["contract", "sign"])
+            .arg(&contract)
+            .args(["--key", &key(role), "--role", role, "-o"])
+            .arg(t.join(format!("{role}.sig"))));
+        assert_eq!(code, 0, "{err}");
+    }
+    let (code, _, err) = run(cfr().arg("keygen").arg(t.join("regulator")));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(cfr()
+        .args(["analyzer", "certify"])
+        .arg(crate::util::root().join("crates/cfr-analyzer/analyzer.wasm"))
+        .arg("--key")
+        .arg(t.join("regulator.key"))
+        .arg("-o")
+        .arg(t.join("cert.sig")));
+    assert_eq!(code, 0, "{err}");
+
+    let plain = t.join("plain.cfr");
+    let (code, out, err) = run(cfr()
+        .args(["log", "seal"])
+        .arg(&dir)
+        .args(["--key", &key("recorder"), "-o"])
+        .arg(&plain));
+    assert_eq!(code, 0, "{out}{err}");
+    let full = t.join("full.cfr");
+    let (code, out, err) = run(cfr()
+        .args(["log", "seal"])
+        .arg(&dir)
+        .args(["--key", &key("recorder")])
+        .arg("--contract-sig")
+        .arg(t.join("provider.sig"))
+        .arg("--contract-sig")
+        .arg(t.join("user.sig"))
+        .arg("--analyzer-cert")
+        .arg(t.join("cert.sig"))
+        .args(["--chunk-bytes", "8192", "-o"])
+        .arg(&full));
+    assert_eq!(code, 0, "{out}{err}");
+
+    let verify = |b: &Path| {
+        let (code, out, err) = run(cfr()
+            .arg("verify")
+            .arg(b)
+            .arg("--json")
+            .arg("--regulator-key")
+            .arg(t.join("regulator.pub")));
+        (code, out, err)
+    };
+    // Without the flags: no contract signatures, no certificate (which the
+    // pinned regulator key requires), one chunk.
+    let (code, out, _) = verify(&plain);
+    assert_eq!(code, 1, "{out}");
+    assert_eq!(check(&out, 6).0, "not checked");
+    assert_eq!(check(&out, 7).0, "fail");
+    // With them: both contract signatures verify, the certificate is the
+    // pinned regulator's, and the events are in chunks of at most 8 KiB.
+    let (code, out, err) = verify(&full);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(check(&out, 6).0, "pass", "{out}");
+    let (status, notes) = check(&out, 7);
+    assert_eq!(status, "pass");
+    assert!(
+        notes.contains("certified by the pinned regulator key"),
+        "{notes}"
+    );
+    let chunks = |b: &Path| {
+        let (code, out, _) = run(cfr().arg("inspect").arg(b));
+        assert_eq!(code, 0);
+        out.lines().filter(|l| l.contains("log/events-")).count()
+    };
+    assert_eq!(chunks(&plain), 1);
+    assert!(chunks(&full) >= 3, "{} chunks", chunks(&full));
+}
+
+#[test]
+fn the_old_spellings_still_work_unlisted() {
+    // `--events F` (now positional) and `--dir DIR` (now positional) are
+    // accepted as before and shown in no help.
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("log");
+    init(&dir);
+    let events = tmp.path().join("events.jsonl");
+    std::fs::write(&events, events_without_time(5)).expect("write");
+    let (code, out, err) = run(cfr()
+        .args(["log", "append", "--dir"])
+        .arg(&dir)
+        .arg(&events));
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.lines().count(), 6);
+    let (code, _, err) = run(cfr()
+        .args(["log", "checkpoint", "--key", &key("recorder"), "--dir"])
+        .arg(&dir));
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = run(cfr()
+        .args(["log", "prove", "--seq", "2", "--dir"])
+        .arg(&dir));
+    assert_eq!(code, 0, "{err}");
+    let s = sample_dir();
+    let (code, out, err) = run(cfr()
+        .arg("analyze")
+        .arg("--contract")
+        .arg(s.join("contract.toml"))
+        .arg("--events")
+        .arg(s.join("events.jsonl")));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("116 incidents"), "{out}");
+    // Both spellings at once is an error, not a guess.
+    let (code, _, _) = run(cfr()
+        .arg("analyze")
+        .arg(s.join("events.jsonl"))
+        .arg("--contract")
+        .arg(s.join("contract.toml"))
+        .arg("--events")
+        .arg(s.join("events.jsonl")));
+    assert_eq!(code, 2);
+    for cmd in [
+        &["seal"][..],
+        &["analyze"],
+        &["log", "append"],
+        &["log", "prove"],
+    ] {
+        let (_, help, _) = run(cfr().args(cmd).arg("--help"));
+        assert!(
+            !help.contains("--events") && !help.contains("--dir"),
+            "{cmd:?}: {help}"
+        );
+    }
 }

@@ -338,6 +338,8 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         native_verdict: true,
         chunk_bytes: 1 << 20,
         prefix: cfr_recorder::seal::Prefix::All,
+        contract_sigs: Vec::new(),
+        analyzer_cert: None,
     };
     let (n, _) = cfr_recorder::seal::seal_log(&dir, &opts, &out).expect("seal");
     assert_eq!(n, size);

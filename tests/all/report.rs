@@ -148,7 +148,6 @@ fn text_from_the_bundle_is_escaped() {
         .arg("seal")
         .arg("--contract")
         .arg(&contract_path)
-        .arg("--events")
         .arg(&events_path)
         .arg("--key")
         .arg(s.join("keys/recorder.key"))
@@ -352,12 +351,32 @@ fn chromium_renders_the_timeline_and_the_incident_table() {
     let svg = between(&dom, "<svg class=\"timeline\"", "</svg>").expect("the timeline SVG");
     let marks: Vec<&str> = svg.split("<rect class=\"mark\"").skip(1).collect();
     assert!(!marks.is_empty(), "no incident marks in the timeline");
-    let drawn: u64 = marks
-        .iter()
-        .filter_map(|m| between(m, "data-count=\"", "\""))
-        .map(|n| n.parse::<u64>().expect("count"))
-        .sum();
+    let count_of = |m: &str| -> u64 {
+        between(m, "data-count=\"", "\"")
+            .expect("data-count")
+            .parse()
+            .expect("count")
+    };
+    let drawn: u64 = marks.iter().map(|m| count_of(m)).sum();
     assert_eq!(drawn, v.incidents.len() as u64, "every incident is drawn");
+    // A merged mark says how many it holds in text, next to it: what
+    // a reader sees and what prints (not a tooltip).
+    for m in &marks {
+        let n = count_of(m);
+        let after = &m[m.find("</rect>").expect("rect") + "</rect>".len()..];
+        let own_label = after
+            .strip_prefix("<text class=\"count\"")
+            .and_then(|l| between(l, ">", "</text>"));
+        if n > 1 {
+            assert_eq!(
+                own_label,
+                Some(format!("\u{d7}{n}").as_str()),
+                "a mark of {n} without its count: {m}"
+            );
+        } else {
+            assert_eq!(own_label, None, "a single incident labelled: {m}");
+        }
+    }
     for party in ["provider", "user", "external", "none"] {
         assert!(
             marks
@@ -367,47 +386,208 @@ fn chromium_renders_the_timeline_and_the_incident_table() {
         );
         assert!(svg.contains(&format!("id=\"pat-{}\"", party)) || party == "provider");
     }
+    // The legend names each party with its count.
+    let t = &v.totals;
+    for legend in [
+        format!("provider ({})", t.provider),
+        format!("user ({})", t.user),
+        format!("external factor ({})", t.external),
+        format!("excused ({})", t.none),
+    ] {
+        assert!(svg.contains(&legend), "the legend lacks {legend:?}");
+    }
     assert!(svg.contains("answer-in-time"), "lanes are labelled by rule");
     assert!(
         svg.contains("class=\"excuse\""),
         "excuse intervals are drawn"
     );
     assert!(svg.contains("class=\"period\""), "SLA periods are drawn");
-    // The incident table, one row per incident, in the browser's DOM.
-    let table = between(&dom, "<table class=\"incidents\">", "</table>").expect("incident table");
-    assert_eq!(
-        table.matches("<tr id=\"incident-").count(),
-        v.incidents.len()
+    // The incidents, grouped by rule, kind and party: each group counts
+    // its incidents and lists them, one row each, in a <details>.
+    let groups: Vec<&str> = dom.split("<tbody class=\"group\"").skip(1).collect();
+    assert!(groups.len() >= 8, "{} groups", groups.len());
+    let mut listed = 0;
+    for g in &groups {
+        let g = &g[..g.find("</details>").expect("a group lists its incidents")];
+        let n = count_of(g) as usize;
+        assert_eq!(g.matches("<tr id=\"incident-").count(), n, "group of {n}");
+        assert!(g.contains("<details"), "the list is a <details>");
+        listed += n;
+    }
+    assert_eq!(listed, v.incidents.len());
+    assert_eq!(dom.matches("<tr id=\"incident-").count(), v.incidents.len());
+    // The sample's 60 late answers the user caused are one group of 60.
+    assert!(
+        dom.contains("data-party=\"user\" data-count=\"60\""),
+        "no group of the user's 60 late answers"
     );
     assert!(!dom.to_ascii_lowercase().contains("<script"));
 
-    // And it draws: a screenshot of the size asked for.
-    let shot = dir.path().join("report.png");
-    let (ok, _) = run_for(
-        headless(&browser, &dir.path().join("profile-shot"))
-            .arg(format!("--screenshot={}", shot.display()))
-            .arg("--window-size=1200,3000")
-            .arg(&url),
+    // Laid out by the browser at a desktop and a phone width: nothing
+    // sticks out of the page sideways (wide tables and the timeline
+    // scroll inside their own boxes), and marks are at least 6 pixels
+    // wide. The report forbids scripts, so a page of the test's own loads
+    // it in frames of those widths and measures it.
+    let harness = dir.path().join("measure.html");
+    std::fs::write(&harness, MEASURE).expect("write harness");
+    let (ok, measured) = run_for(
+        headless(&browser, &dir.path().join("profile-measure"))
+            .arg("--allow-file-access-from-files")
+            .arg("--virtual-time-budget=10000")
+            .arg("--dump-dom")
+            .arg(format!("file://{}", harness.display())),
         Duration::from_secs(120),
     );
-    assert!(ok, "chromium --screenshot failed");
-    let png = std::fs::read(&shot).expect("screenshot written");
-    assert_eq!(png_size(&png), Some((1200, 3000)));
-    assert!(png.len() > 50_000, "the screenshot is nearly empty");
+    assert!(ok, "chromium --dump-dom of the measuring page failed");
+    let measured = String::from_utf8(measured).expect("UTF-8");
+    let json = between(&measured, "<pre id=\"out\">", "</pre>")
+        .expect("the measuring page wrote its result");
+    let m: serde_json::Value =
+        serde_json::from_str(&json.replace("&amp;", "&")).unwrap_or_else(|e| panic!("{e}: {json}"));
+    for width in ["390", "1280"] {
+        let w = &m[width];
+        assert_eq!(w["error"], serde_json::Value::Null, "{w}");
+        assert!(
+            w["scroll"].as_f64() <= w["client"].as_f64(),
+            "at {width} px the page overflows sideways: {w}"
+        );
+        assert_eq!(w["marks"].as_u64(), Some(marks.len() as u64), "{w}");
+        let narrowest = w["narrowest_mark"].as_f64().expect("mark widths");
+        assert!(
+            narrowest >= 6.0,
+            "at {width} px a mark is {narrowest} px wide"
+        );
+        assert!(
+            w["time_lines"].as_u64() == Some(0),
+            "at {width} px a time wraps: {w}"
+        );
+        assert!(
+            w["times_out_of_cell"].as_u64() == Some(0),
+            "at {width} px a time runs out of its table cell: {w}"
+        );
+    }
 
-    // And it prints.
-    let pdf = dir.path().join("report.pdf");
-    let (ok, _) = run_for(
-        headless(&browser, &dir.path().join("profile-pdf"))
-            .arg("--no-pdf-header-footer")
-            .arg(format!("--print-to-pdf={}", pdf.display()))
-            .arg(&url),
-        Duration::from_secs(120),
+    // And it draws, at both widths: screenshots of the size asked for,
+    // not blank.
+    for (width, min_bytes) in [(1280, 60_000), (390, 30_000)] {
+        let shot = dir.path().join(format!("report-{width}.png"));
+        let (ok, _) = run_for(
+            headless(&browser, &dir.path().join(format!("profile-shot-{width}")))
+                .arg(format!("--screenshot={}", shot.display()))
+                .arg(format!("--window-size={width},2400"))
+                .arg(&url),
+            Duration::from_secs(120),
+        );
+        assert!(ok, "chromium --screenshot at {width} px failed");
+        let png = std::fs::read(&shot).expect("screenshot written");
+        assert_eq!(png_size(&png), Some((width, 2400)));
+        assert!(
+            png.len() > min_bytes,
+            "the {width} px screenshot is nearly empty ({} bytes)",
+            png.len()
+        );
+    }
+
+    // And it prints, every group's list with it: the page as written
+    // (most groups closed) prints as many pages as the same page with
+    // every group open, and more than the page without the lists.
+    let print = |name: &str, html: &str| -> Vec<u8> {
+        let p = dir.path().join(format!("{name}.html"));
+        std::fs::write(&p, html).expect("write");
+        let pdf = dir.path().join(format!("{name}.pdf"));
+        let (ok, _) = run_for(
+            headless(&browser, &dir.path().join(format!("profile-pdf-{name}")))
+                .arg("--no-pdf-header-footer")
+                .arg(format!("--print-to-pdf={}", pdf.display()))
+                .arg(format!("file://{}", p.display())),
+            Duration::from_secs(120),
+        );
+        assert!(ok, "chromium --print-to-pdf of {name} failed");
+        let pdf = std::fs::read(&pdf).expect("PDF written");
+        assert!(pdf.starts_with(b"%PDF-"), "{name}.pdf is not a PDF");
+        pdf
+    };
+    let html = read(&page);
+    let closed = html.matches("<details>").count();
+    assert!(closed >= 3, "{closed} closed groups");
+    let as_written = pdf_pages(&print("as-written", &html));
+    let all_open = pdf_pages(&print(
+        "all-open",
+        &html.replace("<details>", "<details open>"),
+    ));
+    let mut no_lists = html.clone();
+    while let (Some(a), Some(b)) = (no_lists.find("<details"), no_lists.find("</details>")) {
+        no_lists.replace_range(a..b + "</details>".len(), "");
+    }
+    let no_lists = pdf_pages(&print("no-lists", &no_lists));
+    assert!(as_written >= 3, "{as_written} pages");
+    assert_eq!(
+        as_written, all_open,
+        "closed groups are not printed in full"
     );
-    assert!(ok, "chromium --print-to-pdf failed");
-    let pdf = std::fs::read(&pdf).expect("PDF written");
-    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(
+        as_written >= no_lists + 2,
+        "the lists take no pages? {as_written} with, {no_lists} without"
+    );
+    // (The PDF's text is in compressed, subset-font streams: the test
+    // counts pages rather than searching for words.)
 }
+
+/// Pages of a PDF as Chromium writes it: one `/Type /Page` dictionary each.
+fn pdf_pages(pdf: &[u8]) -> usize {
+    let needle = b"/Type /Page";
+    pdf.windows(needle.len() + 1)
+        .filter(|w| &w[..needle.len()] == needle && w[needle.len()] != b's')
+        .count()
+}
+
+/// A page of the test's own that loads the report in a 390 and a 1280
+/// pixel wide frame and writes what it measures into `<pre id="out">`:
+/// how wide the page is against its frame, the narrowest incident mark
+/// on screen, how many times take more than one line, and how many run
+/// out of their table cell.
+const MEASURE: &str = r#"<!DOCTYPE html><html><head><meta charset="utf-8"></head><body>
+<iframe id="f390" src="report.html" style="width:390px;height:900px;border:0"></iframe>
+<iframe id="f1280" src="report.html" style="width:1280px;height:900px;border:0"></iframe>
+<pre id="out"></pre>
+<script>
+function measure(id) {
+  try {
+    var d = document.getElementById(id).contentDocument;
+    var e = d.documentElement;
+    var widths = Array.prototype.map.call(d.querySelectorAll('rect.mark'), function (r) {
+      return r.getBoundingClientRect().width;
+    });
+    var lines = 0, spill = 0, out = [];
+    Array.prototype.forEach.call(d.querySelectorAll('.t'), function (t) {
+      if (t.getClientRects().length > 1) lines++;
+      var cell = t.closest('td');
+      if (cell && t.getBoundingClientRect().right > cell.getBoundingClientRect().right + 0.5) {
+        if (spill < 3) out.push('time ' + t.textContent + ' out of td.' + cell.className + ' (' +
+            Math.round(t.getBoundingClientRect().width) + ' px in ' + Math.round(cell.getBoundingClientRect().width) + ')');
+        spill++;
+      }
+    });
+    // What sticks out (outermost first), for the failure message.
+    Array.prototype.forEach.call(d.querySelectorAll('body *'), function (el) {
+      if (out.length < 11 && el.getBoundingClientRect().right > e.clientWidth + 1
+          && !el.parentElement.closest('.wide, figure')
+          && !(el.parentElement.getBoundingClientRect().right > e.clientWidth + 1)) {
+        out.push(el.tagName.toLowerCase() + (el.className ? '.' + el.className : '') +
+                 ' "' + (el.textContent || '').slice(0, 40) + '"');
+      }
+    });
+    return { scroll: e.scrollWidth, client: e.clientWidth, marks: widths.length,
+             narrowest_mark: Math.min.apply(null, widths), time_lines: lines,
+             times_out_of_cell: spill, sticking_out: out };
+  } catch (err) { return { error: String(err) }; }
+}
+window.addEventListener('load', function () {
+  document.getElementById('out').textContent =
+    JSON.stringify({ "390": measure('f390'), "1280": measure('f1280') });
+});
+</script></body></html>
+"#;
 
 #[test]
 fn an_incident_excused_by_another_rules_incident_names_it_in_text_and_html() {

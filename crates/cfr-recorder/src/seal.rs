@@ -61,6 +61,11 @@ pub struct LogSealOptions<'a> {
     pub chunk_bytes: usize,
     /// Which prefix.
     pub prefix: Prefix,
+    /// Contract signatures (COSE_Sign1) by the provider or the user, sealed
+    /// into the bundle as they are.
+    pub contract_sigs: Vec<Vec<u8>>,
+    /// A regulator's certificate over the analyzer's digest.
+    pub analyzer_cert: Option<Vec<u8>>,
 }
 
 /// Why sealing a log failed. Nothing is left at the output path.
@@ -168,10 +173,10 @@ pub fn seal_log_with_progress(
     };
     let seal_opts = SealOptions {
         contract_toml,
-        contract_sigs: Vec::new(),
+        contract_sigs: opts.contract_sigs.clone(),
         recorder_key: opts.key,
         analyzer: opts.analyzer.clone(),
-        analyzer_cert: None,
+        analyzer_cert: opts.analyzer_cert.clone(),
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
         submissions: Vec::new(),

@@ -13,13 +13,20 @@
 //! - escapes every string taken from the bundle, which is untrusted, and
 //!   shows bidirectional-override and control characters as visible codes
 //!   (`[U+202E]`), so that no text can be made to read otherwise than it is;
-//! - stays bounded on huge verdicts: timeline marks that fall on the same
-//!   or adjacent columns are merged into one mark that says how many
-//!   incidents it stands for, and the incident table, evidence lists and
-//!   long texts are capped ([`Limits`]); the page says where it happens;
+//! - stays bounded on huge verdicts: timeline marks are at least
+//!   `MIN_MARK_W` units wide, and marks that touch are merged into one
+//!   mark labelled, in text, with how many incidents it stands for (`×60`);
+//!   the incidents are grouped by rule, kind and party at fault (a row
+//!   with the count and the first and last time, then a `<details>` list);
+//!   the lists, evidence lists and long texts are capped ([`Limits`]); the
+//!   page says where it happens;
 //! - prints: a print stylesheet keeps table rows whole, repeats table
-//!   headers, and carries every meaning in text, not in colour or
-//!   background.
+//!   headers, prints every group's list whether open or not (a filed
+//!   report holds every incident; a browser without `::details-content`
+//!   still prints each group's count and times), and carries every meaning
+//!   in text, not in colour or background;
+//! - keeps times on one line, and on narrow screens lets wide tables and
+//!   the timeline scroll in their own boxes rather than the page.
 //!
 //! ```
 //! use cfr_report::html::{render, ExcuseIntervals, Limits, Page};
@@ -334,19 +341,29 @@ ul.plain { margin: 0; padding-left: 1.1em; }
 .sw.none { background: repeating-linear-gradient(90deg, var(--none) 0 2px, #fff 2px 4px); border-color: var(--none); }
 .sw.inconclusive { background: repeating-linear-gradient(0deg, var(--inconclusive) 0 2px, #fff 2px 4px); border-color: var(--inconclusive); }
 .party { white-space: nowrap; font-weight: bold; }
-table.incidents, table.fixed { table-layout: fixed; }
+table.incidents, table.groups, table.fixed { table-layout: fixed; }
 table.fixed td { overflow-wrap: anywhere; }
 table.fixed .party { white-space: normal; }
-table.incidents col.c-n { width: 4.5%; }
-table.incidents col.c-when { width: 19%; }
-table.incidents col.c-what { width: 19%; }
-table.incidents col.c-who { width: 12%; }
-table.incidents col.c-expl { width: 35.5%; }
-table.incidents col.c-ev { width: 10%; }
+.t { white-space: nowrap; }
+table.groups col.c-rule { width: 40%; }
+table.groups col.c-who { width: 14%; }
+table.groups col.c-count { width: 8%; }
+table.groups col.c-first, table.groups col.c-last { width: 19%; }
+table.groups tr.summary td { background: #f4f4f4; border-top: 2px solid #555; print-color-adjust: exact; -webkit-print-color-adjust: exact; }
+table.groups td.count { font-weight: bold; font-size: 15px; }
+table.groups tr.members > td { padding: 2px 6px 10px 18px; }
+table.groups code.kind { font-weight: bold; }
+table.groups .party { white-space: normal; }
+details > summary { cursor: pointer; font-weight: bold; padding: 3px 0; }
+table.incidents { margin: 4px 0 2px; }
+table.incidents col.c-n { width: 6%; }
+table.incidents col.c-when { width: 22%; }
+table.incidents col.c-excuse { width: 16%; }
+table.incidents col.c-expl { width: 44%; }
+table.incidents col.c-ev { width: 12%; }
 table.incidents td { font-size: 13px; overflow-wrap: anywhere; }
-table.incidents td.when { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace; font-size: 11.5px; }
-table.incidents .party { white-space: normal; }
-table.incidents code.kind { font-weight: bold; }
+table.excuses col.c-time { width: 22%; }
+table td.when { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace; font-size: 11.5px; }
 table.incidents td.ev { font-family: "DejaVu Sans Mono", "Liberation Mono", Consolas, monospace; font-size: 11.5px; }
 .clause { color: #333; font-style: italic; font-size: 12.5px; }
 .zero { color: #888; }
@@ -355,6 +372,17 @@ table.stats td:first-child { white-space: nowrap; }
 figure { margin: 8px 0; }
 svg.timeline { width: 100%; height: auto; display: block; border: 1px solid #bbb; }
 svg.timeline text { font-family: "DejaVu Sans", "Liberation Sans", Arial, sans-serif; }
+@media screen and (max-width: 760px) {
+  body { padding: 12px 10px 32px; }
+  .wide, figure { overflow-x: auto; }
+  .wide > table { min-width: 640px; }
+  .wide > table.groups { min-width: 900px; }
+  table.incidents col.c-when { width: 230px; }
+  table.groups col.c-first, table.groups col.c-last { width: 225px; }
+  table.excuses col.c-time { width: 250px; }
+  svg.timeline { min-width: 800px; }
+  table.facts th { width: 8em; }
+}
 footer { margin-top: 36px; border-top: 1px solid #999; padding-top: 8px; color: #333; font-size: 12.5px; }
 @media print {
   @page { size: A4; margin: 14mm 12mm; }
@@ -365,11 +393,29 @@ footer { margin-top: 36px; border-top: 1px solid #999; padding-top: 8px; color: 
   tr, .banner, .warning, figure { break-inside: avoid; page-break-inside: avoid; }
   thead { display: table-header-group; }
   table.incidents td, table.incidents td .note, table.incidents td .clause, table.incidents td code { font-size: 7.5pt; }
-  table.incidents td.when, table.incidents td.ev { font-size: 7pt; }
-  table.incidents col.c-when { width: 20%; }
-  table.incidents col.c-expl { width: 33.5%; }
-  table.incidents col.c-ev { width: 11%; }
-  table.incidents th { font-size: 8pt; }
+  table.incidents td.ev, table td.when { font-size: 7pt; }
+  table.incidents col.c-when { width: 27%; }
+  table.incidents col.c-expl { width: 40%; }
+  table.incidents col.c-excuse { width: 15%; }
+  table.incidents col.c-ev { width: 12%; }
+  table.incidents th, table.groups th { font-size: 8pt; }
+  table.groups col.c-rule { width: 31%; }
+  table.groups col.c-who { width: 12%; }
+  table.groups col.c-count { width: 7%; }
+  table.groups col.c-first, table.groups col.c-last { width: 25%; }
+  table.groups tr.summary { break-after: avoid; page-break-after: avoid; }
+  table.groups tr.members { break-inside: auto; page-break-inside: auto; }
+  table.groups tr.members > td { padding-left: 8px; }
+  /* On paper every group's list is printed, open or not: a filed report
+     must hold every incident. Browsers without ::details-content print
+     the summary rows, which carry each group's count and first and last
+     times. */
+  details::details-content { content-visibility: visible; display: block; }
+  details > summary { list-style: none; }
+  details > summary::-webkit-details-marker { display: none; }
+  .wide { overflow: visible; }
+  table.excuses col.c-time { width: 24%; }
+  table.excuses td, table.excuses td.mono { font-size: 7pt; }
   table.stats th, table.stats td { font-size: 8.5pt; padding: 3px 4px; }
   table.stats td:first-child { white-space: normal; }
   svg.timeline { border: none; }
@@ -407,6 +453,11 @@ fn party_cell(p: Party) -> String {
 
 fn t(ns: i64) -> String {
     format_rfc3339(ns)
+}
+
+/// A time in a page's text: never broken across lines.
+fn tt(ns: i64) -> String {
+    format!("<span class=\"t\">{}</span>", format_rfc3339(ns))
 }
 
 fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
@@ -509,7 +560,7 @@ fn excerpt_section(
     )?;
     writeln!(
         s,
-        "<table class=\"incidents fixed\"><thead><tr><th class=\"num\">#</th><th>Proven</th><th>Party at fault</th><th>Rule, kind</th><th>Window</th><th>Evidence seqs</th><th>Explanation (as sealed)</th></tr></thead>\n<tbody>"
+        "<div class=\"wide\"><table class=\"incidents fixed\"><thead><tr><th class=\"num\">#</th><th>Proven</th><th>Party at fault</th><th>Rule, kind</th><th>Window</th><th>Evidence seqs</th><th>Explanation (as sealed)</th></tr></thead>\n<tbody>"
     )?;
     for (n, i, ok) in &x.incidents {
         let evidence: Vec<String> = i
@@ -525,14 +576,14 @@ fn excerpt_section(
             party_label(i.party),
             esc_cap(&i.rule, 200),
             esc_cap(&i.kind, 100),
-            format_rfc3339(i.from),
-            format_rfc3339(i.until),
+            tt(i.from),
+            tt(i.until),
             evidence.join(", "),
             if i.evidence.len() > limits.evidence { ", &hellip;" } else { "" },
             esc_cap(&i.explanation, limits.text)
         )?;
     }
-    writeln!(s, "</tbody></table>\n</section>")
+    writeln!(s, "</tbody></table></div>\n</section>")
 }
 
 fn banner(s: &mut String, r: &Report) -> fmt::Result {
@@ -607,7 +658,7 @@ fn facts(s: &mut String, page: &Page<'_>) -> fmt::Result {
     }
     if let Some(n) = b.events {
         let span = match (b.from, b.until) {
-            (Some(f), Some(u)) => format!(", from {} to {}", t(f), t(u)),
+            (Some(f), Some(u)) => format!(", from {} to {}", tt(f), tt(u)),
             _ => String::new(),
         };
         writeln!(s, "<tr><th>Log</th><td>{n} events{span}</td></tr>")?;
@@ -995,7 +1046,7 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
         }
         writeln!(s, "</tbody>\n</table>")?;
     }
-    writeln!(s, "<h3>Events the recorder must log</h3>\n<table>\n<thead><tr><th>Kind</th><th>Emitted by</th><th>Signed</th><th>Attributes</th></tr></thead>\n<tbody>")?;
+    writeln!(s, "<h3>Events the recorder must log</h3>\n<div class=\"wide\"><table>\n<thead><tr><th>Kind</th><th>Emitted by</th><th>Signed</th><th>Attributes</th></tr></thead>\n<tbody>")?;
     for (kind, spec) in &c.events {
         let attrs = spec
             .attrs
@@ -1012,7 +1063,7 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
             esc_cap(&attrs, limits.text)
         )?;
     }
-    writeln!(s, "</tbody>\n</table>\n</section>")
+    writeln!(s, "</tbody>\n</table></div>\n</section>")
 }
 
 // ---- the timeline -------------------------------------------------------
@@ -1021,8 +1072,16 @@ fn contract(s: &mut String, c: &Contract, limits: Limits) -> fmt::Result {
 const SVG_W: i64 = 1000;
 const PLOT_X: i64 = 124;
 const PLOT_W: i64 = SVG_W - PLOT_X - 16;
-const ROW_H: i64 = 18;
+/// A lane's title row.
+const HEAD_H: i64 = 20;
+/// A row of marks: a line for count labels above the marks, then the marks.
+const ROW_H: i64 = 28;
 const MARK_H: i64 = 12;
+/// The narrowest mark, so that one incident is seen on screen and in print
+/// (about 7 CSS pixels at 1280 pixels wide, 2 mm on A4).
+const MIN_MARK_W: i64 = 8;
+/// Font size of the count labels (`×60`) above merged marks.
+const COUNT_FONT: i64 = 10;
 
 struct Axis {
     t0: i64,
@@ -1054,35 +1113,75 @@ struct Run {
     label: String,
 }
 
+impl Run {
+    fn absorb(&mut self, o: Run) {
+        self.x1 = self.x1.max(o.x1);
+        self.count += o.count;
+        self.from = self.from.min(o.from);
+        self.until = self.until.max(o.until);
+        self.first = self.first.min(o.first);
+        self.last = self.last.max(o.last);
+    }
+
+    /// The visible count a merged mark carries (`×60`); none for one.
+    fn count_label(&self) -> Option<String> {
+        (self.count > 1).then(|| format!("\u{d7}{}", self.count))
+    }
+
+    /// Where the count label starts and ends (user units): at the mark's
+    /// left edge, kept inside the picture.
+    fn label_span(&self) -> Option<(i64, i64)> {
+        let label = self.count_label()?;
+        // Bold digits at COUNT_FONT are at most 0.7 em wide.
+        let w = label.chars().count() as i64 * (COUNT_FONT * 7 / 10) + 2;
+        let x = self.x0.min(SVG_W - 2 - w);
+        Some((x, x + w))
+    }
+}
+
 /// Merges `(x0, x1, from, until, index, label)` into runs of marks that
-/// touch or overlap (within one unit), so a row never holds more marks
-/// than the plot has units.
+/// touch or overlap (within one unit; every mark is at least
+/// [`MIN_MARK_W`] wide), so a row never holds more marks than the plot has
+/// units. A merged mark carries its count as a label above it; where two
+/// such labels would overlap, the marks between them are merged too, so
+/// that every count can be read, on screen and on paper.
 fn runs(mut marks: Vec<(i64, i64, i64, i64, usize, String)>) -> Vec<Run> {
     marks.sort_by_key(|a| (a.0, a.1, a.4));
-    let mut out: Vec<Run> = Vec::new();
+    let mut merged: Vec<Run> = Vec::new();
     for (x0, x1, from, until, i, label) in marks {
-        let x1 = x1.max(x0 + 2);
-        if let Some(r) = out.last_mut() {
-            if x0 <= r.x1 + 1 {
-                r.x1 = r.x1.max(x1);
-                r.count += 1;
-                r.from = r.from.min(from);
-                r.until = r.until.max(until);
-                r.first = r.first.min(i);
-                r.last = r.last.max(i);
-                continue;
-            }
-        }
-        out.push(Run {
+        let run = Run {
             x0,
-            x1,
+            x1: x1.max(x0 + MIN_MARK_W),
             count: 1,
             from,
             until,
             first: i,
             last: i,
             label,
-        });
+        };
+        match merged.last_mut() {
+            Some(r) if x0 <= r.x1 + 1 => r.absorb(run),
+            _ => merged.push(run),
+        }
+    }
+    // Labels may not overlap: merge from the last labelled run on.
+    let mut out: Vec<Run> = Vec::with_capacity(merged.len());
+    let mut labelled: Option<usize> = None;
+    for r in merged {
+        if let (Some(k), Some((start, _))) = (labelled, r.label_span()) {
+            let end = out[k].label_span().map_or(i64::MIN, |(_, e)| e);
+            if start < end + 3 {
+                let tail: Vec<Run> = out.drain(k + 1..).collect();
+                for t in tail.into_iter().chain([r]) {
+                    out[k].absorb(t);
+                }
+                continue;
+            }
+        }
+        if r.count > 1 {
+            labelled = Some(out.len());
+        }
+        out.push(r);
     }
     out
 }
@@ -1422,15 +1521,15 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
     }
 
     // Geometry.
-    let legend_h = 64;
+    let legend_h = 80;
     let axis_y = legend_h + 34;
     let mut y = axis_y + 8;
     let log_y = y;
-    y += ROW_H + 10;
+    y += HEAD_H + 10;
     let mut lane_tops = Vec::new();
     for lane in &lanes {
         lane_tops.push(y);
-        y += ROW_H + lane_rows(lane) * ROW_H + 8;
+        y += HEAD_H + lane_rows(lane) * ROW_H + 8;
     }
     let height = y + 6;
     let marks_total: usize = lanes
@@ -1478,7 +1577,8 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
     let mut lx = 80;
     for p in PARTIES {
         let (fill, stroke) = party_fill(p);
-        lx = swatch(s, lx, 16, fill, stroke, false, party_label(p))?;
+        let label = format!("{} ({})", party_label(p), v.totals.of(p));
+        lx = swatch(s, lx, 16, fill, stroke, false, &label)?;
     }
     writeln!(
         s,
@@ -1513,7 +1613,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
     )?;
     writeln!(
         s,
-        "<text x=\"8\" y=\"56\" fill=\"#333\">Each rule lane has one row per party at fault, named on the left. Time (UTC) runs left to right, {} to {}.</text>\n</g>",
+        "<text x=\"8\" y=\"56\" fill=\"#333\">Each rule lane has one row per party at fault, named on the left. Time (UTC) runs left to right, {} to {}.</text>\n<text x=\"8\" y=\"72\" fill=\"#333\">A mark labelled <tspan font-weight=\"bold\">\u{d7}N</tspan> stands for N incidents (or intervals) too close in time to be drawn apart; the table below lists each.</text>\n</g>",
         esc(&t(t0)),
         esc(&t(t1))
     )?;
@@ -1585,7 +1685,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
             svg_text_cap(&lane.title, 60),
             svg_text_cap(&lane.subtitle, 80)
         )?;
-        let top = top + ROW_H;
+        let top = top + HEAD_H;
         let mut ry = top;
         for (band, (from, until, label, breached)) in lane.periods.iter().enumerate() {
             if !axis.contains(*from, *until) {
@@ -1606,7 +1706,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
                     s,
                     "<text x=\"{}\" y=\"{}\" font-size=\"11\">{}</text>",
                     x0 + 4,
-                    ry + 11,
+                    ry + 12,
                     esc(label)
                 )?;
             }
@@ -1616,11 +1716,11 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
                 s,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">SLA periods</text>",
                 PLOT_X - 6,
-                ry + 13
+                ry + 22
             )?;
             for row in &lane.breaches {
                 for r in &row.runs {
-                    write_mark(s, row, r, ry + 14, 4)?;
+                    write_mark(s, row, r, ry + 19, 5)?;
                 }
             }
             ry += ROW_H;
@@ -1630,7 +1730,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
                 s,
                 "<text x=\"{}\" y=\"{}\" font-size=\"11\" fill=\"#555\">no incidents</text>",
                 PLOT_X + 4,
-                ry + 13
+                ry + 22
             )?;
         }
         for row in &lane.rows {
@@ -1638,11 +1738,11 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
                 s,
                 "<text x=\"{}\" y=\"{}\" text-anchor=\"end\" font-size=\"11\">{}</text>",
                 PLOT_X - 6,
-                ry + 13,
+                ry + 22,
                 esc(&row.label)
             )?;
             for r in &row.runs {
-                write_mark(s, row, r, ry + 3, MARK_H)?;
+                write_mark(s, row, r, ry + 12, MARK_H)?;
             }
             ry += ROW_H;
         }
@@ -1651,7 +1751,7 @@ fn timeline(s: &mut String, v: &Verdict, page: &Page<'_>) -> fmt::Result {
     writeln!(s, "</svg>")?;
     write!(
         s,
-        "<figcaption class=\"note\">{} incidents drawn as {marks_total} marks (incidents that fall within one unit of each other are merged into one mark; the count is in each mark's tooltip and in the table below). Incident windows: {} to {}.",
+        "<figcaption class=\"note\">{} incidents drawn as {marks_total} marks (incidents too close in time to be drawn apart are merged into one mark, labelled with how many it holds, such as \u{d7}60; the table below lists each). Incident windows: {} to {}.",
         v.incidents.len(),
         t(t0),
         t(t1)
@@ -1728,9 +1828,17 @@ fn write_mark(s: &mut String, row: &LaneRow, r: &Run, y: i64, h: i64) -> fmt::Re
         if row.dashed { " stroke-dasharray=\"3 2\"" } else { "" },
         esc_cap(&what, 400)
     );
+    // The count, as text above the mark: seen without hovering, printed.
+    let label = match (r.count_label(), r.label_span()) {
+        (Some(l), Some((x, _))) => format!(
+            "<text class=\"count\" x=\"{x}\" y=\"{}\" font-size=\"{COUNT_FONT}\" font-weight=\"bold\">{l}</text>",
+            y - 2
+        ),
+        _ => String::new(),
+    };
     match link {
-        Some(n) => writeln!(s, "<a href=\"#incident-{n}\">{rect}</a>"),
-        None => writeln!(s, "{rect}"),
+        Some(n) => writeln!(s, "<a href=\"#incident-{n}\">{rect}{label}</a>"),
+        None => writeln!(s, "{rect}{label}"),
     }
 }
 
@@ -1755,7 +1863,7 @@ fn period_bounds(label: &str, period: Period) -> Option<(i64, i64)> {
 }
 
 fn rule_stats(s: &mut String, v: &Verdict, c: Option<&Contract>) -> fmt::Result {
-    writeln!(s, "<section id=\"rules\">\n<h2>Rules: what was judged, and who is at fault</h2>\n<table class=\"stats\">\n<thead><tr><th>Rule</th><th>Type</th><th class=\"num\">Checked</th><th class=\"num\">Fulfilled</th><th class=\"num\">Pending</th><th class=\"num\">Incidents</th>")?;
+    writeln!(s, "<section id=\"rules\">\n<h2>Rules: what was judged, and who is at fault</h2>\n<div class=\"wide\"><table class=\"stats\">\n<thead><tr><th>Rule</th><th>Type</th><th class=\"num\">Checked</th><th class=\"num\">Fulfilled</th><th class=\"num\">Pending</th><th class=\"num\">Incidents</th>")?;
     for p in PARTIES {
         write!(s, "<th class=\"num\">{}</th>", party_cell(p))?;
     }
@@ -1794,7 +1902,7 @@ fn rule_stats(s: &mut String, v: &Verdict, c: Option<&Contract>) -> fmt::Result 
     for n in totals {
         write!(s, "<th class=\"num\">{n}</th>")?;
     }
-    writeln!(s, "</tr>\n</tbody>\n</table>\n<p class=\"note\">Checked = fulfilled + pending + incidents. Pending: cases the log ends too early to judge. An availability rule counts windows; its <code>sla_breach</code> incidents are one per breached period.</p>\n</section>")
+    writeln!(s, "</tr>\n</tbody>\n</table></div>\n<p class=\"note\">Checked = fulfilled + pending + incidents. Pending: cases the log ends too early to judge. An availability rule counts windows; its <code>sla_breach</code> incidents are one per breached period.</p>\n</section>")
 }
 
 fn cell_count(s: &mut String, n: u64) -> fmt::Result {
@@ -1809,7 +1917,7 @@ fn sla(s: &mut String, v: &Verdict) -> fmt::Result {
     if v.sla.is_empty() {
         return Ok(());
     }
-    writeln!(s, "<section id=\"sla\">\n<h2>Service levels</h2>\n<table>\n<thead><tr><th>Rule</th><th>Period</th><th class=\"num\">Uptime</th><th class=\"num\">Target</th><th>Result</th><th class=\"num\">Credit due</th></tr></thead>\n<tbody>")?;
+    writeln!(s, "<section id=\"sla\">\n<h2>Service levels</h2>\n<div class=\"wide\"><table>\n<thead><tr><th>Rule</th><th>Period</th><th class=\"num\">Uptime</th><th class=\"num\">Target</th><th>Result</th><th class=\"num\">Credit due</th></tr></thead>\n<tbody>")?;
     for p in &v.sla {
         writeln!(
             s,
@@ -1826,7 +1934,7 @@ fn sla(s: &mut String, v: &Verdict) -> fmt::Result {
             sla_credit(p)
         )?;
     }
-    writeln!(s, "</tbody>\n</table>\n<p class=\"note\">Uptime counts only the windows attributed to the provider as down; windows excused or attributed to others do not count against it.</p>\n</section>")
+    writeln!(s, "</tbody>\n</table></div>\n<p class=\"note\">Uptime counts only the windows attributed to the provider as down; windows excused or attributed to others do not count against it.</p>\n</section>")
 }
 
 /// Seqs as runs: `3, 7-9, 12`, at most `max` runs.
@@ -1858,33 +1966,125 @@ fn seq_runs(seqs: &[u64], max: usize) -> String {
     parts.join(", ")
 }
 
+/// Incidents of one rule, one kind and one party at fault.
+struct Group {
+    rule: usize,
+    party: usize,
+    /// Indexes into the verdict's incidents, in verdict order.
+    members: Vec<usize>,
+    first: i64,
+    last: i64,
+}
+
+/// The incidents grouped by rule, kind and party at fault: in contract
+/// (verdict) rule order, then party order, then by first incident.
+fn groups(v: &Verdict) -> Vec<Group> {
+    let mut by: BTreeMap<(usize, usize, &str), Group> = BTreeMap::new();
+    for (n, i) in v.incidents.iter().enumerate() {
+        let rule = v
+            .rules
+            .iter()
+            .position(|r| r.rule == i.rule)
+            .unwrap_or(v.rules.len());
+        let party = PARTIES.iter().position(|p| *p == i.party).unwrap_or(4);
+        let g = by
+            .entry((rule, party, i.kind.as_str()))
+            .or_insert_with(|| Group {
+                rule,
+                party,
+                members: Vec::new(),
+                first: i.from,
+                last: i.until,
+            });
+        g.members.push(n);
+        g.first = g.first.min(i.from);
+        g.last = g.last.max(i.until);
+    }
+    let mut out: Vec<Group> = by.into_values().collect();
+    out.sort_by_key(|g| (g.rule, g.party, g.members.first().copied()));
+    out
+}
+
+/// Groups of at most this many incidents are shown open.
+const OPEN_GROUP: usize = 3;
+
 fn incidents(s: &mut String, v: &Verdict, limits: Limits) -> fmt::Result {
     writeln!(s, "<section id=\"incidents\">\n<h2>Incidents</h2>")?;
     if v.incidents.is_empty() {
         return writeln!(s, "<p>No incidents: every rule was kept.</p>\n</section>");
     }
     let shown = v.incidents.len().min(limits.incidents);
+    let groups = groups(v);
+    writeln!(
+        s,
+        "<p>{} incident{} in {} group{}, one per rule, kind of incident and party at fault. Each group lists its incidents below its row (open it on screen; on paper every list is printed). Incidents are numbered in verdict order, as <code>cfr-bundle verify</code> numbers them.</p>",
+        v.incidents.len(),
+        if v.incidents.len() == 1 { "" } else { "s" },
+        groups.len(),
+        if groups.len() == 1 { "" } else { "s" }
+    )?;
     if shown < v.incidents.len() {
         writeln!(
             s,
-            "<p class=\"warning\">The table shows the first {shown} of {} incidents (in verdict order); the counts above include all of them, and <code>cfr-bundle verify --json</code> prints every one.</p>",
+            "<p class=\"warning\">The lists show the first {shown} of {} incidents (in verdict order); the counts include all of them, and <code>cfr-bundle verify --json</code> prints every one.</p>",
             v.incidents.len()
         )?;
     }
-    writeln!(s, "<table class=\"incidents\">\n<colgroup><col class=\"c-n\"><col class=\"c-when\"><col class=\"c-what\"><col class=\"c-who\"><col class=\"c-expl\"><col class=\"c-ev\"></colgroup>\n<thead><tr><th class=\"num\">#</th><th>Window (UTC)</th><th>Incident, rule and clause</th><th>At fault</th><th>Explanation</th><th>Evidence (seq)</th></tr></thead>\n<tbody>")?;
-    for (n, i) in v.incidents.iter().take(shown).enumerate() {
-        incident_row(s, n + 1, i, limits)?;
+    writeln!(s, "<div class=\"wide\"><table class=\"groups\">\n<colgroup><col class=\"c-rule\"><col class=\"c-who\"><col class=\"c-count\"><col class=\"c-first\"><col class=\"c-last\"></colgroup>\n<thead><tr><th>Rule, incident and clause</th><th>At fault</th><th class=\"num\">Count</th><th>First (UTC)</th><th>Last (UTC)</th></tr></thead>")?;
+    for (k, g) in groups.iter().enumerate() {
+        let i0 = &v.incidents[g.members[0]];
+        let listed: Vec<usize> = g.members.iter().copied().filter(|n| *n < shown).collect();
+        writeln!(
+            s,
+            "<tbody class=\"group\" id=\"group-{}\" data-party=\"{}\" data-count=\"{}\">\n<tr class=\"summary\"><td><code class=\"kind\">{}</code> under <code>{}</code><br><span class=\"clause\">{}</span></td><td>{}</td><td class=\"num count\">{}</td><td class=\"when\">{}</td><td class=\"when\">{}</td></tr>",
+            k + 1,
+            i0.party.name(),
+            g.members.len(),
+            esc_cap(&i0.kind, 200),
+            esc_cap(&i0.rule, 200),
+            esc_cap(&i0.clause, limits.text),
+            party_cell(i0.party),
+            g.members.len(),
+            tt(g.first),
+            tt(g.last)
+        )?;
+        if listed.is_empty() {
+            writeln!(s, "<tr class=\"members\"><td colspan=\"5\" class=\"note\">Not listed (beyond the first {shown} incidents).</td></tr>\n</tbody>")?;
+            continue;
+        }
+        let what = if g.members.len() == 1 {
+            format!("Incident #{}", g.members[0] + 1)
+        } else {
+            format!(
+                "{} incidents, #{} to #{}",
+                g.members.len(),
+                g.members[0] + 1,
+                g.members[g.members.len() - 1] + 1
+            )
+        };
+        let partial = if listed.len() < g.members.len() {
+            format!(" (the first {} listed)", listed.len())
+        } else {
+            String::new()
+        };
+        writeln!(
+            s,
+            "<tr class=\"members\"><td colspan=\"5\"><details{}><summary>{what}{partial}</summary>\n<table class=\"incidents\">\n<colgroup><col class=\"c-n\"><col class=\"c-when\"><col class=\"c-excuse\"><col class=\"c-expl\"><col class=\"c-ev\"></colgroup>\n<thead><tr><th class=\"num\">#</th><th>Window (UTC)</th><th>Excuse</th><th>Explanation</th><th>Evidence (seq)</th></tr></thead>\n<tbody>",
+            if g.members.len() <= OPEN_GROUP { " open" } else { "" }
+        )?;
+        for n in listed {
+            incident_row(s, n + 1, &v.incidents[n], limits)?;
+        }
+        writeln!(s, "</tbody>\n</table>\n</details></td></tr>\n</tbody>")?;
     }
-    writeln!(s, "</tbody>\n</table>\n</section>")
+    writeln!(s, "</table></div>\n</section>")
 }
 
 fn incident_row(s: &mut String, n: usize, i: &Incident, limits: Limits) -> fmt::Result {
-    // Times may break after the date on narrow pages.
-    let when = |ns: i64| t(ns).replacen('T', "<wbr>T", 1);
     let window = if i.from == i.until {
-        when(i.from)
+        tt(i.from)
     } else {
-        format!("{}<br>to {}", when(i.from), when(i.until))
+        format!("{}<br>to {}", tt(i.from), tt(i.until))
     };
     let excuse = match (&i.excuse, i.excused_by) {
         (Some(x), Some(by)) => format!(
@@ -1903,12 +2103,8 @@ fn incident_row(s: &mut String, n: usize, i: &Incident, limits: Limits) -> fmt::
     };
     writeln!(
         s,
-        "<tr id=\"incident-{n}\" data-party=\"{}\"><td class=\"num\">{n}</td><td class=\"when\">{window}</td><td class=\"what\"><code class=\"kind\">{}</code> under <code>{}</code><br><span class=\"clause\">{}</span></td><td class=\"who\">{}<br><span class=\"note\">{excuse}{debtor}</span></td><td class=\"expl\">{}</td><td class=\"ev\">{}</td></tr>",
+        "<tr id=\"incident-{n}\" data-party=\"{}\"><td class=\"num\">{n}</td><td class=\"when\">{window}</td><td class=\"who\"><span class=\"note\">{excuse}{debtor}</span></td><td class=\"expl\">{}</td><td class=\"ev\">{}</td></tr>",
         i.party.name(),
-        esc_cap(&i.kind, 200),
-        esc_cap(&i.rule, 200),
-        esc_cap(&i.clause, limits.text),
-        party_cell(i.party),
         esc_cap(&i.explanation, limits.text),
         seq_runs(&i.evidence, limits.evidence)
     )
@@ -1940,7 +2136,7 @@ fn excuse_table(s: &mut String, page: &Page<'_>) -> fmt::Result {
         writeln!(s, "<p class=\"warning\">{}.</p>", esc_cap(e, 1_000))?;
     }
     if rows > 0 {
-        writeln!(s, "<table class=\"excuses fixed\"><colgroup><col style=\"width:17%\"><col style=\"width:7%\"><col style=\"width:22%\"><col style=\"width:12%\"><col style=\"width:22%\"><col style=\"width:20%\"></colgroup>\n<thead><tr><th>Excuse</th><th class=\"num\">Seq</th><th>Logged at</th><th>Emitted by</th><th>Interval claimed (UTC)</th><th>Can it excuse?</th></tr></thead>\n<tbody>")?;
+        writeln!(s, "<div class=\"wide\"><table class=\"excuses fixed\"><colgroup><col style=\"width:17%\"><col style=\"width:7%\"><col class=\"c-time\"><col style=\"width:12%\"><col class=\"c-time\"><col style=\"width:20%\"></colgroup>\n<thead><tr><th>Excuse</th><th class=\"num\">Seq</th><th>Logged at</th><th>Emitted by</th><th>Interval claimed (UTC)</th><th>Can it excuse?</th></tr></thead>\n<tbody>")?;
         for e in x.intervals.iter().take(rows) {
             writeln!(
                 s,
@@ -1948,17 +2144,17 @@ fn excuse_table(s: &mut String, page: &Page<'_>) -> fmt::Result {
                 esc_cap(&e.excuse, 200),
                 esc_cap(&e.kind, 200),
                 e.seq,
-                t(e.logged),
+                tt(e.logged),
                 esc_cap(&e.actor, 200),
-                t(e.from),
-                t(e.until),
+                tt(e.from),
+                tt(e.until),
                 match &e.void {
                     None => "yes, where it overlaps an incident".to_owned(),
                     Some(why) => format!("<strong>no</strong>: {}", esc_cap(why, 1_000)),
                 }
             )?;
         }
-        writeln!(s, "</tbody>\n</table>")?;
+        writeln!(s, "</tbody>\n</table></div>")?;
     }
     writeln!(s, "</section>")
 }
@@ -1997,6 +2193,64 @@ mod tests {
         assert_eq!(r.len(), 2);
         assert_eq!(r[0].count, 3);
         assert_eq!(r[1].count, 1);
+    }
+
+    #[test]
+    fn marks_are_wide_enough_and_their_counts_never_overlap() {
+        let m = |x: i64, i: usize| (x, x, 0, 0, i, String::new());
+        // Single incidents: no label, at least MIN_MARK_W wide.
+        let r = runs(vec![m(100, 0), m(200, 1)]);
+        assert!(r
+            .iter()
+            .all(|r| r.x1 - r.x0 >= MIN_MARK_W && r.count_label().is_none()));
+        // Two pairs whose labels would overlap become one mark of four.
+        let r = runs(vec![m(100, 0), m(101, 1), m(110, 2), m(111, 3)]);
+        assert_eq!(
+            r.len(),
+            1,
+            "{:?}",
+            r.iter().map(|r| r.count).collect::<Vec<_>>()
+        );
+        assert_eq!(r[0].count_label().as_deref(), Some("\u{d7}4"));
+        // Many pairs across the plot: every label is apart from the next,
+        // and the counts add up.
+        let marks: Vec<_> = (0..400)
+            .map(|k| m(PLOT_X + (k as i64 / 2) * 4 + k as i64 % 2, k))
+            .collect();
+        let r = runs(marks);
+        assert_eq!(r.iter().map(|r| r.count).sum::<u64>(), 400);
+        let spans: Vec<(i64, i64)> = r.iter().filter_map(Run::label_span).collect();
+        assert!(spans.windows(2).all(|w| w[0].1 < w[1].0), "{spans:?}");
+        assert!(spans.iter().all(|(_, e)| *e <= SVG_W));
+    }
+
+    #[test]
+    fn incidents_are_grouped_by_rule_kind_and_party() {
+        let mut incidents: Vec<Incident> = (0..6)
+            .map(|k| incident(k, if k < 4 { Party::User } else { Party::Provider }))
+            .collect();
+        incidents[5].kind = "no_result".into();
+        let v = Verdict {
+            contract: "c".into(),
+            log: cfr_rules::LogSpan {
+                events: 6,
+                from: Some(0),
+                until: Some(6_000_000_000),
+            },
+            incidents,
+            rules: vec![],
+            sla: vec![],
+            totals: Default::default(),
+        };
+        let g = groups(&v);
+        let shape: Vec<(usize, Vec<usize>)> =
+            g.iter().map(|g| (g.party, g.members.clone())).collect();
+        // Provider before user (party order); within the provider, by first incident.
+        assert_eq!(
+            shape,
+            vec![(0, vec![4]), (0, vec![5]), (1, vec![0, 1, 2, 3])]
+        );
+        assert_eq!((g[2].first, g[2].last), (0, 3_000_000_500));
     }
 
     #[test]
@@ -2100,7 +2354,14 @@ mod tests {
             limits,
         });
         assert_eq!(page.matches("<tr id=\"incident-").count(), 100);
-        assert!(page.contains("The table shows the first 100 of 30000 incidents"));
+        assert!(page.contains("The lists show the first 100 of 30000 incidents"));
+        // Two groups (user, provider) that count all of them.
+        assert_eq!(page.matches("<tbody class=\"group\"").count(), 2);
+        assert!(page.contains("data-party=\"user\" data-count=\"10000\""));
+        assert!(page.contains("data-party=\"provider\" data-count=\"20000\""));
+        // Of the first 100, every third is the user's.
+        assert!(page.contains("10000 incidents, #1 to #29998 (the first 34 listed)"));
+        assert!(page.contains("20000 incidents, #2 to #30000 (the first 66 listed)"));
         assert!(page.contains("… [9950 more characters not shown]"));
         assert!(page.contains("… and 195 more"));
         // Two party rows, each at most one mark per unit of the plot.

@@ -677,6 +677,8 @@ fn sealed_prefixes_verify_and_are_consistent() {
             native_verdict: true,
             chunk_bytes: 1 << 20,
             prefix,
+            contract_sigs: Vec::new(),
+            analyzer_cert: None,
         };
         let (n, _) = seal_log(&dir, &opts, &out).expect("seal");
         let report = cfr_verify::verify::verify(&out, Default::default()).expect("verify runs");
@@ -703,6 +705,8 @@ fn sealed_prefixes_verify_and_are_consistent() {
         native_verdict: true,
         chunk_bytes: 1 << 20,
         prefix: Prefix::Size(22),
+        contract_sigs: Vec::new(),
+        analyzer_cert: None,
     };
     assert!(seal_log(&dir, &opts, &out).is_err());
     assert!(!out.exists());
