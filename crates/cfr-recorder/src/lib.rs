@@ -98,8 +98,9 @@ pub use error::{
     AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
 pub use recorder::{
-    count_events, for_each_event, init, inspect, repair, ConsistencyProof, InclusionProof, Moved,
-    Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE,
-    MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    count_events, for_each_event, init, inspect, repair, submissions, ConsistencyProof,
+    InclusionProof, Moved, Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE,
+    CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR,
+    TORN_DIR,
 };
-pub use submission::{Rejection, Submission};
+pub use submission::{Refusal, Rejection, SignedSubmission, Submission, Verified};

@@ -166,6 +166,8 @@ pub fn seal_log_with_progress(
             }
         },
     };
+    // The submissions wholly inside the prefix, with their signatures.
+    let submissions = crate::recorder::submissions(dir, n)?;
     let seal_opts = SealOptions {
         contract_toml,
         contract_sigs: Vec::new(),
@@ -174,7 +176,7 @@ pub fn seal_log_with_progress(
         analyzer_cert: None,
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
-        submissions: Vec::new(),
+        submissions,
     };
     // Stream the events from a reader thread so memory stays bounded.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);
