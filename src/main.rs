@@ -359,7 +359,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("analyze", "cfr-bundle analyze --contract contract.toml --events events.jsonl --json"),
     ("analyzer certify", "cfr-bundle analyzer certify analyzer.wasm --key regulator.key -o certificate.sig"),
     ("log init", "cfr-bundle log init rec/ --contract contract.toml"),
-    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878\ncfr-bundle log append events.jsonl --dir rec/"),
+    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878 --key provider=provider.key --key user=user.key\ncfr-bundle log append events.jsonl --dir rec/ --key user=user.key"),
     ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
     ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878"),
     ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr --dir rec/"),
