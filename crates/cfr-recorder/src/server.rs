@@ -213,8 +213,8 @@ async fn read_body(
 }
 
 /// Whether the content type says CBOR sequence (`Ok(true)`) or JSON
-/// Lines (`Ok(false)`).
-fn body_is_cbor(headers: &HeaderMap) -> Result<bool, Response> {
+/// Lines (`Ok(false)`); else why not (a 415).
+fn body_is_cbor(headers: &HeaderMap) -> Result<bool, String> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -232,27 +232,20 @@ fn body_is_cbor(headers: &HeaderMap) -> Result<bool, Response> {
         | "application/json"
         | "application/jsonlines"
         | "text/plain" => Ok(false),
-        other => Err(error(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            json!({ "error": format!("content type {other:?}: send JSON Lines or application/cbor-seq") }),
+        other => Err(format!(
+            "content type {other:?}: send JSON Lines or application/cbor-seq"
         )),
     }
 }
 
-/// A header's value as text: `Ok(None)` when absent, 400 when not
-/// visible ASCII.
-fn header_text<'a>(
-    headers: &'a HeaderMap,
-    name: &'static str,
-) -> Result<Option<&'a str>, Response> {
+/// A header's value as text: `Ok(None)` when absent; else why not (a 400).
+fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, String> {
     match headers.get(name) {
         None => Ok(None),
-        Some(v) => v.to_str().map(Some).map_err(|_| {
-            error(
-                StatusCode::BAD_REQUEST,
-                json!({ "error": format!("header {name}: not visible ASCII") }),
-            )
-        }),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("header {name}: not visible ASCII")),
     }
 }
 
@@ -272,7 +265,7 @@ pub fn refusal_json(r: &Refusal) -> serde_json::Value {
 async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
     let cbor = match body_is_cbor(&headers) {
         Ok(c) => c,
-        Err(r) => return r,
+        Err(why) => return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({ "error": why })),
     };
     let mut values = [None, None, None];
     for (slot, name) in values
@@ -281,7 +274,7 @@ async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
     {
         match header_text(&headers, name) {
             Ok(v) => *slot = v.map(str::to_owned),
-            Err(r) => return r,
+            Err(why) => return error(StatusCode::BAD_REQUEST, json!({ "error": why })),
         }
     }
     let [party, id, signature] = values;
