@@ -11,7 +11,7 @@
 //!
 //! `submission`, present only in the record of a signed submission's
 //! first event, is the canonical CBOR of its
-//! [`Entry`](cfr_bundle_format::submission::Entry) `{party, id, first,
+//! [`Entry`] `{party, id, first,
 //! count, sig}` (`first` is that event's seq): the signature travels in
 //! the same record, so the one write and fsync that make the events
 //! durable make their signature durable too. The events of a submission
