@@ -27,11 +27,12 @@ pub enum LogCmd {
         #[arg(long)]
         contract: PathBuf,
     },
-    /// Append events (JSON Lines of {id?, kind, actor, attrs, sig?}), to a
-    /// running recorder (--url) or to a log directory no recorder is
-    /// serving (DIR). Lines without an id get `<file digest>-<line>`, so
-    /// re-running the same file appends nothing twice. Prints one receipt
-    /// per event.
+    /// Append events (JSON Lines of {kind, actor, attrs, sig?}) as signed
+    /// submissions, to a running recorder (--url) or to a log directory no
+    /// recorder is serving (DIR). The file is split into consecutive runs
+    /// of one actor's events, each signed with that actor's --key; ids are
+    /// `<file digest>-<first line>`, so re-running the same file appends
+    /// nothing twice. Prints one receipt per event.
     Append {
         /// The events file (`-` for standard input).
         events: PathBuf,
@@ -43,8 +44,12 @@ pub enum LogCmd {
         /// The log directory, spelt as before (`--dir DIR`); hidden.
         #[arg(long = "dir", hide = true, conflicts_with = "dir")]
         dir_flag: Option<PathBuf>,
-        /// Events per request.
-        #[arg(long, default_value_t = 1000)]
+        /// A submitting party's private key: `provider=provider.key`,
+        /// `user=user.key`, `grid=grid.key` (repeat for each actor in the file).
+        #[arg(long = "key", value_name = "ROLE=KEY")]
+        keys: Vec<String>,
+        /// Most events per submission.
+        #[arg(long, default_value_t = 100)]
         batch: usize,
     },
     /// Serve a log over HTTP (loopback by default).
@@ -187,8 +192,9 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             url,
             dir,
             dir_flag,
+            keys,
             batch,
-        } => append(&events, url, dir.or(dir_flag), batch.max(1)),
+        } => append(&events, url, dir.or(dir_flag), &keys, batch.max(1)),
         LogCmd::Serve {
             dir,
             key,
@@ -457,26 +463,44 @@ fn client_failure(e: &ClientError) -> Result<u8> {
     })
 }
 
-/// Adds `"id":"<prefix>-<line>"` to a JSON object line that has no id,
-/// textually (re-serialising would hide duplicate keys from the recorder).
-fn with_id(line: &str, prefix: &str, number: usize) -> String {
-    let has_id = serde_json::from_str::<serde_json::Value>(line)
-        .ok()
-        .and_then(|v| v.as_object().map(|o| o.contains_key("id")));
-    match (has_id, line.trim_start().strip_prefix('{')) {
-        (Some(false), Some(rest)) => {
-            let sep = if rest.trim_start().starts_with('}') {
-                ""
-            } else {
-                ","
-            };
-            format!("{{\"id\":\"{prefix}-{number}\"{sep}{rest}")
+/// Reads the `--key ROLE=KEY` arguments, each checked against the
+/// contract's key for that role.
+fn party_keys(
+    contract: &cfr_contract::Contract,
+    args: &[String],
+) -> Result<std::collections::BTreeMap<String, cfr_model::keys::SigningKey>> {
+    let known = cfr_bundle_format::submission::contract_keys(contract);
+    let mut out = std::collections::BTreeMap::new();
+    for a in args {
+        let (role, path) = a
+            .split_once('=')
+            .ok_or_else(|| anyhow!("--key {a}: give ROLE=KEY, for example --key user=user.key"))?;
+        let want = known.get(role).ok_or_else(|| {
+            anyhow!(
+                "--key {a}: {role:?} is not a submitting party of the contract (one of: {})",
+                known.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        })?;
+        let key = crate::read_private_key(Path::new(path))?;
+        if key.verifying_key() != *want {
+            return Err(anyhow!(
+                "--key {a}: this is not the {role} key of the contract (the contract's is {})",
+                cfr_model::keys::fingerprint(want)
+            ));
         }
-        _ => line.to_owned(),
+        out.insert(role.to_owned(), key);
     }
+    Ok(out)
 }
 
-fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize) -> Result<u8> {
+fn append(
+    events: &Path,
+    url: Option<String>,
+    dir: Option<PathBuf>,
+    key_args: &[String],
+    batch: usize,
+) -> Result<u8> {
+    use cfr_recorder::submission::{runs, RunError, SignedSubmission};
     if url.is_none() && dir.is_none() {
         eprintln!("cfr-bundle: log append needs a log directory (log append FILE DIR) or a running recorder's --url URL");
         return Ok(2);
@@ -488,81 +512,101 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
     } else {
         std::fs::read_to_string(events).with_context(|| format!("reading {}", events.display()))?
     };
-    use sha2::{Digest as _, Sha256};
-    let prefix = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
-    let lines: Vec<String> = text
-        .split('\n')
-        .enumerate()
-        .map(|(i, l)| {
-            if l.trim().is_empty() {
-                String::new()
-            } else {
-                with_id(l, &prefix, i + 1)
+    // The contract (its id and attribute types are signed): the
+    // recorder's, or the log directory's.
+    let mut client = url.map(Client::new);
+    let local = match (&mut client, &dir) {
+        (Some(c), _) => {
+            let toml = match c.contract() {
+                Ok(t) => t,
+                Err(e) => return client_failure(&e),
+            };
+            let contract = cfr_contract::Contract::from_toml(&toml)
+                .map_err(|e| anyhow!("the recorder's contract: {e}"))?;
+            (contract, None)
+        }
+        (None, Some(d)) => {
+            let r = Recorder::open(d, RecorderOptions::default())?;
+            (r.contract().clone(), Some(r))
+        }
+        (None, None) => return Err(anyhow!("give --url or --dir")),
+    };
+    let (contract, recorder) = local;
+    let keys = party_keys(&contract, key_args)?;
+    let runs = match runs(&contract, &text, batch, |actor| keys.contains_key(actor)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cfr-bundle: {}; nothing was appended", e);
+            if matches!(e, RunError::Line(_)) {
+                return Ok(1);
             }
-        })
-        .collect();
+            return Ok(2);
+        }
+    };
     let out = std::io::stdout();
     let mut out = out.lock();
-    // Receipts for ids the log already held: said at the end, so that
-    // appending the same file twice is never silent.
+    // Receipts for submissions the log already held: said at the end, so
+    // that appending the same file twice is never silent.
     let (mut total, mut again) = (0u64, 0u64);
-    if let Some(url) = url {
-        let mut client = Client::new(url);
-        for (b, chunk) in lines.chunks(batch).enumerate() {
-            let body = chunk.join("\n");
-            match client.append_jsonl(&body) {
-                Ok(receipts) => {
-                    for r in receipts {
-                        total += 1;
-                        again += u64::from(r.duplicate);
-                        writeln!(out, "{}", receipt_json(&r))?;
-                    }
-                }
+    for run in runs {
+        // `runs` gives every run a party with a key.
+        let Some(key) = keys.get(&run.party) else {
+            return Err(anyhow!("no key for {}", run.party));
+        };
+        let lines = run.lines;
+        let signed = SignedSubmission::sign(&contract.id, &run.party, &run.id, run.events, key);
+        let line_of = |item: u64| {
+            usize::try_from(item)
+                .ok()
+                .and_then(|i| lines.get(i.wrapping_sub(1)).copied())
+        };
+        let receipts = match (&mut client, &recorder) {
+            (Some(c), _) => match c.submit(&signed) {
+                Ok(r) => r,
                 Err(ClientError::Refused {
                     status,
                     message,
-                    number: Some(n),
+                    number,
                 }) => {
-                    let line = b * batch + n as usize;
-                    eprintln!(
-                        "cfr-bundle: line {line}: rejected ({status}): {}",
-                        message.split_once(": ").map_or(message.as_str(), |x| x.1)
+                    let at = number.and_then(line_of).map_or_else(
+                        || format!("lines {}-{}", lines[0], lines[lines.len() - 1]),
+                        |l| format!("line {l}"),
                     );
-                    eprintln!("events before this request were appended; none of this request's");
+                    eprintln!("cfr-bundle: {at}: rejected ({status}): {message}");
+                    eprintln!("events of earlier submissions were appended; none of this one's");
                     return Ok(1);
                 }
                 Err(e) => return client_failure(&e),
-            }
-        }
-        say_already_in_log(total, again);
-        return Ok(0);
-    }
-    let dir = dir.ok_or_else(|| anyhow!("give --url or a log directory"))?;
-    let r = Recorder::open(&dir, RecorderOptions::default())?;
-    let subs =
-        match cfr_recorder::submission::parse_jsonl(r.contract(), lines.join("\n").as_bytes()) {
-            Ok(s) => s,
-            Err(e) => {
-                eprintln!(
-                    "cfr-bundle: {}; nothing was appended",
-                    crate::one_line(crate::causes(&e))
-                );
-                return Ok(1);
-            }
-        };
-    for chunk in subs.chunks(batch) {
-        match r.append(chunk.to_vec()) {
-            Ok(receipts) => {
-                for rc in receipts {
-                    total += 1;
-                    again += u64::from(rc.duplicate);
-                    writeln!(out, "{}", receipt_json(&rc))?;
+            },
+            (None, Some(r)) => {
+                let verified = match signed.verify(&contract) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        let at = e.number().and_then(|(_, n)| line_of(n)).map_or_else(
+                            || format!("lines {}-{}", lines[0], lines[lines.len() - 1]),
+                            |l| format!("line {l}"),
+                        );
+                        eprintln!("cfr-bundle: {at}: rejected ({}): {e}", e.status());
+                        eprintln!(
+                            "events of earlier submissions were appended; none of this one's"
+                        );
+                        return Ok(1);
+                    }
+                };
+                match r.append_signed(verified) {
+                    Ok(r) => r,
+                    Err(e) => {
+                        crate::say_error(&e);
+                        return Ok(1);
+                    }
                 }
             }
-            Err(e) => {
-                crate::say_error(&e);
-                return Ok(1);
-            }
+            (None, None) => return Err(anyhow!("give --url or --dir")),
+        };
+        for rc in receipts {
+            total += 1;
+            again += u64::from(rc.duplicate);
+            writeln!(out, "{}", receipt_json(&rc))?;
         }
     }
     say_already_in_log(total, again);
@@ -573,7 +617,7 @@ fn append(events: &Path, url: Option<String>, dir: Option<PathBuf>, batch: usize
 fn say_already_in_log(total: u64, again: u64) {
     if again > 0 {
         eprintln!(
-            "cfr-bundle: {again} of {total} events were already in the log (same ids: lines of a file with these very bytes were appended before) and were not appended again; their original receipts are printed"
+            "cfr-bundle: {again} of {total} events were already in the log (same submission ids: a file with these very bytes was appended before) and were not appended again; their original receipts are printed"
         );
     }
 }

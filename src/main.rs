@@ -390,7 +390,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("analyze", "cfr-bundle analyze events.jsonl --contract contract.toml --json"),
     ("analyzer certify", "cfr-bundle analyzer certify analyzer.wasm --key regulator.key -o certificate.sig"),
     ("log init", "cfr-bundle log init rec/ --contract contract.toml"),
-    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878\ncfr-bundle log append events.jsonl rec/      # a log no recorder is serving"),
+    ("log append", "cfr-bundle log append events.jsonl --url http://127.0.0.1:7878 --key provider=provider.key --key user=user.key\ncfr-bundle log append events.jsonl rec/ --key user=user.key      # a log no recorder is serving"),
     ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
     ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878\ncfr-bundle log checkpoint rec/ --key recorder.key"),
     ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr rec/"),

@@ -137,7 +137,7 @@ fn heartbeat() -> Submission {
 }
 use cfr_merkle::SignedCheckpoint;
 use cfr_recorder::client::Client;
-use cfr_recorder::{Receipt, Recorder, RecorderOptions, Submission};
+use cfr_recorder::{Receipt, Recorder, RecorderOptions, SignedSubmission, Submission};
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -145,14 +145,31 @@ use std::time::{Duration, Instant};
 
 const CLIENTS: usize = 4;
 
-/// One client's state across recorder restarts: the batch in flight (not
-/// acknowledged: it is re-sent with the same ids after a restart) and
-/// every receipt it got.
+/// One client's state across recorder restarts: the signed submission in
+/// flight (not acknowledged: it is re-sent as it is, same id, after a
+/// restart) and every receipt it got, per event.
 #[derive(Default)]
 struct ClientState {
     next: u64,
-    pending: Vec<Submission>,
+    pending: Option<SignedSubmission>,
     acked: HashMap<String, Receipt>,
+}
+
+/// Records the receipts of `sub` in `acked`, checking that a submission
+/// acknowledged twice (a retry) got the same receipts.
+fn record(acked: &mut HashMap<String, Receipt>, sub: &SignedSubmission, receipts: Vec<Receipt>) {
+    assert_eq!(receipts.len(), sub.events.len());
+    for (i, r) in receipts.into_iter().enumerate() {
+        let id = format!("{}#{i}", sub.id);
+        if let Some(prev) = acked.get(&id) {
+            assert_eq!(
+                (prev.seq, prev.leaf),
+                (r.seq, r.leaf),
+                "{id} acknowledged twice differently"
+            );
+        }
+        acked.insert(id, r);
+    }
 }
 
 fn run_clients(
@@ -173,31 +190,25 @@ fn run_clients(
                 client.timeout = Duration::from_secs(5);
                 while !stop.load(Ordering::Relaxed) {
                     let mut st = state.lock().expect("state");
-                    if st.pending.is_empty() {
+                    if st.pending.is_none() {
                         let n = 1 + rng.below(20);
-                        for _ in 0..n {
-                            let k = st.next;
-                            st.next += 1;
-                            st.pending.push(heartbeat().with_id(format!("c{c}-{k}")));
-                        }
+                        let k = st.next;
+                        st.next += 1;
+                        st.pending = Some(SignedSubmission::sign(
+                            CONTRACT_ID,
+                            "provider",
+                            &format!("c{c}-{k}"),
+                            (0..n).map(|_| heartbeat().event).collect(),
+                            &key("provider"),
+                        ));
                     }
-                    let mut batch = st.pending.clone();
+                    let Some(sub) = st.pending.clone() else { break };
                     drop(st);
-                    match client.append(&mut batch) {
+                    match client.submit(&sub) {
                         Ok(receipts) => {
                             let mut st = state.lock().expect("state");
-                            for (s, r) in batch.iter().zip(receipts) {
-                                let id = s.id.clone().expect("id");
-                                if let Some(prev) = st.acked.get(&id) {
-                                    assert_eq!(
-                                        (prev.seq, prev.leaf),
-                                        (r.seq, r.leaf),
-                                        "{id} acknowledged twice differently"
-                                    );
-                                }
-                                st.acked.insert(id, r);
-                            }
-                            st.pending.clear();
+                            record(&mut st.acked, &sub, receipts);
+                            st.pending = None;
                         }
                         Err(_) => break,
                     }
@@ -262,13 +273,9 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         let mut c = Client::new(p.addr.clone());
         for st in &states {
             let mut st = st.lock().expect("state");
-            if !st.pending.is_empty() {
-                let mut batch = st.pending.clone();
-                let receipts = c.append(&mut batch).expect("final append");
-                for (s, r) in batch.iter().zip(receipts) {
-                    st.acked.insert(s.id.clone().expect("id"), r);
-                }
-                st.pending.clear();
+            if let Some(sub) = st.pending.take() {
+                let receipts = c.submit(&sub).expect("final append");
+                record(&mut st.acked, &sub, receipts);
             }
         }
     }
@@ -367,10 +374,14 @@ fn a_full_disk_fails_appends_cleanly() {
     let mut acked = Vec::new();
     let mut failure = None;
     for i in 0..2000u64 {
-        let mut batch: Vec<_> = (0..5)
-            .map(|j| request(i * 10 + j).with_id(format!("d{i}-{j}")))
-            .collect();
-        match c.append(&mut batch) {
+        let sub = SignedSubmission::sign(
+            CONTRACT_ID,
+            "user",
+            &format!("d{i}"),
+            (0..5).map(|j| request(i * 10 + j).event).collect(),
+            &key("user"),
+        );
+        match c.submit(&sub) {
             Ok(r) => acked.extend(r),
             Err(e) => {
                 failure = Some(e.to_string());
@@ -387,7 +398,14 @@ fn a_full_disk_fails_appends_cleanly() {
     // Still serving: proofs and checkpoints work, and the next append fails
     // the same clean way.
     assert!(c.sign_checkpoint().is_ok());
-    assert!(c.append(&mut [request(99_999)]).is_err());
+    let one = SignedSubmission::sign(
+        CONTRACT_ID,
+        "user",
+        "one-more",
+        vec![request(99_999).event],
+        &key("user"),
+    );
+    assert!(c.submit(&one).is_err());
     drop(c);
     drop(p);
     let log = open(&dir);

@@ -684,16 +684,14 @@ impl Coverage {
                 }
                 let index = self.next;
                 self.next += 1;
-                if entry.first == e.seq {
-                    if !self.invalid.contains(&index) {
-                        self.open = Some(Open {
-                            index,
-                            hasher: Hasher::new(&entry.party, &entry.id, entry.count),
-                            own: Vec::new(),
-                            signed_kinds: Vec::new(),
-                        });
-                        break;
-                    }
+                if entry.first == e.seq && !self.invalid.contains(&index) {
+                    self.open = Some(Open {
+                        index,
+                        hasher: Hasher::new(&entry.party, &entry.id, entry.count),
+                        own: Vec::new(),
+                        signed_kinds: Vec::new(),
+                    });
+                    break;
                 }
             }
         }

@@ -1,92 +1,130 @@
 //! Recorder benchmark: durable appends/s and acknowledgement latency over
-//! HTTP on loopback, unsigned and signed, with 1, 8 and 64 concurrent
-//! clients, next to this disk's floor measured in the same run.
+//! HTTP on loopback with signed submissions of 100 and of 1 event(s), 8
+//! concurrent clients by default, next to the floors measured in the same
+//! run: strict Ed25519 verifications/s on every core, and fsyncs/s.
+//! Each figure is the median of 3 runs.
 //!
 //! ```text
-//! cargo run --release -p cfr-recorder --example bench [SECONDS_PER_RUN]
+//! cargo run --release -p cfr-recorder --example bench [SECONDS_PER_RUN] [CLIENTS...]
 //! ```
 //!
-//! Each client is a thread with a blocking [`Client`] sending requests of
-//! `batch` events and waiting for the receipts (an acknowledgement means
-//! the events are fsynced). The log lives in a temporary directory under
+//! Each client is a thread with a blocking [`Client`] that signs a
+//! submission of `batch` events with the user's key and waits for the
+//! receipts (an acknowledgement means the events and the signature are
+//! fsynced). The log lives in a temporary directory under
 //! `$CFR_BENCH_DIR` (default: the system temp dir).
 
 use cfr_model::keys::SigningKey;
+use cfr_model::Event;
 use cfr_model::{Attrs, Value};
 use cfr_recorder::client::Client;
 use cfr_recorder::server::{serve, ServerOptions};
-use cfr_recorder::{init, Recorder, RecorderOptions, Submission};
+use cfr_recorder::{init, Recorder, RecorderOptions, SignedSubmission, Submission};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let secs: f64 = std::env::args()
-        .nth(1)
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(3.0);
+    let mut args = std::env::args().skip(1);
+    let secs: f64 = args.next().and_then(|s| s.parse().ok()).unwrap_or(3.0);
+    let client_counts: Vec<usize> = {
+        let v: Vec<usize> = args.filter_map(|s| s.parse().ok()).collect();
+        if v.is_empty() {
+            vec![8]
+        } else {
+            v
+        }
+    };
     let run_for = Duration::from_secs_f64(secs);
     let base = std::env::var_os("CFR_BENCH_DIR").map_or_else(std::env::temp_dir, PathBuf::from);
     let tmp = tempfile::tempdir_in(&base)?;
     let samples = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../samples/storage-month");
     let contract = std::fs::read_to_string(samples.join("contract.toml"))?;
     let recorder_key = cfr_model::keys::read_signing_key(&samples.join("keys/recorder.key"))?;
-    let grid_key = cfr_model::keys::read_signing_key(&samples.join("keys/grid.key"))?;
+    let user_key = cfr_model::keys::read_signing_key(&samples.join("keys/user.key"))?;
     let contract_id = cfr_contract::Contract::from_toml(&contract)?.id;
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
 
-    println!("# cfr recorder benchmark");
+    println!("# cfr recorder benchmark: signed submissions");
     println!();
     println!(
-        "machine: {} cores; log dir under {}; {secs} s per run",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        "machine: {cores} cores; log dir under {}; {secs} s per run; medians of 3 runs",
         base.display()
     );
     let (fsyncs, fsync_lat) = fsync_floor(tmp.path(), run_for)?;
-    let mbps = write_bandwidth(tmp.path())?;
+    let verifies = verify_floor(&user_key, cores, run_for);
     println!(
-        "floor: {fsyncs:.0} fsync/s (4 KiB write + fdatasync, one thread; {:.3} ms each); sequential write {mbps:.0} MB/s (256 MiB, then fsync)",
+        "floors (same run): {verifies:.0} strict Ed25519 verifications/s on {cores} threads (verify_strict of a COSE Sig_structure); {fsyncs:.0} fsync/s (4 KiB write + fdatasync, one thread; {:.3} ms each)",
         fsync_lat * 1e3
     );
-    let sample_unsigned = request(0).event.encode().len();
-    let sample_signed = outage(&grid_key, &contract_id).event.encode().len();
     println!(
-        "event sizes (canonical CBOR): unsigned request {sample_unsigned} B, signed outage {sample_signed} B; record overhead 13 B + id"
+        "event: unsigned `request` by the user, {} B canonical CBOR; each submission signed by the user's key (COSE_Sign1, EdDSA) in the client thread",
+        request(0).event.encode().len()
     );
     println!();
-    println!("| events | clients | events/request | appends/s | requests/s | ack p50 | ack p99 | x fsync floor | bytes/event on disk |");
-    println!("|---|---|---|---|---|---|---|---|---|");
-    for signed in [false, true] {
-        for batch in [1usize, 100] {
-            for clients in [1usize, 8, 64] {
-                let dir = tmp.path().join(format!("log-{signed}-{batch}-{clients}"));
+    println!("| events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 | appends/s / verify floor |");
+    println!("|---|---|---|---|---|---|---|");
+    for batch in [100usize, 1] {
+        for &clients in &client_counts {
+            let mut runs = Vec::new();
+            for rep in 0..3 {
+                let dir = tmp.path().join(format!("log-{batch}-{clients}-{rep}"));
                 init(&dir, &contract)?;
-                let r = run(
+                runs.push(run(
                     &dir,
                     &recorder_key,
-                    &grid_key,
+                    &user_key,
                     &contract_id,
-                    signed,
                     clients,
                     batch,
                     run_for,
-                )?;
-                let disk = dir_size(&dir.join("segments"))? as f64 / r.events.max(1) as f64;
-                println!(
-                    "| {} | {clients} | {batch} | {:.0} | {:.0} | {:.2} ms | {:.2} ms | {:.1} | {disk:.0} |",
-                    if signed { "signed" } else { "unsigned" },
-                    r.events as f64 / r.elapsed,
-                    r.requests as f64 / r.elapsed,
-                    r.p50 * 1e3,
-                    r.p99 * 1e3,
-                    r.events as f64 / r.elapsed / fsyncs,
-                );
-                let _ = std::io::stdout().flush();
+                )?);
                 std::fs::remove_dir_all(&dir)?;
             }
+            runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+            let all: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.rate())).collect();
+            let m = &runs[1];
+            println!(
+                "| {batch} | {clients} | {:.0} ({}) | {:.0} | {:.2} ms | {:.2} ms | {:.2} |",
+                m.rate(),
+                all.join(", "),
+                m.requests as f64 / m.elapsed,
+                m.p50 * 1e3,
+                m.p99 * 1e3,
+                m.rate() / verifies,
+            );
+            let _ = std::io::stdout().flush();
         }
     }
     Ok(())
+}
+
+/// Strict Ed25519 verifications per second on `threads` threads.
+fn verify_floor(key: &SigningKey, threads: usize, run_for: Duration) -> f64 {
+    let digest = [7u8; 32];
+    let cose = cfr_bundle_format::submission::sign(key, &digest);
+    let public = key.verifying_key();
+    let start = Instant::now();
+    let handles: Vec<_> = (0..threads)
+        .map(|_| {
+            let cose = cose.clone();
+            std::thread::spawn(move || {
+                let sign1 = cfr_bundle_format::submission::parse(&cose).ok();
+                let mut n = 0u64;
+                while start.elapsed() < run_for {
+                    for _ in 0..64 {
+                        if sign1.as_ref().is_some_and(|s| s.verifies(&digest, &public)) {
+                            n += 1;
+                        }
+                    }
+                }
+                n
+            })
+        })
+        .collect();
+    let n: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
+    n as f64 / start.elapsed().as_secs_f64()
 }
 
 fn request(n: u64) -> Submission {
@@ -95,14 +133,6 @@ fn request(n: u64) -> Submission {
     attrs.insert("op", Value::Text("get".into()));
     attrs.insert("object", Value::Text(format!("objects/invoices/{n}.pdf")));
     Submission::new("request", "user", attrs)
-}
-
-fn outage(key: &SigningKey, contract_id: &str) -> Submission {
-    let mut attrs = Attrs::new();
-    attrs.insert("start", Value::Int(1_772_445_600_000_000_000));
-    attrs.insert("end", Value::Int(1_772_452_800_000_000_000));
-    attrs.insert("cause", Value::Text("substation fault".into()));
-    Submission::new("outage", "grid", attrs).signed(key, contract_id)
 }
 
 fn fsync_floor(dir: &Path, run_for: Duration) -> std::io::Result<(f64, f64)> {
@@ -124,28 +154,6 @@ fn fsync_floor(dir: &Path, run_for: Duration) -> std::io::Result<(f64, f64)> {
     Ok((n as f64 / el, el / n as f64))
 }
 
-fn write_bandwidth(dir: &Path) -> std::io::Result<f64> {
-    let path = dir.join("bandwidth");
-    let mut f = std::fs::File::create(&path)?;
-    let block = vec![0xa5u8; 1 << 20];
-    let start = Instant::now();
-    for _ in 0..256 {
-        f.write_all(&block)?;
-    }
-    f.sync_all()?;
-    let el = start.elapsed().as_secs_f64();
-    std::fs::remove_file(&path)?;
-    Ok(256.0 * 1.048_576 / el)
-}
-
-fn dir_size(dir: &Path) -> std::io::Result<u64> {
-    let mut n = 0;
-    for e in std::fs::read_dir(dir)? {
-        n += e?.metadata()?.len();
-    }
-    Ok(n)
-}
-
 struct RunResult {
     events: u64,
     requests: u64,
@@ -154,13 +162,17 @@ struct RunResult {
     p99: f64,
 }
 
-#[allow(clippy::too_many_arguments)]
+impl RunResult {
+    fn rate(&self) -> f64 {
+        self.events as f64 / self.elapsed
+    }
+}
+
 fn run(
     dir: &Path,
     recorder_key: &SigningKey,
-    grid_key: &SigningKey,
+    user_key: &SigningKey,
     contract_id: &str,
-    signed: bool,
     clients: usize,
     batch: usize,
     run_for: Duration,
@@ -197,34 +209,33 @@ fn run(
         })
     });
     let addr = addr_rx.recv()?;
-    let template = if signed {
-        outage(grid_key, contract_id)
-    } else {
-        request(0)
-    };
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
             let addr = addr.clone();
-            let template = template.clone();
+            let key = user_key.clone();
+            let contract_id = contract_id.to_owned();
             std::thread::spawn(move || -> Result<(u64, Vec<f64>), String> {
                 let mut client = Client::new(addr);
                 let mut lat = Vec::new();
                 let mut events = 0u64;
                 let mut k = 0u64;
                 while start.elapsed() < run_for {
-                    let mut subs: Vec<Submission> = (0..batch)
+                    let subs: Vec<Event> = (0..batch)
                         .map(|_| {
                             k += 1;
-                            let mut s = template.clone();
-                            if !signed {
-                                s = request(k);
-                            }
-                            s.with_id(format!("b{c}-{k}"))
+                            request(k).event
                         })
                         .collect();
                     let t = Instant::now();
-                    let r = client.append(&mut subs).map_err(|e| e.to_string())?;
+                    let sub = SignedSubmission::sign(
+                        &contract_id,
+                        "user",
+                        &format!("b{c}-{k}"),
+                        subs,
+                        &key,
+                    );
+                    let r = client.submit(&sub).map_err(|e| e.to_string())?;
                     lat.push(t.elapsed().as_secs_f64());
                     events += r.len() as u64;
                 }

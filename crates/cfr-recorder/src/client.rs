@@ -2,14 +2,17 @@
 //!
 //! It speaks HTTP/1.1 through `ureq` (plain HTTP: the recorder listens on
 //! loopback or behind a TLS-terminating proxy; kept-alive connections are
-//! pooled), so a party's system needs no async runtime to log events. Appends are retried on connection failures, timeouts and
-//! `503`, and are idempotent: every submission carries an id (the client
-//! makes one when the caller gave none), so a retry after a lost
-//! acknowledgement returns the original receipt instead of appending twice.
+//! pooled), so a party's system needs no async runtime to log events.
+//! [`Client::submit`] sends a [`SignedSubmission`] (signed by the party's
+//! contract key, section 13 of the design); it is retried on connection
+//! failures, timeouts and `503`, and is idempotent: the recorder answers a
+//! submission id it already holds with the original receipts instead of
+//! appending twice.
 
 use crate::recorder::Receipt;
-use crate::submission::Submission;
+use crate::submission::SignedSubmission;
 use cfr_merkle::Hash;
+use cfr_model::Event;
 use std::time::Duration;
 
 /// Why a client call failed.
@@ -60,8 +63,6 @@ pub struct Client {
     pub retries: u32,
     /// Pause before the first retry; doubles each time up to 2 s.
     pub backoff: Duration,
-    id_prefix: String,
-    counter: u64,
 }
 
 /// Largest response accepted.
@@ -77,72 +78,88 @@ impl Client {
             .unwrap_or(&addr)
             .trim_end_matches('/')
             .to_owned();
-        use sha2::{Digest as _, Sha256};
-        let seed = format!(
-            "{}-{:?}-{:?}",
-            std::process::id(),
-            std::time::SystemTime::now(),
-            std::thread::current().id()
-        );
-        let d = Sha256::digest(seed.as_bytes());
-        let id_prefix = hex::encode(&d[..8]);
         Client {
             addr,
             agent: None,
             timeout: Duration::from_secs(30),
             retries: 8,
             backoff: Duration::from_millis(50),
-            id_prefix,
-            counter: 0,
         }
     }
 
-    /// Gives every submission without an id a fresh one.
-    pub fn assign_ids(&mut self, subs: &mut [Submission]) {
-        for s in subs {
-            if s.id.is_none() {
-                self.counter += 1;
-                s.id = Some(format!("{}-{}", self.id_prefix, self.counter));
-            }
-        }
-    }
-
-    /// Appends `subs` (one request, all or nothing), assigning ids where
-    /// missing and retrying transient failures.
-    pub fn append(&mut self, subs: &mut [Submission]) -> Result<Vec<Receipt>, ClientError> {
-        self.assign_ids(subs);
-        let mut body = Vec::new();
-        for s in subs.iter() {
-            body.extend_from_slice(&s.to_cbor());
-        }
-        self.append_body(&body, "application/cbor-seq")
-    }
-
-    /// Appends a JSON Lines body as is, retrying transient failures. Give
-    /// every line an `id` if retries must not duplicate events.
-    pub fn append_jsonl(&mut self, body: &str) -> Result<Vec<Receipt>, ClientError> {
-        self.append_body(body.as_bytes(), "application/jsonl")
-    }
-
-    fn append_body(&mut self, body: &[u8], ctype: &str) -> Result<Vec<Receipt>, ClientError> {
-        let (status, resp) = self.with_retries("POST", "/v1/events", ctype, body)?;
+    /// Appends a signed submission (`POST /v1/submissions`), retrying
+    /// transient failures: the receipts of its events, in order. A retry
+    /// after a lost answer is safe: the recorder answers a submission id
+    /// it holds (same digest) with the original receipts (`duplicate`).
+    pub fn submit(&mut self, submission: &SignedSubmission) -> Result<Vec<Receipt>, ClientError> {
+        let headers = [
+            ("Cfr-Party", submission.party.clone()),
+            ("Cfr-Submission", submission.id.clone()),
+            ("Cfr-Signature", submission.signature_header()),
+        ];
+        let (status, resp) = self.with_retries(
+            "POST",
+            "/v1/submissions",
+            "application/cbor-seq",
+            &headers,
+            &submission.body(),
+        )?;
         let v = json_body(status, &resp)?;
         let list = v
             .get("receipts")
             .and_then(|r| r.as_array())
             .ok_or_else(|| protocol("no receipts"))?;
-        list.iter().map(parse_receipt).collect()
+        let receipts = list
+            .iter()
+            .map(parse_receipt)
+            .collect::<Result<Vec<_>, _>>()?;
+        if receipts.len() != submission.events.len() {
+            return Err(protocol(&format!(
+                "{} receipts for a submission of {} events",
+                receipts.len(),
+                submission.events.len()
+            )));
+        }
+        Ok(receipts)
+    }
+
+    /// Signs `events` as `party` with `key` under `id` for the contract
+    /// `contract_id`, and [`submit`](Self::submit)s them.
+    pub fn sign_and_submit(
+        &mut self,
+        contract_id: &str,
+        party: &str,
+        key: &ed25519_dalek::SigningKey,
+        id: &str,
+        events: Vec<Event>,
+    ) -> Result<Vec<Receipt>, ClientError> {
+        self.submit(&SignedSubmission::sign(contract_id, party, id, events, key))
+    }
+
+    /// The contract the log is bound to (its TOML text).
+    pub fn contract(&mut self) -> Result<String, ClientError> {
+        let (status, body) = self.with_retries("GET", "/v1/contract", "", &[], b"")?;
+        text_body(status, body)
+    }
+
+    /// The number of durable events.
+    pub fn size(&mut self) -> Result<u64, ClientError> {
+        let (status, body) = self.with_retries("GET", "/v1/size", "", &[], b"")?;
+        json_body(status, &body)?
+            .get("size")
+            .and_then(|s| s.as_u64())
+            .ok_or_else(|| protocol("no size"))
     }
 
     /// The last signed checkpoint (a signed note), signing one if none exists.
     pub fn checkpoint(&mut self) -> Result<String, ClientError> {
-        let (status, body) = self.with_retries("GET", "/v1/checkpoint", "", b"")?;
+        let (status, body) = self.with_retries("GET", "/v1/checkpoint", "", &[], b"")?;
         text_body(status, body)
     }
 
     /// Asks the recorder to sign a checkpoint now.
     pub fn sign_checkpoint(&mut self) -> Result<String, ClientError> {
-        let (status, body) = self.with_retries("POST", "/v1/checkpoint", "", b"")?;
+        let (status, body) = self.with_retries("POST", "/v1/checkpoint", "", &[], b"")?;
         text_body(status, body)
     }
 
@@ -156,7 +173,7 @@ impl Client {
             Some(s) => format!("/v1/proof/inclusion?seq={seq}&size={s}"),
             None => format!("/v1/proof/inclusion?seq={seq}"),
         };
-        let (status, body) = self.with_retries("GET", &path, "", b"")?;
+        let (status, body) = self.with_retries("GET", &path, "", &[], b"")?;
         json_body(status, &body)
     }
 
@@ -170,7 +187,7 @@ impl Client {
             Some(t) => format!("/v1/proof/consistency?from={from}&to={t}"),
             None => format!("/v1/proof/consistency?from={from}"),
         };
-        let (status, body) = self.with_retries("GET", &path, "", b"")?;
+        let (status, body) = self.with_retries("GET", &path, "", &[], b"")?;
         json_body(status, &body)
     }
 
@@ -179,12 +196,13 @@ impl Client {
         method: &str,
         path: &str,
         ctype: &str,
+        headers: &[(&str, String)],
         body: &[u8],
     ) -> Result<(u16, Vec<u8>), ClientError> {
         let mut pause = self.backoff;
         let mut attempt = 0;
         loop {
-            let r = self.request(method, path, ctype, body);
+            let r = self.request(method, path, ctype, headers, body);
             let retry = match &r {
                 Ok((status, _)) => *status == 503 || *status == 408,
                 Err(_) => true,
@@ -211,6 +229,7 @@ impl Client {
         method: &str,
         path: &str,
         ctype: &str,
+        headers: &[(&str, String)],
         body: &[u8],
     ) -> std::io::Result<(u16, Vec<u8>)> {
         let timeout = self.timeout;
@@ -233,6 +252,9 @@ impl Client {
                 let mut req = agent.post(&url);
                 if !ctype.is_empty() {
                     req = req.header("Content-Type", ctype);
+                }
+                for (name, value) in headers {
+                    req = req.header(*name, value.as_str());
                 }
                 req.send(body)
             }

@@ -206,6 +206,16 @@ pub enum AppendError {
         /// The seq the id was first given to.
         seq: u64,
     },
+    /// A signed submission id the party used before for different events.
+    #[error("submission id {id:?} of the {party} was already used for different events (from seq {first})")]
+    SubmissionConflict {
+        /// The party.
+        party: String,
+        /// The submission id.
+        id: String,
+        /// The first seq of the submission first appended under it.
+        first: u64,
+    },
     /// The request's events do not fit one write batch.
     #[error("the request's events take {bytes} bytes, more than the {max} one request may")]
     TooLarge {

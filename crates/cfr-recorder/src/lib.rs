@@ -4,7 +4,7 @@
 //!
 //! ```
 //! use cfr_model::{Attrs, Value};
-//! use cfr_recorder::{init, Recorder, RecorderOptions, Submission};
+//! use cfr_recorder::{init, Recorder, RecorderOptions, SignedSubmission, Submission};
 //!
 //! let recorder_key = cfr_model::keys::SigningKey::from_bytes(&[7; 32]);
 //! let party = cfr_model::keys::PublicKey(cfr_model::keys::SigningKey::from_bytes(&[1; 32]).verifying_key());
@@ -25,14 +25,17 @@
 //! init(dir.path(), &contract)?;
 //! let log = Recorder::open(dir.path(), RecorderOptions { key: Some(recorder_key), ..Default::default() })?;
 //!
-//! // Appends are acknowledged once they are on disk.
+//! // The user signs a submission of its events with its contract key; it
+//! // is appended once verified, and acknowledged once on disk.
+//! let user_key = cfr_model::keys::SigningKey::from_bytes(&[1; 32]);
 //! let mut attrs = Attrs::new();
 //! attrs.insert("id", Value::Text("r-1".into()));
-//! let sub = Submission::new("request", "user", attrs).with_id("req-1");
-//! let receipts = log.append(vec![sub.clone()])?;
+//! let event = Submission::new("request", "user", attrs).event;
+//! let sub = SignedSubmission::sign("demo", "user", "req-1", vec![event], &user_key);
+//! let receipts = log.append_signed(sub.clone().verify(log.contract())?)?;
 //! assert_eq!(receipts[0].seq, 0);
-//! // The same id again gives the original receipt, not a second event.
-//! assert!(log.append(vec![sub])?[0].duplicate);
+//! // The same submission again gives the original receipt, not a second event.
+//! assert!(log.append_signed(sub.verify(log.contract())?)?[0].duplicate);
 //!
 //! // A signed checkpoint, and a proof that event 0 is under it.
 //! let checkpoint = log.sign_checkpoint()?;
@@ -47,9 +50,24 @@
 //!   the log is bound to), `segments/` (the records, see [`segment`]),
 //!   `checkpoint` (the last signed checkpoint, a C2SP signed note),
 //!   `acked` (the acknowledgement mark, see [`ACKED_FILE`]), `LOCK`, and, after recoveries, `torn/` and `quarantine/`.
-//! * The **[`Recorder`]** owns an open log. [`Recorder::append`] checks
-//!   submissions against the contract (kind, actor, attributes, and the
-//!   actor's signature where the contract requires one), then hands them
+//! * **Signed submissions** ([`SignedSubmission`], design section 13): a
+//!   batch of one party's events with a COSE_Sign1 by that party's
+//!   contract key over the batch's digest. [`SignedSubmission::verify`]
+//!   checks it against the contract (the signature by the claimed party's
+//!   key, each event's kind, actor and attributes; an event by another
+//!   actor only with a valid signature of its own) and yields the
+//!   [`Verified`] submission that [`Recorder::append_signed`] takes; the
+//!   HTTP server does the same ([`submission::authenticate`]). The
+//!   signature is stored with the events and sealed into bundles, so each
+//!   party event is attributable offline.
+//! * [`Recorder::append`] is the **trusted in-process path**: events given
+//!   by code running inside the recorder's process (the recorder's own
+//!   events, tests, migrations), checked against the contract (a
+//!   `signed = true` kind needs its actor's own signature) but under no
+//!   submission signature, so a bundle reports any party event appended
+//!   this way as not attributed. Nothing outside the process reaches it:
+//!   the HTTP server only appends signed submissions.
+//! * The **[`Recorder`]** owns an open log and hands appends
 //!   to a writer thread that **group-commits**: it takes every request
 //!   waiting, assigns seq and a non-decreasing recorder time, writes all
 //!   their records in one `write` and one `fdatasync`, and only then
@@ -75,9 +93,18 @@
 //!   durable tree only and persisted before they are returned; on open the
 //!   tree's root at the stored checkpoint's size must equal it, so the
 //!   recorder never signs two inconsistent checkpoints.
-//! * **Idempotency**: a submission may carry a client-chosen `id`; the
-//!   recorder stores it in the record (not in the event) and answers a
-//!   repeated id with the original receipt ([`submission`]).
+//! * **Idempotency**: a signed submission's id is unique per party; the
+//!   recorder keeps (party, id) → (first seq, count, digest), rebuilt on
+//!   open from the records, and answers a repeated id with the same digest
+//!   with the original receipts, appending nothing; another digest is
+//!   [`AppendError::SubmissionConflict`]. (On the in-process path an event
+//!   may carry a client-chosen `id` kept in its record, likewise.)
+//! * **A submission and its signature are one write**: the signature
+//!   rides in the record of the submission's first event ([`segment`]),
+//!   in the same group commit and fsync as its events, before any receipt
+//!   is returned. On open, a submission whose events are not all present
+//!   is the torn last write: above the acknowledgement mark it is cut
+//!   whole (kept in `torn/`), below it the log refuses to open.
 //! * [`server`] serves the log over HTTP; [`client`] is a blocking client;
 //!   [`seal`] seals a prefix of the log into a bundle and proves two seals
 //!   consistent.
@@ -98,8 +125,9 @@ pub use error::{
     AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
 pub use recorder::{
-    count_events, for_each_event, init, inspect, repair, ConsistencyProof, InclusionProof, Moved,
-    Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE,
-    MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    count_events, for_each_event, init, inspect, repair, submissions, ConsistencyProof,
+    InclusionProof, Moved, Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE,
+    CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR,
+    TORN_DIR,
 };
-pub use submission::{Rejection, Submission};
+pub use submission::{Refusal, Rejection, SignedSubmission, Submission, Verified};

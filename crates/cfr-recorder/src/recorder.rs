@@ -6,7 +6,8 @@ use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
 use crate::segment::{self, Record};
-use crate::submission::{content_digest, Submission};
+use crate::submission::{content_digest, Submission, Verified};
+use cfr_bundle_format::submission::Entry;
 use cfr_contract::Contract;
 use cfr_merkle::{Checkpoint, Hash, SignedCheckpoint, Tree};
 use cfr_model::keys::SigningKey;
@@ -241,23 +242,52 @@ struct Bad {
     after: segment::After,
 }
 
+/// A signed submission whose first record was read but not yet all of
+/// its events.
+struct Pending {
+    /// Index of its segment in [`Walk::segments`].
+    segment: usize,
+    /// Byte offset of its first record.
+    offset: u64,
+    entry: Entry,
+    records: Vec<Record>,
+}
+
+/// A submission at the end of the log with only some of its events: what
+/// a torn group-commit write leaves.
+struct Incomplete {
+    segment: usize,
+    offset: u64,
+    seq: u64,
+    entry: Entry,
+    /// How many of its events are present.
+    present: u64,
+    /// Bytes from its first record to the end of the log.
+    bytes_after: u64,
+}
+
 /// The result of walking every segment.
 struct Walk {
     /// Segments in order with their clean lengths.
     segments: Vec<(u64, PathBuf, u64)>,
     /// The first bad record, if any.
     bad: Option<Bad>,
+    /// A submission whose events stop before its count (before `bad`, or
+    /// at the end of the log).
+    incomplete: Option<Incomplete>,
     /// Segment files in the directory (including any after a bad record).
     total: usize,
-    /// Events read before `bad`.
+    /// Events read (and given to `each`) before `bad` and `incomplete`.
     events: u64,
 }
 
 /// Reads every segment in order, calling `each` for every good record.
-/// Changes nothing on disk.
+/// The records of a signed submission are given only once all of its
+/// events were read. Changes nothing on disk.
 fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
     let segs = list_segments(dir)?;
     let mut expected = 0u64;
+    let mut delivered = 0u64;
     let mut last_time = None;
     let mut out = Vec::new();
     let mut sizes = Vec::with_capacity(segs.len());
@@ -270,6 +300,18 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
             .len();
         sizes.push(len);
     }
+    let mut pending: Option<Pending> = None;
+    let incomplete = |p: Pending, sizes: &[u64]| {
+        let bytes_after = sizes[p.segment] - p.offset + sizes[p.segment + 1..].iter().sum::<u64>();
+        Incomplete {
+            segment: p.segment,
+            offset: p.offset,
+            seq: p.entry.first,
+            present: p.records.len() as u64,
+            entry: p.entry,
+            bytes_after,
+        }
+    };
     for (i, (first, path)) in segs.iter().enumerate() {
         if *first != expected {
             return Err(OpenError::SegmentGap {
@@ -287,15 +329,79 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
             })?;
         segment::check_header(path, &bytes, *first)?;
         let scan = segment::scan(&bytes, *first, last_time);
+        let bytes_from = |offset: u64| -> u64 {
+            bytes.len() as u64 - offset + sizes[i + 1..].iter().sum::<u64>()
+        };
+        let mut structural = None;
         for r in scan.records {
             expected = r.event.seq + 1;
             last_time = Some(r.event.time);
-            each(r);
+            if let Some(entry) = &r.entry {
+                if let Some(p) = &pending {
+                    structural = Some((
+                        r.offset,
+                        r.event.seq,
+                        format!(
+                            "a submission ({:?} of the {}) starts inside submission {:?} of the {}, which holds {} events from seq {}",
+                            entry.id, entry.party, p.entry.id, p.entry.party, p.entry.count, p.entry.first
+                        ),
+                    ));
+                    break;
+                }
+                pending = Some(Pending {
+                    segment: i,
+                    offset: r.offset,
+                    entry: entry.clone(),
+                    records: Vec::new(),
+                });
+            }
+            match &mut pending {
+                Some(p) => {
+                    p.records.push(r);
+                    if p.records.len() as u64 == p.entry.count {
+                        for r in std::mem::take(&mut p.records) {
+                            delivered += 1;
+                            each(r);
+                        }
+                        pending = None;
+                    }
+                }
+                None => {
+                    delivered += 1;
+                    each(r);
+                }
+            }
         }
         out.push((*first, path.clone(), scan.good_len));
+        if structural.is_none() && scan.fault.is_none() && i + 1 < segs.len() {
+            if let Some(p) = &pending {
+                structural = Some((
+                    p.offset,
+                    p.entry.first,
+                    format!(
+                        "submission {:?} of the {} ({} events from seq {}) continues into the next segment, which the recorder never writes",
+                        p.entry.id, p.entry.party, p.entry.count, p.entry.first
+                    ),
+                ));
+            }
+        }
+        if let Some((offset, seq, reason)) = structural {
+            return Ok(Walk {
+                segments: out,
+                bad: Some(Bad {
+                    segment: i,
+                    offset,
+                    seq,
+                    fault: segment::RecordFault::Submission { reason },
+                    bytes_after: bytes_from(offset),
+                    after: segment::After::Undecided,
+                }),
+                incomplete: None,
+                events: delivered,
+                total: segs.len(),
+            });
+        }
         if let Some(fault) = scan.fault {
-            let bytes_after: u64 =
-                bytes.len() as u64 - scan.good_len + sizes[i + 1..].iter().sum::<u64>();
             let offset = scan.good_len;
             let after = segment::after_bad_record(&bytes, offset as usize);
             return Ok(Walk {
@@ -305,10 +411,11 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
                     offset,
                     seq: expected,
                     fault,
-                    bytes_after,
+                    bytes_after: bytes_from(offset),
                     after,
                 }),
-                events: expected,
+                incomplete: pending.map(|p| incomplete(p, &sizes)),
+                events: delivered,
                 total: segs.len(),
             });
         }
@@ -316,7 +423,8 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
     Ok(Walk {
         segments: out,
         bad: None,
-        events: expected,
+        incomplete: pending.map(|p| incomplete(p, &sizes)),
+        events: delivered,
         total: segs.len(),
     })
 }
@@ -554,6 +662,16 @@ struct Index {
     tree: Tree,
     times: Vec<i64>,
     ids: HashMap<String, (u64, [u8; 16])>,
+    /// Signed submissions by (party, id).
+    subs: HashMap<(String, String), Span>,
+}
+
+/// Where a signed submission's events are, and what was signed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    first: u64,
+    count: u64,
+    digest: [u8; 32],
 }
 
 impl Index {
@@ -575,8 +693,25 @@ struct Shared {
 type Reply = tokio::sync::oneshot::Sender<Result<Vec<Receipt>, AppendError>>;
 
 struct Job {
-    subs: Vec<Submission>,
+    work: Work,
     reply: Reply,
+}
+
+/// What a job appends.
+enum Work {
+    /// Events through the trusted in-process path ([`Recorder::append`]).
+    Events(Vec<Submission>),
+    /// A verified signed submission.
+    Signed(Verified),
+}
+
+impl Work {
+    fn len(&self) -> usize {
+        match self {
+            Work::Events(s) => s.len(),
+            Work::Signed(v) => v.events().len(),
+        }
+    }
 }
 
 /// An open log with its group-commit writer. Cheap to share behind an
@@ -614,14 +749,41 @@ impl Recorder {
             tree: Tree::new(),
             times: Vec::new(),
             ids: HashMap::new(),
+            subs: HashMap::new(),
         };
+        // The digest of the signed submission being read, to answer a
+        // retry of it after a restart.
+        let mut open_sub: Option<(Entry, cfr_bundle_format::submission::Hasher)> = None;
+        let contract_id = contract.id.clone();
         let w = walk(dir, |r| {
             index.tree.push(cfr_merkle::leaf_hash(&r.cbor));
             index.times.push(r.event.time);
             if !r.id.is_empty() {
                 index
                     .ids
-                    .insert(r.id, (r.event.seq, content_digest(&r.event)));
+                    .insert(r.id.clone(), (r.event.seq, content_digest(&r.event)));
+            }
+            if let Some(entry) = r.entry {
+                let h = cfr_bundle_format::submission::Hasher::new(
+                    &entry.party,
+                    &entry.id,
+                    entry.count,
+                );
+                open_sub = Some((entry, h));
+            }
+            let done = open_sub.as_mut().is_some_and(|(_, h)| {
+                h.push(&r.event);
+                h.remaining() == 0
+            });
+            if let Some((entry, h)) = open_sub.take_if(|_| done) {
+                index.subs.insert(
+                    (entry.party, entry.id),
+                    Span {
+                        first: entry.first,
+                        count: entry.count,
+                        digest: h.finish(&contract_id),
+                    },
+                );
             }
         })?;
         let mut recovery = Recovery {
@@ -644,6 +806,43 @@ impl Recorder {
                 });
             }
             torn = Some((path.clone(), bad.offset, bad.seq, bad.bytes_after));
+        }
+        if let Some(inc) = &w.incomplete {
+            // A submission with only some of its events is the last write,
+            // torn: never acknowledged, so above every promise, and in the
+            // last segment. It is cut from its first record.
+            let (_, path, _) = &segments[inc.segment];
+            let reason = if inc.seq < promised.signed {
+                Some(NotTorn::Signed {
+                    checkpoint_size: promised.signed,
+                })
+            } else if inc.seq < promised.acked {
+                Some(NotTorn::Acknowledged {
+                    acknowledged: promised.acked,
+                })
+            } else if inc.segment + 1 != w.total {
+                Some(NotTorn::LaterSegments {
+                    count: w.total - inc.segment - 1,
+                })
+            } else {
+                None
+            };
+            if let Some(reason) = reason {
+                return Err(OpenError::Corrupt {
+                    path: path.clone(),
+                    offset: inc.offset,
+                    seq: inc.seq,
+                    fault: segment::RecordFault::Submission {
+                        reason: format!(
+                            "submission {:?} of the {} holds {} events from seq {} but only {} are in the log",
+                            inc.entry.id, inc.entry.party, inc.entry.count, inc.seq, inc.present
+                        ),
+                    },
+                    bytes_after: inc.bytes_after,
+                    reason,
+                });
+            }
+            torn = Some((path.clone(), inc.offset, inc.seq, inc.bytes_after));
         }
         let size = index.tree.size();
         if let Some(cp) = &checkpoint {
@@ -818,13 +1017,33 @@ impl Recorder {
                 }
             })?;
         }
-        self.enqueue(subs)
+        self.enqueue(Work::Events(subs))
     }
 
-    /// Hands already-checked submissions to the writer.
-    pub(crate) fn enqueue(
+    /// Appends a verified signed submission in one group commit and waits
+    /// until it is durable, its signature with it: the receipts of its
+    /// events, in order. A submission whose (party, id) was appended
+    /// before with the same digest appends nothing and returns the
+    /// original receipts (`duplicate`); with another digest it is
+    /// [`AppendError::SubmissionConflict`].
+    pub fn append_signed(&self, submission: Verified) -> Result<Vec<Receipt>, AppendError> {
+        let rx = self.submit_signed(submission)?;
+        rx.blocking_recv().unwrap_or(Err(AppendError::Closed))
+    }
+
+    /// Like [`append_signed`](Self::append_signed) for async callers.
+    pub fn submit_signed(
         &self,
-        subs: Vec<Submission>,
+        submission: Verified,
+    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
+    {
+        self.enqueue(Work::Signed(submission))
+    }
+
+    /// Hands already-checked work to the writer.
+    fn enqueue(
+        &self,
+        work: Work,
     ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
     {
         if let Some(reason) = self.stopped() {
@@ -837,7 +1056,7 @@ impl Recorder {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(AppendError::Closed)?;
-        tx.send(Job { subs, reply })
+        tx.send(Job { work, reply })
             .map_err(|_| AppendError::Closed)?;
         Ok(rx)
     }
@@ -958,11 +1177,11 @@ impl Writer {
     fn run(mut self, rx: Receiver<Job>) {
         while let Ok(first) = rx.recv() {
             let mut jobs = vec![first];
-            let mut events = jobs[0].subs.len();
+            let mut events = jobs[0].work.len();
             while events < self.opts.max_batch_events {
                 match rx.try_recv() {
                     Ok(j) => {
-                        events += j.subs.len();
+                        events += j.work.len();
                         jobs.push(j);
                     }
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
@@ -993,70 +1212,143 @@ impl Writer {
         let mut buf: Vec<u8> = Vec::new();
         let mut leaves: Vec<(Hash, i64)> = Vec::new();
         let mut new_ids: HashMap<String, (u64, [u8; 16])> = HashMap::new();
+        let mut new_subs: HashMap<(String, String), Span> = HashMap::new();
         let mut plans: Vec<Planned> = Vec::with_capacity(jobs.len());
         let new_size;
         {
             let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
             let base = index.tree.size();
             let mut last_time = index.last_time().unwrap_or(i64::MIN);
+            // The receipt of an event already durable or planned in this batch.
+            let original = |seq: u64, leaves: &[(Hash, i64)]| {
+                let (leaf, time) = if seq < base {
+                    (
+                        index.tree.leaf(seq).unwrap_or_default(),
+                        index.times.get(seq as usize).copied().unwrap_or_default(),
+                    )
+                } else {
+                    leaves
+                        .get((seq - base) as usize)
+                        .copied()
+                        .unwrap_or_default()
+                };
+                Receipt {
+                    seq,
+                    time,
+                    leaf,
+                    duplicate: true,
+                }
+            };
             for job in &jobs {
                 let mark = (buf.len(), leaves.len());
                 let mut job_ids: Vec<String> = Vec::new();
-                let mut receipts = Vec::with_capacity(job.subs.len());
+                let mut job_sub = None;
+                let mut receipts = Vec::with_capacity(job.work.len());
                 let mut failed = None;
-                for (i, sub) in job.subs.iter().enumerate() {
-                    let digest = sub.content_digest();
-                    if let Some(id) = &sub.id {
-                        let known = index.ids.get(id).or_else(|| new_ids.get(id)).copied();
-                        if let Some((seq, d)) = known {
-                            if d != digest {
-                                failed = Some(AppendError::IdConflict {
-                                    item: i as u64 + 1,
-                                    id: id.clone(),
-                                    seq,
-                                });
-                                break;
-                            }
-                            let (leaf, time) = if seq < base {
-                                (
-                                    index.tree.leaf(seq).unwrap_or_default(),
-                                    index.times.get(seq as usize).copied().unwrap_or_default(),
-                                )
-                            } else {
-                                leaves
-                                    .get((seq - base) as usize)
-                                    .copied()
-                                    .unwrap_or_default()
-                            };
-                            receipts.push(Receipt {
-                                seq,
-                                time,
-                                leaf,
-                                duplicate: true,
-                            });
-                            continue;
-                        }
-                    }
+                let mut add = |event: &Event,
+                               id: &str,
+                               entry: Option<&Entry>,
+                               buf: &mut Vec<u8>,
+                               leaves: &mut Vec<(Hash, i64)>| {
                     let seq = base + leaves.len() as u64;
                     let time = now_ns().max(last_time);
-                    let mut event = sub.event.clone();
+                    let mut event = event.clone();
                     event.seq = seq;
                     event.time = time;
                     let cbor = event.encode();
                     let leaf = cfr_merkle::leaf_hash(&cbor);
-                    segment::encode_record(&mut buf, sub.id.as_deref().unwrap_or(""), &cbor);
+                    segment::encode_record_with(buf, id, &cbor, entry);
                     leaves.push((leaf, time));
                     last_time = time;
-                    if let Some(id) = &sub.id {
-                        new_ids.insert(id.clone(), (seq, digest));
-                        job_ids.push(id.clone());
-                    }
-                    receipts.push(Receipt {
+                    Receipt {
                         seq,
                         time,
                         leaf,
                         duplicate: false,
-                    });
+                    }
+                };
+                match &job.work {
+                    Work::Events(subs) => {
+                        for (i, sub) in subs.iter().enumerate() {
+                            let digest = sub.content_digest();
+                            if let Some(id) = &sub.id {
+                                let known = index.ids.get(id).or_else(|| new_ids.get(id)).copied();
+                                if let Some((seq, d)) = known {
+                                    if d != digest {
+                                        failed = Some(AppendError::IdConflict {
+                                            item: i as u64 + 1,
+                                            id: id.clone(),
+                                            seq,
+                                        });
+                                        break;
+                                    }
+                                    receipts.push(original(seq, &leaves));
+                                    continue;
+                                }
+                            }
+                            let r = add(
+                                &sub.event,
+                                sub.id.as_deref().unwrap_or(""),
+                                None,
+                                &mut buf,
+                                &mut leaves,
+                            );
+                            if let Some(id) = &sub.id {
+                                new_ids.insert(id.clone(), (r.seq, digest));
+                                job_ids.push(id.clone());
+                            }
+                            receipts.push(r);
+                        }
+                    }
+                    Work::Signed(v) => {
+                        let key = (v.party().to_owned(), v.id().to_owned());
+                        let known = index.subs.get(&key).or_else(|| new_subs.get(&key));
+                        match known {
+                            Some(span) if span.digest != *v.digest() => {
+                                failed = Some(AppendError::SubmissionConflict {
+                                    party: key.0.clone(),
+                                    id: key.1.clone(),
+                                    first: span.first,
+                                });
+                            }
+                            Some(span) => {
+                                receipts.extend(
+                                    (span.first..span.first + span.count)
+                                        .map(|seq| original(seq, &leaves)),
+                                );
+                            }
+                            None => {
+                                let first = base + leaves.len() as u64;
+                                let count = v.events().len() as u64;
+                                let entry = Entry {
+                                    party: key.0.clone(),
+                                    id: key.1.clone(),
+                                    first,
+                                    count,
+                                    sig: v.sig().to_vec(),
+                                };
+                                for (i, e) in v.events().iter().enumerate() {
+                                    let r = add(
+                                        e,
+                                        "",
+                                        (i == 0).then_some(&entry),
+                                        &mut buf,
+                                        &mut leaves,
+                                    );
+                                    receipts.push(r);
+                                }
+                                new_subs.insert(
+                                    key.clone(),
+                                    Span {
+                                        first,
+                                        count,
+                                        digest: *v.digest(),
+                                    },
+                                );
+                                job_sub = Some(key);
+                            }
+                        }
+                    }
                 }
                 let too_large = (buf.len() - mark.0) as u64;
                 if failed.is_none() && too_large > MAX_REQUEST_BYTES {
@@ -1071,6 +1363,9 @@ impl Writer {
                     leaves.truncate(mark.1);
                     for id in job_ids {
                         new_ids.remove(&id);
+                    }
+                    if let Some(key) = job_sub {
+                        new_subs.remove(&key);
                     }
                     last_time = leaves
                         .last()
@@ -1103,6 +1398,7 @@ impl Writer {
                 index.times.push(*time);
             }
             index.ids.extend(new_ids);
+            index.subs.extend(new_subs);
         }
         for (job, plan) in jobs.into_iter().zip(plans) {
             let _ = job.reply.send(match plan {
@@ -1212,6 +1508,28 @@ pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Res
         });
     }
     Ok(())
+}
+
+/// The signed submissions whose events all lie in the first `upto` events
+/// of the log at `dir`, in seq order, read like [`for_each_event`]. A
+/// submission that straddles `upto` is left out (a prefix cut inside it
+/// holds some of its events, unattributed).
+pub fn submissions(dir: &Path, upto: u64) -> Result<Vec<Entry>, ReadError> {
+    let mut out = Vec::new();
+    let w = walk(dir, |r: Record| {
+        if let Some(e) = r.entry {
+            if e.end() <= upto {
+                out.push(e);
+            }
+        }
+    })?;
+    if w.events < upto {
+        return Err(ReadError::Short {
+            wanted: upto,
+            available: w.events,
+        });
+    }
+    Ok(out)
 }
 
 /// How many valid events the log at `dir` holds now, read-only and

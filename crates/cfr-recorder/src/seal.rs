@@ -171,6 +171,8 @@ pub fn seal_log_with_progress(
             }
         },
     };
+    // The submissions wholly inside the prefix, with their signatures.
+    let submissions = crate::recorder::submissions(dir, n)?;
     let seal_opts = SealOptions {
         contract_toml,
         contract_sigs: opts.contract_sigs.clone(),
@@ -179,7 +181,7 @@ pub fn seal_log_with_progress(
         analyzer_cert: opts.analyzer_cert.clone(),
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
-        submissions: Vec::new(),
+        submissions,
     };
     // Stream the events from a reader thread so memory stays bounded.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);

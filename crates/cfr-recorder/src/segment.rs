@@ -5,9 +5,19 @@
 //! little-endian), and continues with records:
 //!
 //! ```text
-//! len u32 LE | check [u8; 8] | id_len u8 | id (UTF-8) | canonical event CBOR
-//! \_ body length            \_ SHA-256(body)[..8]     \____ body ____________/
+//! len u32 LE | check [u8; 8] | id_len u8 | id (UTF-8) | canonical event CBOR | [submission]
+//! \_ body length            \_ SHA-256(body)[..8]     \____ body ______________________________/
 //! ```
+//!
+//! `submission`, present only in the record of a signed submission's
+//! first event, is the canonical CBOR of its
+//! [`Entry`] `{party, id, first,
+//! count, sig}` (`first` is that event's seq): the signature travels in
+//! the same record, so the one write and fsync that make the events
+//! durable make their signature durable too. The events of a submission
+//! are consecutive records of one group commit, so of one segment; a
+//! submission whose events are not all present can only be the last
+//! write, torn, and is cut on open like a torn tail (see the crate docs).
 //!
 //! The check is a truncated SHA-256 of the body rather than a CRC-32C: it
 //! needs no further dependency, SHA-256 is hardware-accelerated here and is
@@ -18,6 +28,8 @@
 //! the recorder's own index, not of the event, so it is not signed, sealed
 //! or hashed into the Merkle tree.
 
+use cfr_bundle_format::submission::Entry;
+use cfr_model::cbor::Decoder;
 use cfr_model::Event;
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
@@ -32,8 +44,10 @@ pub const FRAME_LEN: usize = 12;
 pub const MAX_EVENT_BYTES: usize = 1 << 20;
 /// Longest client-chosen event id, in bytes.
 pub const MAX_ID_BYTES: usize = 128;
+/// Largest submission entry a record may carry.
+pub const MAX_ENTRY_BYTES: usize = 8 << 10;
 /// Largest record body.
-pub const MAX_BODY_BYTES: usize = 1 + MAX_ID_BYTES + MAX_EVENT_BYTES;
+pub const MAX_BODY_BYTES: usize = 1 + MAX_ID_BYTES + MAX_EVENT_BYTES + MAX_ENTRY_BYTES;
 
 /// The file name of the segment whose first event has seq `first`.
 pub fn segment_name(first: u64) -> String {
@@ -59,17 +73,56 @@ pub fn header(first: u64) -> [u8; HEADER_LEN] {
 
 /// Appends one framed record to `buf`.
 pub fn encode_record(buf: &mut Vec<u8>, id: &str, event_cbor: &[u8]) {
+    encode_record_with(buf, id, event_cbor, None);
+}
+
+/// Appends one framed record to `buf`, carrying `entry` (the record of a
+/// signed submission's first event).
+pub fn encode_record_with(buf: &mut Vec<u8>, id: &str, event_cbor: &[u8], entry: Option<&Entry>) {
     debug_assert!(id.len() <= MAX_ID_BYTES);
-    let body_len = 1 + id.len() + event_cbor.len();
-    buf.extend_from_slice(&(body_len as u32).to_le_bytes());
+    let len_at = buf.len();
+    buf.extend_from_slice(&[0u8; 4]);
     let check_at = buf.len();
     buf.extend_from_slice(&[0u8; 8]);
     let body_at = buf.len();
     buf.push(id.len() as u8);
     buf.extend_from_slice(id.as_bytes());
     buf.extend_from_slice(event_cbor);
+    if let Some(e) = entry {
+        e.encode_into(buf);
+    }
+    let body_len = (buf.len() - body_at) as u32;
+    buf[len_at..len_at + 4].copy_from_slice(&body_len.to_le_bytes());
     let digest = Sha256::digest(&buf[body_at..]);
     buf[check_at..check_at + 8].copy_from_slice(&digest[..8]);
+}
+
+/// Decodes what follows a record's id: the event, its canonical CBOR's
+/// length, and the submission entry after it, if any (whose `first`
+/// must be the event's seq).
+pub fn decode_body(rest: &[u8]) -> Result<(Event, usize, Option<Entry>), String> {
+    let mut d = Decoder::new(rest);
+    let event = Event::decode(&mut d).map_err(|e| e.to_string())?;
+    let len = d.position();
+    if d.is_empty() {
+        return Ok((event, len, None));
+    }
+    if rest.len() - len > MAX_ENTRY_BYTES {
+        return Err(format!(
+            "{} bytes after the event, more than a submission entry may take",
+            rest.len() - len
+        ));
+    }
+    let entry = Entry::decode(&mut d).map_err(|e| format!("submission entry: {e}"))?;
+    d.finish()
+        .map_err(|e| format!("after the submission entry: {e}"))?;
+    if entry.first != event.seq {
+        return Err(format!(
+            "submission {:?} says it starts at seq {} but its record holds seq {}",
+            entry.id, entry.first, event.seq
+        ));
+    }
+    Ok((event, len, Some(entry)))
 }
 
 /// One record read back from a segment.
@@ -83,6 +136,9 @@ pub struct Record {
     pub event: Event,
     /// Its canonical CBOR (exactly the stored bytes).
     pub cbor: Vec<u8>,
+    /// The signed submission this event opens, if it is a submission's
+    /// first event.
+    pub entry: Option<Entry>,
 }
 
 /// Why a record could not be read.
@@ -118,6 +174,13 @@ pub enum RecordFault {
     /// The event's time is before the previous event's.
     #[error("event time goes backwards")]
     TimeBackwards,
+    /// The record is whole but breaks the submission structure: a
+    /// submission starts inside another one's events.
+    #[error("{reason}")]
+    Submission {
+        /// What is wrong.
+        reason: String,
+    },
 }
 
 /// The result of scanning one segment.
@@ -180,15 +243,12 @@ pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
         }
         match read_record(bytes, pos) {
             Err(f) => break Some(f),
-            Ok((id, cbor, next)) => {
-                let event = match Event::from_cbor(cbor) {
-                    Ok(e) => e,
-                    Err(e) => {
-                        break Some(RecordFault::Body {
-                            reason: e.to_string(),
-                        })
-                    }
+            Ok((id, rest, next)) => {
+                let (event, len, entry) = match decode_body(rest) {
+                    Ok(x) => x,
+                    Err(reason) => break Some(RecordFault::Body { reason }),
                 };
+                let cbor = &rest[..len];
                 if event.seq != expected {
                     break Some(RecordFault::Seq {
                         expected,
@@ -204,6 +264,7 @@ pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
                     id: id.to_owned(),
                     event,
                     cbor: cbor.to_vec(),
+                    entry,
                 });
                 expected += 1;
                 pos = next;
@@ -263,8 +324,8 @@ pub fn after_bad_record(bytes: &[u8], start: usize) -> After {
             return After::Undecided;
         }
         tried += 1;
-        if let Ok((_, cbor, _)) = read_record(bytes, p) {
-            if Event::from_cbor(cbor).is_ok() {
+        if let Ok((_, rest, _)) = read_record(bytes, p) {
+            if decode_body(rest).is_ok() {
                 return After::Record(p as u64);
             }
         }
@@ -278,7 +339,7 @@ fn looks_like_event(cbor: &[u8]) -> bool {
     cbor.len() > 5 && matches!(cbor[0], 0xa5 | 0xa6) && cbor[1..5] == *b"\x63seq"
 }
 
-/// Reads the framing at `pos`: `(id, event cbor, next position)`.
+/// Reads the framing at `pos`: `(id, event cbor and any entry, next position)`.
 fn read_record(bytes: &[u8], pos: usize) -> Result<(&str, &[u8], usize), RecordFault> {
     let rest = &bytes[pos..];
     if rest.len() < FRAME_LEN {
@@ -415,6 +476,44 @@ mod tests {
             buf.extend_from_slice(&r);
         }
         assert_eq!(after_bad_record(&buf, at), After::Undecided);
+    }
+
+    #[test]
+    fn a_submission_entry_rides_in_its_first_record() {
+        let entry = Entry {
+            party: "user".into(),
+            id: "s-1".into(),
+            first: 5,
+            count: 2,
+            sig: vec![9; 80],
+        };
+        let mut buf = header(5).to_vec();
+        encode_record_with(&mut buf, "", &event(5, 100).encode(), Some(&entry));
+        encode_record(&mut buf, "", &event(6, 101).encode());
+        let s = scan(&buf, 5, None);
+        assert!(s.fault.is_none(), "{:?}", s.fault);
+        assert_eq!(s.records[0].entry.as_ref(), Some(&entry));
+        assert_eq!(s.records[0].cbor, event(5, 100).encode());
+        assert!(s.records[1].entry.is_none());
+        // The entry must name its own record's seq.
+        let mut bad = header(5).to_vec();
+        let wrong = Entry { first: 4, ..entry };
+        encode_record_with(&mut bad, "", &event(5, 100).encode(), Some(&wrong));
+        assert!(matches!(
+            scan(&bad, 5, None).fault,
+            Some(RecordFault::Body { .. })
+        ));
+        // A record with an entry is found after a bad one.
+        let at = buf.len();
+        encode_record(&mut buf, "", &event(7, 102).encode());
+        buf[at + 20] ^= 1;
+        let good_at = buf.len();
+        let e8 = Entry {
+            first: 8,
+            ..wrong.clone()
+        };
+        encode_record_with(&mut buf, "", &event(8, 103).encode(), Some(&e8));
+        assert_eq!(after_bad_record(&buf, at), After::Record(good_at as u64));
     }
 
     #[test]

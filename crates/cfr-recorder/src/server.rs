@@ -2,24 +2,56 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `POST /v1/events` | append; body JSON Lines (any content type but CBOR) or `application/cbor-seq`; `200` with `{"receipts":[{"seq","time","time_ns","leaf","duplicate"}]}` |
+//! | `POST /v1/submissions` | append a **signed submission** (below); `200` with `{"first","count","duplicate","receipts":[{"seq","time","time_ns","leaf","duplicate"}]}` |
+//! | `GET /v1/size` | `{"size": n}`: the number of durable events |
+//! | `GET /v1/contract` | the contract the log is bound to (TOML): a client needs its id and attribute types to sign |
 //! | `GET /v1/checkpoint` | the last signed checkpoint (a C2SP signed note, `text/plain`); signs one first if there is none |
 //! | `POST /v1/checkpoint` | signs a checkpoint now (if the log grew) and returns it |
 //! | `GET /v1/proof/inclusion?seq=N&size=S` | `{"seq","size","leaf","root","path":[hex...]}`; `size` defaults to the last signed checkpoint's |
 //! | `GET /v1/proof/consistency?from=A&to=B` | `{"from","to","from_root","to_root","path":[hex...]}`; `to` defaults to the last signed checkpoint's |
 //!
-//! Errors are JSON `{"error": text, "line"|"item": n, "reason": text}`:
-//! `400` bad input (nothing of the request is stored), `409` an id reused
-//! for a different event, `408` a body that did not arrive in time, `413`
-//! an oversized body, `415` an unknown content type, `503` a storage
-//! failure (nothing of the request is stored; retry later).
+//! # Submissions
+//!
+//! Every event in a party's name arrives in a submission signed by that
+//! party's contract key (design section 13; [`crate::submission`]):
+//!
+//! * headers `Cfr-Party` (`provider`, `user` or an attestor id),
+//!   `Cfr-Submission` (the id, 1 to 64 printable ASCII characters, unique
+//!   per party) and `Cfr-Signature` (standard base64 of a COSE_Sign1, alg
+//!   EdDSA -8 or Ed25519 -19, detached payload: the SHA-256
+//!   [digest](cfr_bundle_format::submission::digest) of the canonical CBOR
+//!   `{ctx, contract, party, id, events}`);
+//! * body: the events in order, JSON Lines (any content type but CBOR) or
+//!   `application/cbor-seq`, each `{kind, actor, attrs, sig?}` without
+//!   `seq`, `time` or `id`.
+//!
+//! | answer | when |
+//! |---|---|
+//! | `200` | appended and durable, the signature with it; or a retry: the id was appended before with the same digest, and this is the original receipts (`"duplicate": true`), nothing appended |
+//! | `400` | a header missing or malformed (`Cfr-Party`, `Cfr-Submission`), a body that does not parse or an event the contract does not allow (`line`/`item` named), an empty body |
+//! | `401` | no `Cfr-Signature`, a malformed one (not base64, not the COSE profile, unknown critical header), or one that verifies under no contract key over this submission (the body, id or party altered after signing) |
+//! | `403` | a valid signature by another key than the claimed party's; a claimed party that does not submit (`recorder`, unknown); an event whose actor is not the submitting party and that carries no valid signature of its own |
+//! | `409` | the id was used by this party for different events |
+//! | `410` | `POST /v1/events`: the unauthenticated append of earlier versions is gone |
+//!
+//! Nothing is appended on any refusal. A `signed = true` kind needs no
+//! per-event signature inside a valid submission by its actor; an event
+//! carrying its own valid signature (an attestor's notice relayed by the
+//! provider) may stand in another party's submission.
+//!
+//! Other errors are JSON `{"error": text, ...}` too: `408` a body that did
+//! not arrive in time, `413` an oversized body, `415` an unknown content
+//! type, `503` a storage failure (nothing of the request is stored; retry
+//! later, with the same id).
 //!
 //! Every connection is its own task, and reading a body is bounded by a
 //! deadline, so a slow or stuck client holds only its own connection.
 
 use crate::error::AppendError;
 use crate::recorder::{Receipt, Recorder};
-use crate::submission::{parse_cbor_seq, parse_jsonl, Rejection};
+use crate::submission::{
+    authenticate, Refusal, Rejection, ID_HEADER, PARTY_HEADER, SIGNATURE_HEADER,
+};
 use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
@@ -67,7 +99,10 @@ struct App {
 pub fn router(recorder: Arc<Recorder>, opts: ServerOptions) -> Router {
     let limit = opts.body_limit;
     Router::new()
-        .route("/v1/events", post(append))
+        .route("/v1/submissions", post(submit))
+        .route("/v1/events", post(gone))
+        .route("/v1/size", get(size))
+        .route("/v1/contract", get(contract))
         .route("/v1/checkpoint", get(checkpoint).post(sign_checkpoint))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
@@ -134,46 +169,52 @@ pub fn receipt_json(r: &Receipt) -> serde_json::Value {
     })
 }
 
-async fn append(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+/// Reads a request body within the size limit and the deadline.
+async fn read_body(
+    app: &App,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<axum::body::Bytes, Response> {
     let limit = app.opts.body_limit;
     let declared = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|n| n > limit as u64) {
-        return error(
+    let too_large = || {
+        error(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({ "error": format!("the body is larger than the {limit} bytes allowed") }),
-        );
+        )
+    };
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(too_large());
     }
-    let bytes = match tokio::time::timeout(app.opts.body_timeout, axum::body::to_bytes(body, limit))
-        .await
-    {
-        Err(_) => {
-            return error(
-                StatusCode::REQUEST_TIMEOUT,
-                json!({ "error": format!("the body did not arrive within {:?}", app.opts.body_timeout) }),
-            )
-        }
+    match tokio::time::timeout(app.opts.body_timeout, axum::body::to_bytes(body, limit)).await {
+        Err(_) => Err(error(
+            StatusCode::REQUEST_TIMEOUT,
+            json!({ "error": format!("the body did not arrive within {:?}", app.opts.body_timeout) }),
+        )),
         Ok(Err(e)) => {
             // to_bytes fails on the length limit or a broken connection.
             let too_big = std::error::Error::source(&e)
                 .is_some_and(|s| s.to_string().contains("length limit"))
                 || e.to_string().contains("length limit");
-            return if too_big {
-                error(
-                    StatusCode::PAYLOAD_TOO_LARGE,
-                    json!({ "error": format!("the body is larger than the {limit} bytes allowed") }),
-                )
+            Err(if too_big {
+                too_large()
             } else {
                 error(
                     StatusCode::BAD_REQUEST,
                     json!({ "error": format!("reading the body failed: {e}") }),
                 )
-            };
+            })
         }
-        Ok(Ok(b)) => b,
-    };
+        Ok(Ok(b)) => Ok(b),
+    }
+}
+
+/// Whether the content type says CBOR sequence (`Ok(true)`) or JSON
+/// Lines (`Ok(false)`); else why not (a 415).
+fn body_is_cbor(headers: &HeaderMap) -> Result<bool, String> {
     let ctype = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -183,47 +224,135 @@ async fn append(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
         .unwrap_or("")
         .trim()
         .to_ascii_lowercase();
-    let cbor = match ctype.as_str() {
-        "application/cbor-seq" => true,
+    match ctype.as_str() {
+        "application/cbor-seq" => Ok(true),
         ""
         | "application/jsonl"
         | "application/x-ndjson"
         | "application/json"
         | "application/jsonlines"
-        | "text/plain" => false,
-        other => {
-            return error(
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                json!({ "error": format!("content type {other:?}: send JSON Lines or application/cbor-seq") }),
-            )
+        | "text/plain" => Ok(false),
+        other => Err(format!(
+            "content type {other:?}: send JSON Lines or application/cbor-seq"
+        )),
+    }
+}
+
+/// A header's value as text: `Ok(None)` when absent; else why not (a 400).
+fn header_text<'a>(headers: &'a HeaderMap, name: &'static str) -> Result<Option<&'a str>, String> {
+    match headers.get(name) {
+        None => Ok(None),
+        Some(v) => v
+            .to_str()
+            .map(Some)
+            .map_err(|_| format!("header {name}: not visible ASCII")),
+    }
+}
+
+/// The JSON error body of a refused submission.
+pub fn refusal_json(r: &Refusal) -> serde_json::Value {
+    let mut body = serde_json::Map::new();
+    body.insert("error".into(), json!(r.to_string()));
+    if let Some((unit, n)) = r.number() {
+        body.insert(unit.into(), json!(n));
+    }
+    if let Refusal::Event(rej) = r {
+        body.insert("reason".into(), json!(rej.reason));
+    }
+    serde_json::Value::Object(body)
+}
+
+async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> Response {
+    let cbor = match body_is_cbor(&headers) {
+        Ok(c) => c,
+        Err(why) => return error(StatusCode::UNSUPPORTED_MEDIA_TYPE, json!({ "error": why })),
+    };
+    let mut values = [None, None, None];
+    for (slot, name) in values
+        .iter_mut()
+        .zip([PARTY_HEADER, ID_HEADER, SIGNATURE_HEADER])
+    {
+        match header_text(&headers, name) {
+            Ok(v) => *slot = v.map(str::to_owned),
+            Err(why) => return error(StatusCode::BAD_REQUEST, json!({ "error": why })),
         }
+    }
+    let [party, id, signature] = values;
+    if signature.is_none() {
+        // Refuse an unsigned submission before reading its body.
+        return refused(&Refusal::Unsigned);
+    }
+    let bytes = match read_body(&app, &headers, body).await {
+        Ok(b) => b,
+        Err(r) => return r,
     };
     let recorder = app.recorder.clone();
     // Parsing and signature checks are CPU work: off the async threads.
     let queued = tokio::task::spawn_blocking(move || {
-        let contract = recorder.contract();
-        let subs = if cbor {
-            parse_cbor_seq(contract, &bytes)
-        } else {
-            parse_jsonl(contract, &bytes)
-        }
-        .map_err(AppendError::Rejected)?;
-        recorder.enqueue(subs)
+        let verified = authenticate(
+            recorder.contract(),
+            party.as_deref(),
+            id.as_deref(),
+            signature.as_deref(),
+            cbor,
+            &bytes,
+        )
+        .map_err(Err)?;
+        recorder.submit_signed(verified).map_err(Ok)
     })
     .await;
     let rx = match queued {
         Ok(Ok(rx)) => rx,
-        Ok(Err(e)) => return append_error(&e),
+        Ok(Err(Err(refusal))) => return refused(&refusal),
+        Ok(Err(Ok(e))) => return append_error(&e),
         Err(_) => return append_error(&AppendError::Closed),
     };
     match rx.await {
         Ok(Ok(receipts)) => {
             let list: Vec<_> = receipts.iter().map(receipt_json).collect();
-            axum::Json(json!({ "receipts": list })).into_response()
+            let duplicate = receipts.first().is_some_and(|r| r.duplicate);
+            axum::Json(json!({
+                "first": receipts.first().map(|r| r.seq),
+                "count": receipts.len(),
+                "duplicate": duplicate,
+                "receipts": list,
+            }))
+            .into_response()
         }
         Ok(Err(e)) => append_error(&e),
         Err(_) => append_error(&AppendError::Closed),
     }
+}
+
+fn refused(r: &Refusal) -> Response {
+    let status = StatusCode::from_u16(r.status()).unwrap_or(StatusCode::BAD_REQUEST);
+    let mut resp = error(status, refusal_json(r));
+    if status == StatusCode::UNAUTHORIZED {
+        resp.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            axum::http::HeaderValue::from_static("Cfr-Signature"),
+        );
+    }
+    resp
+}
+
+async fn gone() -> Response {
+    error(
+        StatusCode::GONE,
+        json!({ "error": "POST /v1/events is gone: every event in a party's name is sent in a submission signed by that party (POST /v1/submissions with Cfr-Party, Cfr-Submission and Cfr-Signature; `cfr-bundle log append --key ROLE=KEY`)" }),
+    )
+}
+
+async fn size(State(app): State<App>) -> Response {
+    axum::Json(json!({ "size": app.recorder.size() })).into_response()
+}
+
+async fn contract(State(app): State<App>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "application/toml; charset=utf-8")],
+        app.recorder.contract_toml().to_owned(),
+    )
+        .into_response()
 }
 
 fn append_error(e: &AppendError) -> Response {
@@ -233,6 +362,9 @@ fn append_error(e: &AppendError) -> Response {
             StatusCode::CONFLICT,
             json!({ "error": e.to_string(), "item": item, "reason": e.to_string() }),
         ),
+        AppendError::SubmissionConflict { .. } => {
+            error(StatusCode::CONFLICT, json!({ "error": e.to_string() }))
+        }
         AppendError::TooLarge { .. } => error(
             StatusCode::PAYLOAD_TOO_LARGE,
             json!({ "error": e.to_string() }),

@@ -151,6 +151,50 @@ struct Line {
 /// Parses and checks a JSON Lines body against the contract. All or
 /// nothing: the first bad line rejects the whole body.
 pub fn parse_jsonl(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, Rejection> {
+    parse_jsonl_as(contract, body, Checks::Alone)
+}
+
+/// How a parsed event is checked.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Checks {
+    /// On its own ([`check`]): a `signed = true` kind needs its own signature.
+    Alone,
+    /// As part of a signed submission: no per-event id, and signatures
+    /// are left to [`SignedSubmission::verify`].
+    InSubmission,
+}
+
+fn check_as(contract: &Contract, sub: &Submission, checks: Checks) -> Result<(), String> {
+    match checks {
+        Checks::Alone => check(contract, sub),
+        Checks::InSubmission => {
+            if sub.id.is_some() {
+                return Err("an event in a signed submission has no \"id\" of its own (the submission's id is the Cfr-Submission header)".into());
+            }
+            contract
+                .check_event_unsigned(&sub.event)
+                .map_err(|e| e.to_string())?;
+            check_size(&sub.event)
+        }
+    }
+}
+
+fn check_size(e: &Event) -> Result<(), String> {
+    let size = e.encode().len();
+    if size > crate::segment::MAX_EVENT_BYTES {
+        return Err(format!(
+            "event is {size} bytes of CBOR, more than the {} allowed",
+            crate::segment::MAX_EVENT_BYTES
+        ));
+    }
+    Ok(())
+}
+
+fn parse_jsonl_as(
+    contract: &Contract,
+    body: &[u8],
+    checks: Checks,
+) -> Result<Vec<Submission>, Rejection> {
     let mut out = Vec::new();
     let text = std::str::from_utf8(body).map_err(|e| {
         let line = body[..e.valid_up_to()]
@@ -196,7 +240,7 @@ pub fn parse_jsonl(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, 
                 sig,
             },
         };
-        check(contract, &sub).map_err(err)?;
+        check_as(contract, &sub, checks).map_err(err)?;
         out.push(sub);
     }
     Ok(out)
@@ -204,6 +248,14 @@ pub fn parse_jsonl(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, 
 
 /// Parses and checks an `application/cbor-seq` body. All or nothing.
 pub fn parse_cbor_seq(contract: &Contract, body: &[u8]) -> Result<Vec<Submission>, Rejection> {
+    parse_cbor_seq_as(contract, body, Checks::Alone)
+}
+
+fn parse_cbor_seq_as(
+    contract: &Contract,
+    body: &[u8],
+    checks: Checks,
+) -> Result<Vec<Submission>, Rejection> {
     let mut out = Vec::new();
     let mut d = Decoder::new(body);
     let mut number = 0u64;
@@ -285,7 +337,7 @@ pub fn parse_cbor_seq(contract: &Contract, body: &[u8]) -> Result<Vec<Submission
         if !(kind && actor && attrs_seen) {
             return Err(err("\"kind\", \"actor\" and \"attrs\" are required".into()));
         }
-        check(contract, &sub).map_err(err)?;
+        check_as(contract, &sub, checks).map_err(err)?;
         out.push(sub);
     }
     Ok(out)
@@ -308,12 +360,502 @@ pub fn check(contract: &Contract, sub: &Submission) -> Result<(), String> {
     contract
         .check_event(&sub.event)
         .map_err(|e| e.to_string())?;
-    let size = sub.event.encode().len();
-    if size > crate::segment::MAX_EVENT_BYTES {
-        return Err(format!(
-            "event is {size} bytes of CBOR, more than the {} allowed",
-            crate::segment::MAX_EVENT_BYTES
-        ));
-    }
+    check_size(&sub.event)?;
     check_signature(contract, &sub.event)
+}
+
+/// A signed submission as received (section 13 of the design): a batch of
+/// events all emitted by `party` (except events that carry a valid
+/// signature of their own), under an `id` unique per party, with a
+/// COSE_Sign1 by the party's contract key over the
+/// [`digest`](cfr_bundle_format::submission::digest). Not yet checked:
+/// [`SignedSubmission::verify`] makes the [`Verified`] one the recorder
+/// appends.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedSubmission {
+    /// The party it claims to be from (`Cfr-Party`).
+    pub party: String,
+    /// Its id (`Cfr-Submission`).
+    pub id: String,
+    /// The COSE_Sign1 bytes (`Cfr-Signature`, base64-decoded).
+    pub sig: Vec<u8>,
+    /// The events, seq and time unassigned.
+    pub events: Vec<Event>,
+}
+
+/// A submission whose signature verified with its party's contract key and
+/// whose every event may stand in it. Only [`SignedSubmission::verify`]
+/// makes one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verified {
+    inner: SignedSubmission,
+    digest: [u8; 32],
+}
+
+impl Verified {
+    /// The submitting party.
+    pub fn party(&self) -> &str {
+        &self.inner.party
+    }
+    /// The submission id.
+    pub fn id(&self) -> &str {
+        &self.inner.id
+    }
+    /// The COSE_Sign1 bytes.
+    pub fn sig(&self) -> &[u8] {
+        &self.inner.sig
+    }
+    /// The events, in order.
+    pub fn events(&self) -> &[Event] {
+        &self.inner.events
+    }
+    /// The digest the signature covers.
+    pub fn digest(&self) -> &[u8; 32] {
+        &self.digest
+    }
+}
+
+/// Why a signed submission was refused. Nothing of it is appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Refusal {
+    /// A required header is missing or malformed (400).
+    #[error("header {name}: {reason}")]
+    Header {
+        /// The header.
+        name: &'static str,
+        /// What is wrong.
+        reason: String,
+    },
+    /// No signature was given (401).
+    #[error("the submission is not signed: send the COSE_Sign1 of the submitting party, base64, in Cfr-Signature")]
+    Unsigned,
+    /// The signature is not a COSE_Sign1 of the accepted profile (401).
+    #[error("Cfr-Signature: {reason}")]
+    MalformedSignature {
+        /// What is wrong.
+        reason: String,
+    },
+    /// The signature verifies under no contract key over this submission:
+    /// the events, id or party differ from what was signed (401).
+    #[error("the signature does not verify over this submission with the {party} key or any other key of the contract (the events, id or party differ from what was signed)")]
+    NotVerified {
+        /// The party claimed.
+        party: String,
+    },
+    /// The signature is valid, but by another party's key (403).
+    #[error("the submission claims to be by the {party} but is signed with the {signer} key")]
+    WrongKey {
+        /// The party claimed.
+        party: String,
+        /// Whose key signed it.
+        signer: String,
+    },
+    /// The claimed party does not submit events under this contract (403).
+    #[error("{party:?} is not a submitting party of this contract (the provider, the user or an attestor)")]
+    NotAParty {
+        /// The party claimed.
+        party: String,
+    },
+    /// An event by another actor, without a valid signature of its own (403).
+    #[error("item {item}: an event by {actor:?} in a submission by the {party}; a party submits only its own events (or events carrying their actor's own signature)")]
+    ActorMismatch {
+        /// 1-based position in the submission.
+        item: u64,
+        /// The event's actor.
+        actor: String,
+        /// The submitting party.
+        party: String,
+    },
+    /// An event is not what the contract allows, or the body does not
+    /// parse (400).
+    #[error(transparent)]
+    Event(#[from] Rejection),
+    /// The body holds no event (400).
+    #[error("the submission holds no event")]
+    Empty,
+    /// More events than one submission may hold (413).
+    #[error("the submission holds {count} events, more than the {max} allowed")]
+    TooMany {
+        /// Events given.
+        count: u64,
+        /// The limit.
+        max: u64,
+    },
+}
+
+impl Refusal {
+    /// The HTTP status the recorder answers with.
+    pub fn status(&self) -> u16 {
+        match self {
+            Refusal::Unsigned
+            | Refusal::MalformedSignature { .. }
+            | Refusal::NotVerified { .. } => 401,
+            Refusal::WrongKey { .. }
+            | Refusal::NotAParty { .. }
+            | Refusal::ActorMismatch { .. } => 403,
+            Refusal::TooMany { .. } => 413,
+            _ => 400,
+        }
+    }
+
+    /// The line or item the refusal names, if any.
+    pub fn number(&self) -> Option<(&'static str, u64)> {
+        match self {
+            Refusal::Event(r) => Some((r.unit, r.number)),
+            Refusal::ActorMismatch { item, .. } => Some(("item", *item)),
+            _ => None,
+        }
+    }
+}
+
+/// The name of the header that names the submitting party.
+pub const PARTY_HEADER: &str = "cfr-party";
+/// The name of the header that carries the submission id.
+pub const ID_HEADER: &str = "cfr-submission";
+/// The name of the header that carries the base64 COSE_Sign1.
+pub const SIGNATURE_HEADER: &str = "cfr-signature";
+
+/// Parses and verifies a signed submission as it arrives over HTTP: the
+/// three headers' values (`None` when absent), whether the body is a CBOR
+/// sequence (else JSON Lines), and the body. What `POST /v1/submissions`
+/// does before handing the submission to the writer.
+pub fn authenticate(
+    contract: &Contract,
+    party: Option<&str>,
+    id: Option<&str>,
+    signature: Option<&str>,
+    cbor: bool,
+    body: &[u8],
+) -> Result<Verified, Refusal> {
+    let party = party.ok_or(Refusal::Header {
+        name: "Cfr-Party",
+        reason: "missing: name the submitting party (provider, user or an attestor id)".into(),
+    })?;
+    let id = id.ok_or(Refusal::Header {
+        name: "Cfr-Submission",
+        reason: "missing: give the submission id (1 to 64 printable ASCII characters)".into(),
+    })?;
+    cfr_bundle_format::submission::check_id(id).map_err(|reason| Refusal::Header {
+        name: "Cfr-Submission",
+        reason,
+    })?;
+    party_key(contract, party)?;
+    let signature = signature.ok_or(Refusal::Unsigned)?;
+    let sig = decode_signature(signature)?;
+    // Refuse a malformed signature before reading the body.
+    cfr_bundle_format::submission::parse(&sig).map_err(|e| Refusal::MalformedSignature {
+        reason: e.to_string(),
+    })?;
+    let subs = if cbor {
+        parse_cbor_seq_as(contract, body, Checks::InSubmission)
+    } else {
+        parse_jsonl_as(contract, body, Checks::InSubmission)
+    }?;
+    SignedSubmission {
+        party: party.to_owned(),
+        id: id.to_owned(),
+        sig,
+        events: subs.into_iter().map(|s| s.event).collect(),
+    }
+    .verify(contract)
+}
+
+/// Decodes a `Cfr-Signature` value: standard base64, padded or not.
+fn decode_signature(value: &str) -> Result<Vec<u8>, Refusal> {
+    use base64::Engine as _;
+    let value = value.trim();
+    if value.len() > 2 * cfr_bundle_format::submission::MAX_SIGNATURE_BYTES {
+        return Err(Refusal::MalformedSignature {
+            reason: format!("{} characters, too long for a signature", value.len()),
+        });
+    }
+    let engine = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new()
+            .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent),
+    );
+    engine
+        .decode(value)
+        .map_err(|e| Refusal::MalformedSignature {
+            reason: format!("not base64: {e}"),
+        })
+}
+
+fn party_key(contract: &Contract, party: &str) -> Result<ed25519_dalek::VerifyingKey, Refusal> {
+    cfr_bundle_format::submission::contract_keys(contract)
+        .remove(party)
+        .ok_or_else(|| Refusal::NotAParty {
+            party: party.to_owned(),
+        })
+}
+
+impl SignedSubmission {
+    /// Makes a submission of `events` by `party` under `id`, signed with
+    /// `key` (the party's contract key) for contract `contract_id`.
+    pub fn sign(
+        contract_id: &str,
+        party: &str,
+        id: &str,
+        events: Vec<Event>,
+        key: &ed25519_dalek::SigningKey,
+    ) -> SignedSubmission {
+        let digest = cfr_bundle_format::submission::digest(contract_id, party, id, events.iter());
+        SignedSubmission {
+            party: party.to_owned(),
+            id: id.to_owned(),
+            sig: cfr_bundle_format::submission::sign(key, &digest),
+            events,
+        }
+    }
+
+    /// The body of `POST /v1/submissions` as a CBOR sequence
+    /// (`application/cbor-seq`).
+    pub fn body(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        for e in &self.events {
+            out.extend_from_slice(
+                &Submission {
+                    id: None,
+                    event: e.clone(),
+                }
+                .to_cbor(),
+            );
+        }
+        out
+    }
+
+    /// The `Cfr-Signature` header value.
+    pub fn signature_header(&self) -> String {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD.encode(&self.sig)
+    }
+
+    /// Checks the submission against the contract: the id, the party, the
+    /// signature by the party's contract key over the digest, and each
+    /// event (kind, actor, attributes; an event by another actor must
+    /// carry a valid signature of its own; an event's own signature, when
+    /// present, must be valid; a `signed = true` kind needs none of its
+    /// own when its actor is the submitting party).
+    pub fn verify(self, contract: &Contract) -> Result<Verified, Refusal> {
+        use cfr_bundle_format::submission as sub;
+        sub::check_id(&self.id).map_err(|reason| Refusal::Header {
+            name: "Cfr-Submission",
+            reason,
+        })?;
+        let key = party_key(contract, &self.party)?;
+        let sign1 = sub::parse(&self.sig).map_err(|e| Refusal::MalformedSignature {
+            reason: e.to_string(),
+        })?;
+        if self.events.is_empty() {
+            return Err(Refusal::Empty);
+        }
+        let count = self.events.len() as u64;
+        if count > sub::MAX_EVENTS {
+            return Err(Refusal::TooMany {
+                count,
+                max: sub::MAX_EVENTS,
+            });
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            let reject = |reason: String| {
+                Refusal::Event(Rejection {
+                    unit: "item",
+                    number: i as u64 + 1,
+                    reason,
+                })
+            };
+            contract
+                .check_event_unsigned(e)
+                .map_err(|e| reject(e.to_string()))?;
+            check_size(e).map_err(reject)?;
+        }
+        let digest = sub::digest(&contract.id, &self.party, &self.id, self.events.iter());
+        if !sign1.verifies(&digest, &key) {
+            let mut keys: Vec<(String, ed25519_dalek::VerifyingKey)> =
+                sub::contract_keys(contract).into_iter().collect();
+            keys.push(("recorder".into(), contract.parties.recorder.key.0));
+            return Err(
+                match keys.into_iter().find(|(_, k)| sign1.verifies(&digest, k)) {
+                    Some((signer, _)) => Refusal::WrongKey {
+                        party: self.party,
+                        signer,
+                    },
+                    None => Refusal::NotVerified { party: self.party },
+                },
+            );
+        }
+        for (i, e) in self.events.iter().enumerate() {
+            let item = i as u64 + 1;
+            if e.sig.is_some() {
+                check_signature(contract, e).map_err(|reason| {
+                    Refusal::Event(Rejection {
+                        unit: "item",
+                        number: item,
+                        reason,
+                    })
+                })?;
+            } else if e.actor != self.party {
+                return Err(Refusal::ActorMismatch {
+                    item,
+                    actor: e.actor.clone(),
+                    party: self.party.clone(),
+                });
+            }
+        }
+        Ok(Verified {
+            inner: self,
+            digest,
+        })
+    }
+}
+
+/// One submission of a file being appended: consecutive events of one
+/// party (see [`runs`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Run {
+    /// The submitting party.
+    pub party: String,
+    /// The submission id (`<file digest>-<first line>`).
+    pub id: String,
+    /// The file's line number of each event (1-based).
+    pub lines: Vec<u64>,
+    /// The events (seq and time unassigned).
+    pub events: Vec<Event>,
+}
+
+/// Why a file could not be split into submissions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum RunError {
+    /// A line is not an event the contract allows.
+    #[error(transparent)]
+    Line(#[from] Rejection),
+    /// No key was given for a line's actor, and the event carries no
+    /// signature of its own.
+    #[error(
+        "line {line}: no key for {actor:?}, which emits this event: add --key {actor}=KEY.key"
+    )]
+    NoKey {
+        /// The line.
+        line: u64,
+        /// The actor.
+        actor: String,
+    },
+}
+
+/// Splits a JSON Lines file of events (`{kind, actor, attrs, sig?}`, no
+/// `seq`, `time` or `id`) into submissions: consecutive runs of one
+/// party's events, in file order, each of at most `batch` events. A party
+/// submits its own events, so each event goes to its actor's run, except
+/// that an event whose actor has no key (`has_key` false) but which
+/// carries its own signature (an attestor's notice relayed) joins the run
+/// around it. Ids are `<first 16 hex digits of the file's SHA-256>-<first
+/// line of the run>`: appending the same file again (with the same
+/// `batch`) makes the same submissions, which the recorder recognises.
+pub fn runs(
+    contract: &Contract,
+    text: &str,
+    batch: usize,
+    has_key: impl Fn(&str) -> bool,
+) -> Result<Vec<Run>, RunError> {
+    use sha2::{Digest as _, Sha256};
+    let prefix = hex::encode(&Sha256::digest(text.as_bytes())[..8]);
+    let batch = batch.clamp(1, cfr_bundle_format::submission::MAX_EVENTS as usize);
+    let mut out: Vec<Run> = Vec::new();
+    // Relayed events before the first run that has a party.
+    let mut floating: Vec<(u64, Event)> = Vec::new();
+    for (i, raw) in text.split('\n').enumerate() {
+        let line = i as u64 + 1;
+        if raw.trim().is_empty() {
+            continue;
+        }
+        let event = parse_jsonl_as(contract, raw.as_bytes(), Checks::InSubmission)
+            .map_err(|r| Rejection { number: line, ..r })?
+            .pop()
+            .map(|s| s.event);
+        let Some(event) = event else { continue };
+        let party = if has_key(&event.actor) {
+            Some(event.actor.clone())
+        } else if event.sig.is_some() {
+            None
+        } else {
+            return Err(RunError::NoKey {
+                line,
+                actor: event.actor,
+            });
+        };
+        let current = out.last_mut();
+        match (party, current) {
+            (Some(p), Some(run)) if run.party == p && run.events.len() < batch => {
+                run.lines.push(line);
+                run.events.push(event);
+            }
+            (None, Some(run)) if run.events.len() < batch => {
+                run.lines.push(line);
+                run.events.push(event);
+            }
+            (None, Some(run)) => {
+                let party = run.party.clone();
+                out.push(Run {
+                    id: format!("{prefix}-{line}"),
+                    party,
+                    lines: vec![line],
+                    events: vec![event],
+                });
+            }
+            (None, None) => floating.push((line, event)),
+            (Some(p), _) => {
+                let mut run = Run {
+                    id: String::new(),
+                    party: p,
+                    lines: Vec::new(),
+                    events: Vec::new(),
+                };
+                // Relayed events waiting for a run join this first one,
+                // as far as the batch allows (the rest make runs of it).
+                for (l, e) in floating.drain(..) {
+                    if run.events.len() == batch {
+                        run.id = format!("{prefix}-{}", run.lines[0]);
+                        let party = run.party.clone();
+                        out.push(std::mem::replace(
+                            &mut run,
+                            Run {
+                                id: String::new(),
+                                party,
+                                lines: Vec::new(),
+                                events: Vec::new(),
+                            },
+                        ));
+                    }
+                    run.lines.push(l);
+                    run.events.push(e);
+                }
+                if run.events.len() == batch {
+                    run.id = format!("{prefix}-{}", run.lines[0]);
+                    let party = run.party.clone();
+                    out.push(std::mem::replace(
+                        &mut run,
+                        Run {
+                            id: String::new(),
+                            party,
+                            lines: Vec::new(),
+                            events: Vec::new(),
+                        },
+                    ));
+                }
+                run.lines.push(line);
+                run.events.push(event);
+                run.id = format!("{prefix}-{}", run.lines[0]);
+                out.push(run);
+            }
+        }
+    }
+    if let Some((line, e)) = floating.into_iter().next() {
+        return Err(RunError::NoKey {
+            line,
+            actor: e.actor,
+        });
+    }
+    Ok(out)
 }

@@ -3,7 +3,7 @@
 use cfr_model::keys::{read_signing_key, SigningKey};
 use cfr_model::{Attrs, Value};
 use cfr_recorder::server::{serve, ServerOptions};
-use cfr_recorder::{init, Recorder, RecorderOptions, Submission};
+use cfr_recorder::{init, Recorder, RecorderOptions, SignedSubmission, Submission};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::path::{Path, PathBuf};
@@ -98,10 +98,65 @@ pub fn outage() -> Submission {
     Submission::new("outage", "grid", attrs)
 }
 
-/// A request line in JSON Lines.
+/// A request line in JSON Lines (the JSON form of `request(n)`).
 pub fn request_line(n: u64) -> String {
     format!(
-        r#"{{"id":"line-{n}","kind":"request","actor":"user","attrs":{{"id":"r-{n}","op":"get","object":"obj/{n}"}}}}"#
+        r#"{{"kind":"request","actor":"user","attrs":{{"id":"r-{n}","op":"get","object":"obj/{n}"}}}}"#
+    )
+}
+
+/// `events` signed as a submission by `party` (with the sample key of
+/// that name) under `id`.
+pub fn signed(party: &str, id: &str, events: Vec<Submission>) -> SignedSubmission {
+    SignedSubmission::sign(
+        CONTRACT_ID,
+        party,
+        id,
+        events.into_iter().map(|s| s.event).collect(),
+        &key(party),
+    )
+}
+
+/// A well-formed signature that verifies over nothing sent (for bodies
+/// refused before the signature is checked).
+pub fn some_signature() -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD
+        .encode(cfr_bundle_format::submission::sign(&key("user"), &[0; 32]))
+}
+
+/// `POST /v1/submissions` with the three headers (each left out when
+/// `None`): (status, body).
+pub fn post_submission(
+    addr: &str,
+    party: Option<&str>,
+    id: Option<&str>,
+    signature: Option<&str>,
+    ctype: &str,
+    body: &[u8],
+) -> (u16, String) {
+    let mut extra = String::new();
+    for (name, v) in [
+        ("Cfr-Party", party),
+        ("Cfr-Submission", id),
+        ("Cfr-Signature", signature),
+    ] {
+        if let Some(v) = v {
+            extra.push_str(&format!("{name}: {v}\r\n"));
+        }
+    }
+    http_with(addr, "POST", "/v1/submissions", ctype, &extra, body)
+}
+
+/// `s` as a JSON Lines submission by its party over HTTP.
+pub fn post_jsonl(addr: &str, s: &SignedSubmission, jsonl: &str) -> (u16, String) {
+    post_submission(
+        addr,
+        Some(&s.party),
+        Some(&s.id),
+        Some(&s.signature_header()),
+        "application/jsonl",
+        jsonl.as_bytes(),
     )
 }
 
@@ -162,11 +217,23 @@ impl Drop for InProcess {
 
 /// One raw HTTP/1.1 request with `Connection: close`: (status, body).
 pub fn http(addr: &str, method: &str, path: &str, ctype: &str, body: &[u8]) -> (u16, String) {
+    http_with(addr, method, path, ctype, "", body)
+}
+
+/// [`http`] with `extra` header lines (each ending in CRLF).
+pub fn http_with(
+    addr: &str,
+    method: &str,
+    path: &str,
+    ctype: &str,
+    extra: &str,
+    body: &[u8],
+) -> (u16, String) {
     let mut s = TcpStream::connect(addr).expect("connect");
     s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
         .expect("timeout");
     let head = format!(
-        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: {ctype}\r\n{extra}Content-Length: {}\r\n\r\n",
         body.len()
     );
     s.write_all(head.as_bytes()).expect("write");

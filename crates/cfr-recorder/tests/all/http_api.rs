@@ -5,6 +5,7 @@ use crate::common::*;
 use cfr_merkle::{verify_consistency, verify_inclusion, SignedCheckpoint};
 use cfr_recorder::client::{parse_hash, Client, ClientError};
 use cfr_recorder::server::ServerOptions;
+use cfr_recorder::{SignedSubmission, Submission};
 use std::io::Write as _;
 use std::time::{Duration, Instant};
 
@@ -24,27 +25,45 @@ fn quiet() -> ServerOptions {
 fn json_lines_and_cbor_are_appended_with_receipts() {
     let (_t, s) = server(quiet());
     let body = format!("{}\n\n{}\n", request_line(1), request_line(2));
-    let (status, text) = http(
-        &s.addr,
-        "POST",
-        "/v1/events",
-        "application/jsonl",
-        body.as_bytes(),
-    );
+    let sub = signed("user", "u-1", vec![request(1), request(2)]);
+    let (status, text) = post_jsonl(&s.addr, &sub, &body);
     assert_eq!(status, 200, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["receipts"][1]["seq"], 1);
     assert_eq!(v["receipts"][1]["leaf"].as_str().expect("leaf").len(), 64);
+    assert_eq!(
+        (v["first"].as_u64(), v["count"].as_u64()),
+        (Some(0), Some(2))
+    );
+    // CBOR, through the client; the grid's signed outage stands in the
+    // user's submission because it carries the grid's own signature.
     let mut c = Client::new(s.addr.clone());
-    let mut subs = vec![request(3), outage().signed(&key("grid"), CONTRACT_ID)];
-    let r = c.append(&mut subs).expect("cbor append");
+    let sub = signed(
+        "user",
+        "u-2",
+        vec![request(3), outage().signed(&key("grid"), CONTRACT_ID)],
+    );
+    let r = c.submit(&sub).expect("cbor submission");
     assert_eq!(r[1].seq, 3);
+    assert_eq!(s.recorder.size(), 4);
+    assert_eq!(c.size().expect("size"), 4);
+    assert!(c.contract().expect("contract").contains(CONTRACT_ID));
+    // The unauthenticated path of earlier versions is gone.
+    let (status, text) = http(
+        &s.addr,
+        "POST",
+        "/v1/events",
+        "",
+        request_line(9).as_bytes(),
+    );
+    assert_eq!(status, 410, "{text}");
     assert_eq!(s.recorder.size(), 4);
 }
 
 #[test]
 fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
     let (_t, s) = server(quiet());
+    let sig = some_signature();
     let good = request_line(1);
     let cases: Vec<(&str, String, &str, u16)> = vec![
         ("unknown kind", format!("{good}\n{{\"kind\":\"nope\",\"actor\":\"user\",\"attrs\":{{}}}}"), "line 2: unknown event kind", 400),
@@ -54,16 +73,16 @@ fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
         ("missing attribute", "{\"kind\":\"request\",\"actor\":\"user\",\"attrs\":{\"id\":\"a\"}}".into(), "line 1", 400),
         ("mistyped attribute", "{\"kind\":\"response\",\"actor\":\"provider\",\"attrs\":{\"id\":\"a\",\"status\":\"200\"}}".into(), "line 1: attribute \"status\": expected int", 400),
         ("time given", "{\"time\":\"2026-03-01T00:00:00Z\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "assigned by the recorder", 400),
-        ("unsigned signed kind", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}}}}"), "line 2", 400),
-        ("bad signature", format!("{good}\n{{\"kind\":\"outage\",\"actor\":\"grid\",\"attrs\":{{\"start\":\"2026-03-12T10:00:00Z\",\"end\":\"2026-03-12T12:00:00Z\",\"cause\":\"x\"}},\"sig\":\"{}==\"}}", "A".repeat(86)), "line 2: bad signature", 400),
-        ("bad id", "{\"id\":\"has space\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "line 1: id must be", 400),
+        ("per-event id", "{\"id\":\"x\",\"kind\":\"heartbeat\",\"actor\":\"provider\",\"attrs\":{}}".into(), "line 1: an event in a signed submission has no \"id\"", 400),
         ("not UTF-8", String::from_utf8_lossy(b"\xff\xfe").into_owned(), "line 1", 400),
+        ("empty", "\n\n".into(), "holds no event", 400),
     ];
     for (what, body, want, code) in cases {
-        let (status, text) = http(
+        let (status, text) = post_submission(
             &s.addr,
-            "POST",
-            "/v1/events",
+            Some("user"),
+            Some("bad-1"),
+            Some(&sig),
             "application/jsonl",
             body.as_bytes(),
         );
@@ -73,18 +92,69 @@ fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
         assert!(message.contains(want), "{what}: {message} lacks {want:?}");
         assert_eq!(s.recorder.size(), 0, "{what}: something was stored");
     }
+    // Headers: missing party or id, a bad id, a party that does not submit.
+    let body = good.as_bytes();
+    for (what, party, id, code, want) in [
+        ("no party", None, Some("s"), 400, "Cfr-Party"),
+        ("no id", Some("user"), None, 400, "Cfr-Submission"),
+        (
+            "bad id",
+            Some("user"),
+            Some("has\tspace"),
+            400,
+            "Cfr-Submission",
+        ),
+        (
+            "long id",
+            Some("user"),
+            Some(&*"x".repeat(65)),
+            400,
+            "Cfr-Submission",
+        ),
+        (
+            "recorder",
+            Some("recorder"),
+            Some("s"),
+            403,
+            "not a submitting party",
+        ),
+        (
+            "stranger",
+            Some("mallory"),
+            Some("s"),
+            403,
+            "not a submitting party",
+        ),
+    ] {
+        let (status, text) =
+            post_submission(&s.addr, party, id, Some(&sig), "application/jsonl", body);
+        assert_eq!(status, code, "{what}: {text}");
+        assert!(text.contains(want), "{what}: {text}");
+    }
+    // Malformed signatures: 401.
+    for (what, bad) in [
+        ("not base64", "***".to_owned()),
+        ("not COSE", "AAAA".to_owned()),
+        ("empty", String::new()),
+    ] {
+        let (status, text) =
+            post_submission(&s.addr, Some("user"), Some("s"), Some(&bad), "", body);
+        assert_eq!(status, 401, "{what}: {text}");
+        assert!(text.contains("Cfr-Signature"), "{what}: {text}");
+    }
     // Raw invalid UTF-8.
-    let (status, text) = http(
+    let (status, text) = post_submission(
         &s.addr,
-        "POST",
-        "/v1/events",
+        Some("user"),
+        Some("s"),
+        Some(&sig),
         "application/jsonl",
         b"\xff\n",
     );
     assert_eq!(status, 400, "{text}");
     // CBOR: truncated, not a map, non-canonical (a two-byte head for a small
-    // length), an unknown key, and a wrong signature length.
-    let mut good_cbor = request(1).to_cbor();
+    // length), an unknown key.
+    let good_cbor = request(1).to_cbor();
     let cbor_cases: Vec<(&str, Vec<u8>, &str)> = vec![
         (
             "truncated",
@@ -121,37 +191,107 @@ fn bad_input_is_rejected_with_the_line_and_nothing_is_stored() {
         ),
     ];
     for (what, body, want) in cbor_cases {
-        let (status, text) = http(&s.addr, "POST", "/v1/events", "application/cbor-seq", &body);
+        let (status, text) = post_submission(
+            &s.addr,
+            Some("user"),
+            Some("s"),
+            Some(&sig),
+            "application/cbor-seq",
+            &body,
+        );
         assert_eq!(status, 400, "{what}: {text}");
         let v: serde_json::Value = serde_json::from_str(&text).expect("a JSON error body");
         let message = v["error"].as_str().expect("error text");
         assert!(message.contains(want), "{what}: {message} lacks {want:?}");
         assert_eq!(s.recorder.size(), 0, "{what}: something was stored");
     }
-    good_cbor.extend(request(2).to_cbor());
-    let (status, text) = http(
+    let (status, _) = post_submission(
         &s.addr,
-        "POST",
-        "/v1/events",
-        "application/cbor-seq",
-        &good_cbor,
+        Some("user"),
+        Some("s"),
+        Some(&sig),
+        "image/png",
+        b"x",
     );
-    assert_eq!(status, 200, "{text}");
-    let (status, _) = http(&s.addr, "POST", "/v1/events", "image/png", b"x");
     assert_eq!(status, 415);
-    // Id reuse for a different event: 409; the same event: the receipt again.
-    let line = request_line(5);
-    assert_eq!(
-        http(&s.addr, "POST", "/v1/events", "", line.as_bytes()).0,
-        200
+    assert_eq!(s.recorder.size(), 0);
+}
+
+#[test]
+fn signatures_and_actors_are_checked_and_ids_are_idempotent() {
+    let (_t, s) = server(quiet());
+    let mut c = Client::new(s.addr.clone());
+    c.retries = 0;
+    let refused = |c: &mut Client, sub: &SignedSubmission| match c.submit(sub) {
+        Err(ClientError::Refused {
+            status, message, ..
+        }) => (status, message),
+        other => panic!("{other:?}"),
+    };
+    // An unsigned grid outage in the user's submission: not the user's
+    // event, and no signature of its own.
+    let (status, m) = refused(&mut c, &signed("user", "a", vec![request(1), outage()]));
+    assert_eq!(status, 403, "{m}");
+    assert!(m.contains("item 2") && m.contains("\"grid\""), "{m}");
+    // The grid's own submission needs no per-event signature on its
+    // signed-kind outage.
+    let r = c
+        .submit(&signed("grid", "g-1", vec![outage()]))
+        .expect("grid");
+    assert_eq!(r[0].seq, 0);
+    // A bad per-event signature is refused even where none is needed.
+    let mut forged = outage();
+    forged.event.sig = Some([7; 64]);
+    let (status, m) = refused(&mut c, &signed("grid", "g-2", vec![forged]));
+    assert_eq!(status, 400, "{m}");
+    assert!(m.contains("bad signature"), "{m}");
+    // Signed with the user's key, claiming the provider.
+    let wrong = SignedSubmission::sign(
+        CONTRACT_ID,
+        "provider",
+        "p-1",
+        vec![Submission::new("heartbeat", "provider", Default::default()).event],
+        &key("user"),
     );
-    let (status, text) = http(&s.addr, "POST", "/v1/events", "", line.as_bytes());
-    assert_eq!(status, 200);
-    assert!(text.contains("\"duplicate\":true"), "{text}");
-    let other = line.replace("obj/5", "obj/6");
-    let (status, text) = http(&s.addr, "POST", "/v1/events", "", other.as_bytes());
-    assert_eq!(status, 409, "{text}");
-    assert_eq!(s.recorder.size(), 3);
+    let (status, m) = refused(&mut c, &wrong);
+    assert_eq!(status, 403, "{m}");
+    assert!(m.contains("signed with the user key"), "{m}");
+    // Altered after signing.
+    let mut altered = signed("user", "u-1", vec![request(1)]);
+    altered.events[0]
+        .attrs
+        .insert("object", cfr_model::Value::Text("obj/other".into()));
+    let (status, m) = refused(&mut c, &altered);
+    assert_eq!(status, 401, "{m}");
+    assert_eq!(s.recorder.size(), 1);
+    // Idempotent: the same submission again is the original receipts; the
+    // same id over other events is a conflict.
+    let sub = signed("user", "u-1", vec![request(1), request(2)]);
+    let first = c.submit(&sub).expect("submit");
+    let again = c.submit(&sub).expect("again");
+    assert!(again.iter().all(|r| r.duplicate));
+    assert_eq!(
+        first
+            .iter()
+            .map(|r| (r.seq, r.leaf, r.time))
+            .collect::<Vec<_>>(),
+        again
+            .iter()
+            .map(|r| (r.seq, r.leaf, r.time))
+            .collect::<Vec<_>>()
+    );
+    let (status, m) = refused(&mut c, &signed("user", "u-1", vec![request(3)]));
+    assert_eq!(status, 409, "{m}");
+    // The same id is another party's to use too.
+    let p = c
+        .submit(&signed(
+            "provider",
+            "u-1",
+            vec![Submission::new("heartbeat", "provider", Default::default())],
+        ))
+        .expect("provider");
+    assert!(!p[0].duplicate);
+    assert_eq!(s.recorder.size(), 4);
 }
 
 #[test]
@@ -162,17 +302,19 @@ fn oversized_bodies_are_refused() {
     });
     let body: String = (0..2000).map(|i| request_line(i) + "\n").collect();
     assert!(body.len() > 64 << 10);
-    let (status, text) = http(
+    let sig = some_signature();
+    let (status, text) = post_submission(
         &s.addr,
-        "POST",
-        "/v1/events",
+        Some("user"),
+        Some("big"),
+        Some(&sig),
         "application/jsonl",
         body.as_bytes(),
     );
     assert_eq!(status, 413, "{text}");
     // Without a declared length (chunked), the limit still holds.
     let mut conn = std::net::TcpStream::connect(&s.addr).expect("connect");
-    let head = "POST /v1/events HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n";
+    let head = format!("POST /v1/submissions HTTP/1.1\r\nHost: x\r\nConnection: close\r\nCfr-Party: user\r\nCfr-Submission: big\r\nCfr-Signature: {sig}\r\nTransfer-Encoding: chunked\r\n\r\n");
     conn.write_all(head.as_bytes()).expect("write");
     for chunk in body.as_bytes().chunks(8192) {
         if conn
@@ -201,13 +343,13 @@ fn a_stuck_client_does_not_block_others() {
     let mut stuck = std::net::TcpStream::connect(&s.addr).expect("connect");
     stuck
         .write_all(
-            b"POST /v1/events HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"kind\":\"",
+            format!("POST /v1/submissions HTTP/1.1\r\nHost: x\r\nCfr-Party: user\r\nCfr-Submission: s\r\nCfr-Signature: {}\r\nContent-Length: 1000\r\n\r\n{{\"kind\":\"", some_signature()).as_bytes(),
         )
         .expect("write");
     let started = Instant::now();
     let mut c = Client::new(s.addr.clone());
     for i in 0..20 {
-        c.append(&mut [request(i)])
+        c.submit(&signed("user", &format!("s-{i}"), vec![request(i)]))
             .expect("append while a client is stuck");
     }
     assert!(
@@ -229,7 +371,7 @@ fn checkpoints_and_proofs_over_http_verify() {
     let (_t, s) = server(quiet());
     let mut c = Client::new(s.addr.clone());
     let first = c
-        .append(&mut (0..5).map(request).collect::<Vec<_>>())
+        .submit(&signed("user", "a", (0..5).map(request).collect()))
         .expect("append");
     let old = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
     let rk = key("recorder").verifying_key();
@@ -238,7 +380,7 @@ fn checkpoints_and_proofs_over_http_verify() {
         .verify(&origin, &rk)
         .expect("signed by the recorder")
         .clone();
-    c.append(&mut (5..12).map(request).collect::<Vec<_>>())
+    c.submit(&signed("user", "b", (5..12).map(request).collect()))
         .expect("append");
     let new = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
     let new = new.verify(&origin, &rk).expect("signed").clone();
@@ -290,12 +432,11 @@ fn load_many_concurrent_clients_lose_nothing() {
                 let mut client = Client::new(addr);
                 let mut out = Vec::new();
                 for r in 0..REQUESTS {
-                    let mut subs: Vec<_> = (0..PER_REQUEST)
-                        .map(|i| {
-                            request(c * 1_000_000 + r * 1000 + i).with_id(format!("c{c}-r{r}-{i}"))
-                        })
+                    let subs: Vec<_> = (0..PER_REQUEST)
+                        .map(|i| request(c * 1_000_000 + r * 1000 + i))
                         .collect();
-                    out.extend(client.append(&mut subs).expect("append"));
+                    let sub = signed("user", &format!("c{c}-r{r}"), subs);
+                    out.extend(client.submit(&sub).expect("append"));
                 }
                 out
             })

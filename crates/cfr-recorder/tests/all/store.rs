@@ -715,3 +715,181 @@ fn sealed_prefixes_verify_and_are_consistent() {
     for_each_event(&dir, 21, |_| n += 1).expect("read");
     assert_eq!(n, 21);
 }
+
+fn verified(
+    party: &str,
+    id: &str,
+    events: Vec<cfr_recorder::Submission>,
+) -> cfr_recorder::Verified {
+    signed(party, id, events)
+        .verify(&cfr_contract::Contract::from_toml(&contract_toml()).expect("contract"))
+        .expect("verifies")
+}
+
+/// The records of a signed submission of `count` user requests from
+/// `first` as the writer would write them, of which only the first
+/// `written` are returned.
+fn submission_records(first: u64, count: u64, written: u64, time: i64) -> Vec<u8> {
+    let sub = signed(
+        "user",
+        &format!("torn-{first}"),
+        (first..first + count).map(request).collect(),
+    );
+    let entry = cfr_bundle_format::submission::Entry {
+        party: "user".into(),
+        id: sub.id.clone(),
+        first,
+        count,
+        sig: sub.sig.clone(),
+    };
+    let mut buf = Vec::new();
+    for (i, e) in sub.events.iter().take(written as usize).enumerate() {
+        let mut e = e.clone();
+        e.seq = first + i as u64;
+        e.time = time;
+        cfr_recorder::segment::encode_record_with(
+            &mut buf,
+            "",
+            &e.encode(),
+            (i == 0).then_some(&entry),
+        );
+    }
+    buf
+}
+
+#[test]
+fn signed_submissions_keep_their_signature_and_their_id_across_restarts() {
+    let (_t, dir) = new_log();
+    let log = open(&dir);
+    let first = log
+        .append_signed(verified("user", "s-1", (0..3).map(request).collect()))
+        .expect("append");
+    assert_eq!(first.iter().map(|r| r.seq).collect::<Vec<_>>(), [0, 1, 2]);
+    log.append_signed(verified(
+        "provider",
+        "s-1",
+        vec![cfr_recorder::Submission::new(
+            "heartbeat",
+            "provider",
+            Default::default(),
+        )],
+    ))
+    .expect("same id, other party");
+    drop(log);
+    let log = open(&dir);
+    // After a restart the id is known: a retry is the original receipts.
+    let again = log
+        .append_signed(verified("user", "s-1", (0..3).map(request).collect()))
+        .expect("retry");
+    assert!(again.iter().all(|r| r.duplicate));
+    assert_eq!(
+        first
+            .iter()
+            .map(|r| (r.seq, r.leaf, r.time))
+            .collect::<Vec<_>>(),
+        again
+            .iter()
+            .map(|r| (r.seq, r.leaf, r.time))
+            .collect::<Vec<_>>()
+    );
+    match log.append_signed(verified("user", "s-1", vec![request(9)])) {
+        Err(AppendError::SubmissionConflict { first: 0, .. }) => {}
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(log.size(), 4);
+    drop(log);
+    // The signatures are in the log, with their ranges.
+    let subs = cfr_recorder::submissions(&dir, 4).expect("submissions");
+    assert_eq!(
+        subs.iter()
+            .map(|e| (e.party.as_str(), e.first, e.count))
+            .collect::<Vec<_>>(),
+        [("user", 0, 3), ("provider", 3, 1)]
+    );
+    // A prefix cut inside a submission leaves it out.
+    assert_eq!(
+        cfr_recorder::submissions(&dir, 2)
+            .expect("submissions")
+            .len(),
+        0
+    );
+}
+
+#[test]
+fn a_submission_with_missing_events_is_a_torn_write_and_is_cut_whole() {
+    for torn_third in [false, true] {
+        let (_t, dir, seg, receipts) = closed_log(3);
+        let t = receipts[2].time;
+        // Two of a three-event submission, whole and valid, above the mark
+        // (and, in the second case, the third one torn).
+        let mut bytes = submission_records(3, 3, 2, t);
+        if torn_third {
+            let third = submission_records(3, 3, 3, t);
+            bytes.extend_from_slice(&third[bytes.len()..third.len() - 7]);
+        }
+        append_bytes(&seg, &bytes);
+        let log = open(&dir);
+        assert_eq!(log.size(), 3, "torn third: {torn_third}");
+        let (kept, n) = log.recovery().torn_tail.clone().expect("cut");
+        assert_eq!(n, bytes.len() as u64);
+        assert!(kept.starts_with(dir.join(TORN_DIR)));
+        assert_eq!(std::fs::read(&kept).expect("kept"), bytes);
+        // The cut submission was never acknowledged: it goes in again, whole.
+        let r = log
+            .append_signed(verified("user", "torn-3", (3..6).map(request).collect()))
+            .expect("append");
+        assert!(!r[0].duplicate);
+        assert_eq!(r[0].seq, 3);
+    }
+}
+
+#[test]
+fn an_acknowledged_submission_with_missing_events_is_refused_and_nothing_changes() {
+    let (_t, dir) = new_log();
+    let log = open(&dir);
+    log.append_signed(verified("user", "s-1", (0..4).map(request).collect()))
+        .expect("append");
+    drop(log);
+    // Lose the last two records of the acknowledged submission.
+    let seg = last_segment(&dir);
+    let bytes = std::fs::read(&seg).expect("read");
+    let scan = cfr_recorder::segment::scan(&bytes, 0, None);
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&seg)
+        .expect("open");
+    f.set_len(scan.records[2].offset).expect("truncate");
+    drop(f);
+    let before = snapshot(&dir);
+    match open_with(&dir, RecorderOptions::default()) {
+        Err(OpenError::Corrupt {
+            seq: 0,
+            reason: NotTorn::Acknowledged { acknowledged: 4 },
+            ..
+        }) => {}
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened"),
+    }
+    assert_eq!(snapshot(&dir), before);
+}
+
+#[test]
+fn a_submission_starting_inside_another_is_corruption() {
+    let (_t, dir, seg, receipts) = closed_log(3);
+    let t = receipts[2].time;
+    let mut bytes = submission_records(3, 3, 1, t);
+    bytes.extend(submission_records(4, 1, 1, t));
+    append_bytes(&seg, &bytes);
+    let before = snapshot(&dir);
+    match open_with(&dir, RecorderOptions::default()) {
+        Err(OpenError::Corrupt {
+            seq: 4,
+            reason: NotTorn::Intact,
+            fault,
+            ..
+        }) => assert!(fault.to_string().contains("starts inside"), "{fault}"),
+        Err(e) => panic!("{e}"),
+        Ok(_) => panic!("opened"),
+    }
+    assert_eq!(snapshot(&dir), before);
+}
