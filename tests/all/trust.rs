@@ -463,8 +463,11 @@ fn a_contract_requiring_attribution_fails_unattributed_events() {
     );
 }
 
+/// A bundle's members: (name, bytes), in archive order.
+type Members = Vec<(String, Vec<u8>)>;
+
 /// The sample bundle's members, manifest and events of chunk 0.
-fn open_sample() -> (Vec<(String, Vec<u8>)>, Manifest, Vec<Event>) {
+fn open_sample() -> (Members, Manifest, Vec<Event>) {
     let bytes = std::fs::read(sample_bundle()).expect("read");
     let ms = members(&bytes);
     let m = Manifest::from_cbor(
