@@ -69,8 +69,8 @@ fn real_bundle_cbor_validates_against_the_schemas() {
 fn submission_entries_and_signatures_validate_against_their_cddl() {
     // The sample carries its parties' submissions: every entry against
     // submission-entry, every signature against submission-signature.
-    let b = cfr_bundle_format::bundle::Bundle::open(&sample_dir().join("evidence.cfr"))
-        .expect("the sample bundle (scripts/sample.sh) opens");
+    let b =
+        cfr_bundle_format::bundle::Bundle::open(&sealed_sample()).expect("the sealed sample opens");
     let entries = b.submissions().expect("submissions decode");
     assert!(entries.len() > 1000, "{}", entries.len());
     let cddl = schema("submission.cddl");

@@ -9,7 +9,7 @@ use cfr_model::Event;
 use std::path::{Path, PathBuf};
 
 fn sample_bundle() -> PathBuf {
-    sample_dir().join("evidence.cfr")
+    sealed_sample()
 }
 
 fn key(name: &str) -> String {

@@ -18,6 +18,33 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// The storage-month sample sealed as `scripts/sample.sh` seals it (its
+/// signed submissions and both contract signatures), once per test run, in
+/// a temporary directory (a fresh checkout has no sealed sample).
+pub fn sealed_sample() -> PathBuf {
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    let dir = DIR.get_or_init(|| {
+        let d = tempfile::tempdir().expect("tempdir");
+        let s = sample_dir();
+        let (code, out, err) = run(cfr()
+            .arg("seal")
+            .arg(s.join("events.jsonl"))
+            .arg("--contract")
+            .arg(s.join("contract.toml"))
+            .arg("--contract-sig")
+            .arg(s.join("contract.provider.sig"))
+            .arg("--contract-sig")
+            .arg(s.join("contract.user.sig"))
+            .arg("--key")
+            .arg(s.join("keys/recorder.key"))
+            .arg("-o")
+            .arg(d.path().join("evidence.cfr")));
+        assert_eq!(code, 0, "{out}{err}");
+        d
+    });
+    dir.path().join("evidence.cfr")
+}
+
 /// The storage-month sample directory.
 pub fn sample_dir() -> PathBuf {
     root().join("samples/storage-month")
