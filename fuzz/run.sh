@@ -5,7 +5,8 @@
 #
 # Seeds: fuzz/seeds/<target>/ (regenerate with
 # `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`) and, for
-# contract_parse, samples/scenarios/*/contract.toml. The working corpus is
+# contract_parse, samples/scenarios/*/contract.toml and the published SLAs
+# of samples/contracts/*/contract.toml. The working corpus is
 # fuzz/corpus/<target>/ and crashes land in fuzz/artifacts/<target>/ (both
 # gitignored). cargo-fuzz needs nightly features; on a stable toolchain this
 # script sets RUSTC_BOOTSTRAP=1. Set SANITIZER=none if ASan does not work.
@@ -30,7 +31,7 @@ for t in $targets; do
     mkdir -p "fuzz/corpus/$t"
     cp -n "fuzz/seeds/$t"/* "fuzz/corpus/$t/" 2>/dev/null || true
     if [ "$t" = contract_parse ]; then
-        for f in samples/scenarios/*/contract.toml; do
+        for f in samples/scenarios/*/contract.toml samples/contracts/*/contract.toml; do
             cp -n "$f" "fuzz/corpus/$t/$(basename "$(dirname "$f")").toml"
         done
     fi

@@ -185,7 +185,7 @@ enum Command {
 
 #[derive(clap::Args, Default)]
 struct Pins {
-    /// A trust policy (trust.toml): pinned keys and [require]ments.
+    /// A trust policy (trust.toml): pinned keys and its `[require]` section.
     #[arg(long)]
     trust: Option<PathBuf>,
     /// Pin the recorder's key (a .pub/.key file or `ed25519:...`).
