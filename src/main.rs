@@ -849,21 +849,18 @@ fn event_submit(key: &Path, contract: &Path, id: &str) -> Result<u8, Failure> {
         )));
     }
     let digest = submission::digest(&c.id, &party, id, events.iter());
-    let sig = submission::sign(&k, &digest);
+    let entry = submission::Entry {
+        party,
+        id: id.to_owned(),
+        first: 0,
+        count: events.len() as u64,
+        sig: submission::sign(&k, &digest),
+    };
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
-    let sig_b64 = {
-        use base64::Engine as _;
-        base64::engine::general_purpose::STANDARD.encode(&sig)
-    };
-    let header = serde_json::json!({"submission": {
-        "party": party,
-        "id": id,
-        "count": events.len(),
-        "sig": sig_b64,
-    }});
-    writeln!(out, "{header}")?;
     let mut line_out = String::new();
+    cfr_bundle_format::import::submission_to_jsonl(&entry, &mut line_out);
+    out.write_all(line_out.as_bytes())?;
     for e in &events {
         line_out.clear();
         event_to_jsonl(&c, e, &mut line_out);
@@ -1057,14 +1054,9 @@ fn extract(path: &Path, out: &Path) -> Result<u8, Failure> {
         let e = e.map_err(|e| rejected(anyhow!("{}: {e}", path.display())))?;
         while let Some(s) = subs.next_if(|s| s.first <= e.seq) {
             if s.first == e.seq {
-                use base64::Engine as _;
-                let header = serde_json::json!({"submission": {
-                    "party": s.party,
-                    "id": s.id,
-                    "count": s.count,
-                    "sig": base64::engine::general_purpose::STANDARD.encode(&s.sig),
-                }});
-                writeln!(w, "{header}")?;
+                line.clear();
+                cfr_bundle_format::import::submission_to_jsonl(&s, &mut line);
+                w.write_all(line.as_bytes())?;
             }
         }
         line.clear();

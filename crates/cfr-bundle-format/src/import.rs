@@ -460,6 +460,19 @@ fn json_str(out: &mut String, s: &str) {
     out.push('"');
 }
 
+/// Appends the submission line of `entry`, newline included: the inverse of
+/// the submission lines [`Importer::line`] reads (`first` is the position
+/// of the line, not written).
+pub fn submission_to_jsonl(entry: &crate::submission::Entry, out: &mut String) {
+    let line = serde_json::json!({"submission": {
+        "party": entry.party,
+        "id": entry.id,
+        "count": entry.count,
+        "sig": STANDARD.encode(&entry.sig),
+    }});
+    let _ = writeln!(out, "{line}");
+}
+
 /// A JSON object of attributes whose keys must be unique (serde_json would
 /// keep the last of two equal keys silently; an event with two values for
 /// one attribute is ambiguous, so it is rejected).

@@ -122,39 +122,41 @@ pub fn write_submitted(
     batch: usize,
     out: &mut impl Write,
 ) -> io::Result<()> {
-    use base64::Engine as _;
     use cfr_bundle_format::submission;
     let bad = |e: String| io::Error::new(io::ErrorKind::InvalidData, e);
     let contract =
         cfr_contract::Contract::from_toml(&contract_toml(keys)).map_err(|e| bad(e.to_string()))?;
     let mut importer = cfr_bundle_format::import::Importer::new(&contract);
     let mut run: Vec<(cfr_model::Event, String)> = Vec::new();
-    let flush = |run: &mut Vec<(cfr_model::Event, String)>,
-                 out: &mut dyn Write|
-     -> io::Result<()> {
-        let Some((first, _)) = run.first() else {
-            return Ok(());
+    let flush =
+        |run: &mut Vec<(cfr_model::Event, String)>, out: &mut dyn Write| -> io::Result<()> {
+            let Some((first, _)) = run.first() else {
+                return Ok(());
+            };
+            let party = first.actor.clone();
+            let key = match party.as_str() {
+                "provider" => &keys.provider,
+                "user" => &keys.user,
+                "grid" => &keys.grid,
+                other => return Err(bad(format!("no key for {other}"))),
+            };
+            let id = format!("{party}-{}", first.seq);
+            let d = submission::digest(&contract.id, &party, &id, run.iter().map(|(e, _)| e));
+            let entry = submission::Entry {
+                sig: submission::sign(key, &d),
+                party,
+                id,
+                first: first.seq,
+                count: run.len() as u64,
+            };
+            let mut header = String::new();
+            cfr_bundle_format::import::submission_to_jsonl(&entry, &mut header);
+            out.write_all(header.as_bytes())?;
+            for (_, line) in run.drain(..) {
+                writeln!(out, "{line}")?;
+            }
+            Ok(())
         };
-        let party = first.actor.clone();
-        let key = match party.as_str() {
-            "provider" => &keys.provider,
-            "user" => &keys.user,
-            "grid" => &keys.grid,
-            other => return Err(bad(format!("no key for {other}"))),
-        };
-        let id = format!("{party}-{}", first.seq);
-        let d = submission::digest(&contract.id, &party, &id, run.iter().map(|(e, _)| e));
-        let sig = base64::engine::general_purpose::STANDARD.encode(submission::sign(key, &d));
-        writeln!(
-            out,
-            "{{\"submission\":{{\"party\":\"{party}\",\"id\":\"{id}\",\"count\":{},\"sig\":\"{sig}\"}}}}",
-            run.len()
-        )?;
-        for (_, line) in run.drain(..) {
-            writeln!(out, "{line}")?;
-        }
-        Ok(())
-    };
     let mut line = String::new();
     loop {
         line.clear();
