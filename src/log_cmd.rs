@@ -32,7 +32,10 @@ pub enum LogCmd {
     /// recorder is serving (DIR). The file is split into consecutive runs
     /// of one actor's events, each signed with that actor's --key; ids are
     /// `<file digest>-<first line>`, so re-running the same file appends
-    /// nothing twice. Prints one receipt per event.
+    /// nothing twice. Each submission's receipt (cfr-receipt/1) is checked
+    /// before it counts as appended: signed by the contract's recorder, its
+    /// range proof placing the events at their seqs, their leaf hashes
+    /// those of the events sent. Prints one line per event.
     Append {
         /// The events file (`-` for standard input).
         events: PathBuf,
@@ -51,6 +54,18 @@ pub enum LogCmd {
         /// Most events per submission.
         #[arg(long, default_value_t = 100)]
         batch: usize,
+        /// Keep each submission's receipt in this directory
+        /// (`<first seq>-<party>.receipt`, CBOR), for `verify --receipts`.
+        #[arg(long, value_name = "DIR")]
+        receipts: Option<PathBuf>,
+        /// With --url: the contract as you agreed it; receipts must verify
+        /// under its recorder key (without it, the recorder's own copy is used).
+        #[arg(long, requires = "url")]
+        contract: Option<PathBuf>,
+        /// With a log directory: the recorder's private key, to sign the
+        /// checkpoints receipts carry (without it, no receipts).
+        #[arg(long, value_name = "KEY", conflicts_with = "url")]
+        recorder_key: Option<PathBuf>,
     },
     /// Serve a log over HTTP (loopback by default).
     Serve {
@@ -194,7 +209,21 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             dir_flag,
             keys,
             batch,
-        } => append(&events, url, dir.or(dir_flag), &keys, batch.max(1)),
+            receipts,
+            contract,
+            recorder_key,
+        } => append(
+            &events,
+            Target {
+                url,
+                dir: dir.or(dir_flag),
+                contract,
+                recorder_key,
+            },
+            &keys,
+            batch.max(1),
+            receipts.as_deref(),
+        ),
         LogCmd::Serve {
             dir,
             key,
@@ -264,8 +293,10 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
         } => {
             let dir = dir.or(dir_flag);
             if let Some(url) = url {
+                // The latest published checkpoint: a running recorder
+                // signs after every commit, never on request.
                 let mut c = Client::new(url);
-                return match c.sign_checkpoint() {
+                return match c.checkpoint() {
                     Ok(note) => {
                         print!("{note}");
                         Ok(0)
@@ -493,14 +524,37 @@ fn party_keys(
     Ok(out)
 }
 
-fn append(
-    events: &Path,
+/// Where `log append` appends.
+struct Target {
     url: Option<String>,
     dir: Option<PathBuf>,
+    /// The party's own contract, for --url.
+    contract: Option<PathBuf>,
+    /// The recorder's key, for a log directory.
+    recorder_key: Option<PathBuf>,
+}
+
+fn append(
+    events: &Path,
+    target: Target,
     key_args: &[String],
     batch: usize,
+    receipts_dir: Option<&Path>,
 ) -> Result<u8> {
     use cfr_recorder::submission::{runs, RunError, SignedSubmission};
+    let Target {
+        url,
+        dir,
+        contract: own_contract,
+        recorder_key,
+    } = target;
+    if receipts_dir.is_some() && dir.is_some() && recorder_key.is_none() {
+        eprintln!("cfr-bundle: --receipts with a log directory needs --recorder-key KEY (receipts carry checkpoints the recorder signs)");
+        return Ok(2);
+    }
+    if let Some(d) = receipts_dir {
+        std::fs::create_dir_all(d).with_context(|| format!("creating {}", d.display()))?;
+    }
     if url.is_none() && dir.is_none() {
         eprintln!("cfr-bundle: log append needs a log directory (log append FILE DIR) or a running recorder's --url URL");
         return Ok(2);
@@ -517,16 +571,36 @@ fn append(
     let mut client = url.map(Client::new);
     let local = match (&mut client, &dir) {
         (Some(c), _) => {
-            let toml = match c.contract() {
-                Ok(t) => t,
-                Err(e) => return client_failure(&e),
+            let (toml, whose) = match &own_contract {
+                Some(p) => (
+                    std::fs::read_to_string(p)
+                        .with_context(|| format!("reading {}", p.display()))?,
+                    p.display().to_string(),
+                ),
+                None => match c.contract() {
+                    Ok(t) => (t, "the recorder's contract".to_owned()),
+                    Err(e) => return client_failure(&e),
+                },
             };
-            let contract = cfr_contract::Contract::from_toml(&toml)
-                .map_err(|e| anyhow!("the recorder's contract: {e}"))?;
+            let contract =
+                cfr_contract::Contract::from_toml(&toml).map_err(|e| anyhow!("{whose}: {e}"))?;
+            if own_contract.is_some() {
+                *c = Client::for_contract(c.addr().to_owned(), &contract);
+            }
             (contract, None)
         }
         (None, Some(d)) => {
-            let r = Recorder::open(d, RecorderOptions::default())?;
+            let key = recorder_key
+                .as_deref()
+                .map(crate::read_private_key)
+                .transpose()?;
+            let r = Recorder::open(
+                d,
+                RecorderOptions {
+                    key,
+                    ..RecorderOptions::default()
+                },
+            )?;
             (r.contract().clone(), Some(r))
         }
         (None, None) => return Err(anyhow!("give --url or --dir")),
@@ -560,7 +634,7 @@ fn append(
                 .ok()
                 .and_then(|i| lines.get(i.wrapping_sub(1)).copied())
         };
-        let receipts = match (&mut client, &recorder) {
+        let ack = match (&mut client, &recorder) {
             (Some(c), _) => match c.submit(&signed) {
                 Ok(r) => r,
                 Err(ClientError::Refused {
@@ -603,7 +677,11 @@ fn append(
             }
             (None, None) => return Err(anyhow!("give --url or --dir")),
         };
-        for rc in receipts {
+        if let (Some(d), Some(receipt)) = (receipts_dir, &ack.receipt) {
+            let path = d.join(format!("{:012}-{}.receipt", receipt.first, receipt.party));
+            write_file_atomically(&path, &receipt.encode())?;
+        }
+        for rc in ack.events {
             total += 1;
             again += u64::from(rc.duplicate);
             writeln!(out, "{}", receipt_json(&rc))?;
@@ -611,6 +689,18 @@ fn append(
     }
     say_already_in_log(total, again);
     Ok(0)
+}
+
+/// Writes `bytes` to `path` through a synced temporary file and a rename.
+fn write_file_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = path.with_extension("receipt.tmp");
+    let mut f =
+        std::fs::File::create(&tmp).with_context(|| format!("writing {}", tmp.display()))?;
+    f.write_all(bytes)
+        .and_then(|()| f.sync_all())
+        .with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))?;
+    Ok(())
 }
 
 /// Says how many of an append's events the log already held.

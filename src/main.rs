@@ -99,6 +99,13 @@ enum Command {
         /// checkpoint file, or a bundle sealed earlier from the same log).
         #[arg(long)]
         earlier: Option<PathBuf>,
+        /// Hold receipts the recorder gave (`log append --receipts DIR`)
+        /// against this bundle: each is a `.receipt` file, or a directory
+        /// of them (give them after the bundle: `verify B --receipts DIR`).
+        /// A receipt the bundle contradicts fails check 4
+        /// (`receipt-contradicted`): a finding against the recorder.
+        #[arg(long, value_name = "DIR|FILE", num_args = 1..)]
+        receipts: Vec<PathBuf>,
     },
     /// Cut an excerpt: only the event ranges the chosen incidents rest on,
     /// with Merkle range proofs against the original signed checkpoint. The
@@ -141,6 +148,11 @@ enum Command {
         /// Replay with the rule engine built into this release.
         #[arg(long)]
         native: bool,
+        /// Receipts to hold against the bundle, as with `verify --receipts`:
+        /// the report shows each one the bundle contradicts as a finding
+        /// against the recorder.
+        #[arg(long, value_name = "DIR|FILE", num_args = 1..)]
+        receipts: Vec<PathBuf>,
     },
     /// Show a bundle's members, parties, counts, time span and checkpoint.
     Inspect {
@@ -549,12 +561,14 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             analyzer,
             native,
             earlier,
+            receipts,
         } => {
             let trust = load_trust(&pins)?;
             let earlier = match earlier {
                 None => None,
                 Some(p) => Some(read_checkpoint(&p).map_err(rejected)?),
             };
+            let receipts = cfr_verify::receipts::read_receipts(&receipts)?;
             let replay = match (analyzer, native) {
                 (Some(p), _) => Replay::Module(read_bytes(&p)?),
                 (None, true) => Replay::Native,
@@ -570,6 +584,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     shipped_analyzer: analyzer::shipped_digest(),
                     progress: Some(&mut tick),
                     earlier,
+                    receipts,
                 },
             )?;
             if let Some(b) = bar {
@@ -614,6 +629,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                         shipped_analyzer: analyzer::shipped_digest(),
                         progress: None,
                         earlier: None,
+                        receipts: Vec::new(),
                     },
                     progress: Some(&mut tick),
                 },
@@ -656,7 +672,8 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             pins,
             analyzer,
             native,
-        } => report(&bundle, &output, &pins, analyzer, native),
+            receipts,
+        } => report(&bundle, &output, &pins, analyzer, native, &receipts),
         Command::Inspect { bundle } => inspect(&bundle),
         Command::Extract { bundle, output } => extract(&bundle, &output),
         Command::Analyze {
@@ -876,8 +893,10 @@ fn report(
     pins: &Pins,
     analyzer: Option<PathBuf>,
     native: bool,
+    receipts: &[PathBuf],
 ) -> Result<u8, Failure> {
     let trust = load_trust(pins)?;
+    let receipts = cfr_verify::receipts::read_receipts(receipts)?;
     let replay = match (analyzer, native) {
         (Some(p), _) => Replay::Module(read_bytes(&p)?),
         (None, true) => Replay::Native,
@@ -898,6 +917,7 @@ fn report(
             shipped_analyzer: analyzer::shipped_digest(),
             progress: Some(&mut tick),
             earlier: None,
+            receipts,
         },
     )?;
     if let Some(b) = bar {

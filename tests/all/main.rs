@@ -6,6 +6,7 @@ mod api;
 mod bundle_e2e;
 mod excerpt;
 mod readme;
+mod receipts;
 mod recorder;
 mod recorder_crash;
 mod report;

@@ -86,6 +86,63 @@ fn submission_entries_and_signatures_validate_against_their_cddl() {
 }
 
 #[test]
+fn receipts_validate_against_their_cddl() {
+    use cfr_recorder::{init, Recorder, RecorderOptions, SignedSubmission, Submission};
+    let t = tempfile::tempdir().expect("tempdir");
+    init(t.path(), &sample_contract()).expect("init");
+    let log = Recorder::open(
+        t.path(),
+        RecorderOptions {
+            key: Some(recorder_key()),
+            ..Default::default()
+        },
+    )
+    .expect("open");
+    let c = log.contract().clone();
+    let pk =
+        cfr_model::keys::read_signing_key(&sample_dir().join("keys/provider.key")).expect("key");
+    let cddl = format!("root = receipt\n{}", schema("receipt.cddl"));
+    for (i, n) in [1usize, 3, 7, 2].into_iter().enumerate() {
+        let events = (0..n)
+            .map(|_| Submission::new("heartbeat", "provider", Default::default()).event)
+            .collect();
+        let sub = SignedSubmission::sign(&c.id, "provider", &format!("h-{i}"), events, &pk);
+        let ack = log
+            .append_signed(sub.verify(&c).expect("verified"))
+            .expect("append");
+        let r = ack.receipt.expect("receipt");
+        validate(&cddl, &r.encode(), "receipt");
+    }
+    // A receipt with a short hash does not.
+    let mut bad = cfr_bundle_format::receipt::Receipt::decode(
+        &log.append_signed(
+            SignedSubmission::sign(
+                &c.id,
+                "provider",
+                "h-x",
+                vec![Submission::new("heartbeat", "provider", Default::default()).event],
+                &pk,
+            )
+            .verify(&c)
+            .expect("verified"),
+        )
+        .expect("append")
+        .receipt
+        .expect("receipt")
+        .encode(),
+    )
+    .expect("decode")
+    .encode();
+    let at = bad
+        .windows(2)
+        .position(|w| w == [0x58, 0x20])
+        .expect("a 32-byte string");
+    bad[at + 1] = 0x1f;
+    bad.remove(at + 2);
+    assert!(cddl::validate_cbor_from_slice(&cddl, &bad, None).is_err());
+}
+
+#[test]
 fn the_schemas_reject_what_they_should() {
     // A manifest with a wrong format string must not validate.
     let dir = tempfile::tempdir().expect("tempdir");

@@ -30,6 +30,7 @@ pub mod import;
 pub mod layout;
 pub mod manifest;
 pub mod readme;
+pub mod receipt;
 pub mod schemas;
 pub mod seal;
 pub mod submission;

@@ -8,9 +8,20 @@
 //! failures, timeouts and `503`, and is idempotent: the recorder answers a
 //! submission id it already holds with the original receipts instead of
 //! appending twice.
+//!
+//! Before it reports a submission appended, the client checks the
+//! recorder's `cfr-receipt/1` ([`cfr_bundle_format::receipt`]): the
+//! checkpoint is signed by the contract's recorder key, the range proof
+//! places the events at their seqs in that tree, and each of the party's
+//! own events, with the seq and time the recorder gave it, has the leaf
+//! hash the receipt names. A receipt that fails is a
+//! [`ClientError::Receipt`]: the recorder said it kept something other
+//! than what was sent. Keep the receipts ([`Acknowledged::receipt`]):
+//! `cfr-bundle verify --receipts` holds a sealed bundle against them.
 
-use crate::recorder::Receipt;
+use crate::recorder::{Acknowledged, Receipt};
 use crate::submission::SignedSubmission;
+use cfr_bundle_format::receipt::Receipt as SubmissionReceipt;
 use cfr_merkle::Hash;
 use cfr_model::Event;
 use std::time::Duration;
@@ -51,12 +62,25 @@ pub enum ClientError {
         /// What was wrong.
         reason: String,
     },
+    /// The recorder acknowledged the submission with a receipt that does
+    /// not hold: not signed by the contract's recorder, a proof that does
+    /// not place the events in the signed tree, or events other than the
+    /// ones sent.
+    #[error("the recorder's receipt for submission {id:?} does not hold: {reason}")]
+    Receipt {
+        /// The submission id.
+        id: String,
+        /// What failed.
+        reason: String,
+    },
 }
 
 /// A connection to one recorder.
 pub struct Client {
     addr: String,
     agent: Option<(Duration, ureq::Agent)>,
+    /// The contract id and recorder key receipts must verify under.
+    recorder: Option<(String, ed25519_dalek::VerifyingKey)>,
     /// Timeout of each attempt (connecting, sending, reading the response).
     pub timeout: Duration,
     /// Attempts after the first for appends.
@@ -81,17 +105,51 @@ impl Client {
         Client {
             addr,
             agent: None,
+            recorder: None,
             timeout: Duration::from_secs(30),
             retries: 8,
             backoff: Duration::from_millis(50),
         }
     }
 
+    /// A client for the recorder at `addr` of the log bound to `contract`:
+    /// receipts must verify under this contract's recorder key (what a
+    /// party should use: its own copy of the contract it agreed).
+    pub fn for_contract(addr: impl Into<String>, contract: &cfr_contract::Contract) -> Client {
+        let mut c = Client::new(addr);
+        c.recorder = Some((contract.id.clone(), contract.parties.recorder.key.0));
+        c
+    }
+
+    /// The recorder's address (`host:port`).
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// The contract id and recorder key receipts are checked against:
+    /// those given to [`Client::for_contract`], else the contract the
+    /// recorder serves (`GET /v1/contract`, fetched once), which only
+    /// shows that the recorder is self-consistent.
+    fn recorder_key(&mut self) -> Result<(String, ed25519_dalek::VerifyingKey), ClientError> {
+        if let Some(k) = &self.recorder {
+            return Ok(k.clone());
+        }
+        let toml = self.contract()?;
+        let c = cfr_contract::Contract::from_toml(&toml)
+            .map_err(|e| protocol(&format!("the recorder's contract does not compile: {e}")))?;
+        let k = (c.id.clone(), c.parties.recorder.key.0);
+        self.recorder = Some(k.clone());
+        Ok(k)
+    }
+
     /// Appends a signed submission (`POST /v1/submissions`), retrying
-    /// transient failures: the receipts of its events, in order. A retry
-    /// after a lost answer is safe: the recorder answers a submission id
-    /// it holds (same digest) with the original receipts (`duplicate`).
-    pub fn submit(&mut self, submission: &SignedSubmission) -> Result<Vec<Receipt>, ClientError> {
+    /// transient failures, and checks its receipt (see the module docs):
+    /// the events' seqs, times and leaf hashes, in order, with the
+    /// verified receipt. A retry after a lost answer is safe: the recorder
+    /// answers a submission id it holds (same digest) with the original
+    /// events (`duplicate`) and a receipt against its latest checkpoint.
+    pub fn submit(&mut self, submission: &SignedSubmission) -> Result<Acknowledged, ClientError> {
+        let (contract_id, recorder_key) = self.recorder_key()?;
         let headers = [
             ("Cfr-Party", submission.party.clone()),
             ("Cfr-Submission", submission.id.clone()),
@@ -105,22 +163,41 @@ impl Client {
             &submission.body(),
         )?;
         let v = json_body(status, &resp)?;
-        let list = v
-            .get("receipts")
-            .and_then(|r| r.as_array())
-            .ok_or_else(|| protocol("no receipts"))?;
-        let receipts = list
+        let duplicate = v
+            .get("duplicate")
+            .and_then(|d| d.as_bool())
+            .ok_or_else(|| protocol("no duplicate flag"))?;
+        let encoded = v
+            .get("receipt")
+            .and_then(|r| r.as_str())
+            .ok_or_else(|| protocol("no receipt"))?;
+        let bytes = {
+            use base64::Engine as _;
+            base64::engine::general_purpose::STANDARD
+                .decode(encoded)
+                .map_err(|e| protocol(&format!("receipt is not base64: {e}")))?
+        };
+        let bad = |reason: String| ClientError::Receipt {
+            id: submission.id.clone(),
+            reason,
+        };
+        let receipt = SubmissionReceipt::decode(&bytes).map_err(|e| bad(e.to_string()))?;
+        check_receipt(&receipt, submission, &contract_id, &recorder_key).map_err(bad)?;
+        let events = receipt
+            .events
             .iter()
-            .map(parse_receipt)
-            .collect::<Result<Vec<_>, _>>()?;
-        if receipts.len() != submission.events.len() {
-            return Err(protocol(&format!(
-                "{} receipts for a submission of {} events",
-                receipts.len(),
-                submission.events.len()
-            )));
-        }
-        Ok(receipts)
+            .map(|e| Receipt {
+                seq: e.seq,
+                time: e.time,
+                leaf: e.leaf,
+                duplicate,
+            })
+            .collect();
+        Ok(Acknowledged {
+            events,
+            receipt: Some(receipt),
+            duplicate,
+        })
     }
 
     /// Signs `events` as `party` with `key` under `id` for the contract
@@ -132,7 +209,7 @@ impl Client {
         key: &ed25519_dalek::SigningKey,
         id: &str,
         events: Vec<Event>,
-    ) -> Result<Vec<Receipt>, ClientError> {
+    ) -> Result<Acknowledged, ClientError> {
         self.submit(&SignedSubmission::sign(contract_id, party, id, events, key))
     }
 
@@ -154,12 +231,6 @@ impl Client {
     /// The last signed checkpoint (a signed note), signing one if none exists.
     pub fn checkpoint(&mut self) -> Result<String, ClientError> {
         let (status, body) = self.with_retries("GET", "/v1/checkpoint", "", &[], b"")?;
-        text_body(status, body)
-    }
-
-    /// Asks the recorder to sign a checkpoint now.
-    pub fn sign_checkpoint(&mut self) -> Result<String, ClientError> {
-        let (status, body) = self.with_retries("POST", "/v1/checkpoint", "", &[], b"")?;
         text_body(status, body)
     }
 
@@ -319,23 +390,34 @@ fn text_body(status: u16, body: Vec<u8>) -> Result<String, ClientError> {
     String::from_utf8(body).map_err(|_| protocol("not UTF-8"))
 }
 
-/// Parses 64 hex digits.
-pub fn parse_hash(s: &str) -> Option<Hash> {
-    cfr_model::Digest::from_hex(s).map(|d| d.0)
+/// Checks a receipt for `submission` (see the module docs).
+pub fn check_receipt(
+    receipt: &SubmissionReceipt,
+    submission: &SignedSubmission,
+    contract_id: &str,
+    recorder_key: &ed25519_dalek::VerifyingKey,
+) -> Result<(), String> {
+    if receipt.contract != contract_id {
+        return Err(format!(
+            "it is for contract {:?}, not {contract_id:?}",
+            receipt.contract
+        ));
+    }
+    if receipt.party != submission.party || receipt.id != submission.id {
+        return Err(format!(
+            "it is for submission {:?} of the {}",
+            receipt.id, receipt.party
+        ));
+    }
+    receipt.verify(recorder_key).map_err(|e| e.to_string())?;
+    receipt
+        .matches(&submission.events)
+        .map_err(|e| e.to_string())
 }
 
-fn parse_receipt(v: &serde_json::Value) -> Result<Receipt, ClientError> {
-    let seq = v.get("seq").and_then(|x| x.as_u64());
-    let time = v.get("time_ns").and_then(|x| x.as_i64());
-    let leaf = v.get("leaf").and_then(|x| x.as_str()).and_then(parse_hash);
-    let duplicate = v.get("duplicate").and_then(|x| x.as_bool());
-    match (seq, time, leaf, duplicate) {
-        (Some(seq), Some(time), Some(leaf), Some(duplicate)) => Ok(Receipt {
-            seq,
-            time,
-            leaf,
-            duplicate,
-        }),
-        _ => Err(protocol("receipt lacks seq, time_ns, leaf or duplicate")),
-    }
+/// Parses a hash as the API writes it: standard base64 of 32 bytes.
+pub fn parse_hash(s: &str) -> Option<Hash> {
+    use base64::Engine as _;
+    let b = base64::engine::general_purpose::STANDARD.decode(s).ok()?;
+    Hash::try_from(b.as_slice()).ok()
 }

@@ -245,6 +245,14 @@ pub enum AppendError {
     /// The recorder is shutting down.
     #[error("the recorder is closed")]
     Closed,
+    /// The events are durable, but no checkpoint over them could be
+    /// published (a witness quorum was not met): nothing is acknowledged;
+    /// retrying the same submission gets its receipt once it can be.
+    #[error("no checkpoint could be published: {reason}")]
+    Checkpoint {
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a checkpoint could not be signed.
@@ -257,6 +265,12 @@ pub enum CheckpointError {
     /// Signing failed.
     #[error("signing: {0}")]
     Sign(#[from] cfr_merkle::CheckpointError),
+    /// The witnesses did not cosign it.
+    #[error("witnesses: {reason}")]
+    Witnesses {
+        /// Why (each witness that did not cosign, and its answer).
+        reason: String,
+    },
     /// Writing the checkpoint failed.
     #[error("{path}: {source}")]
     Io {

@@ -34,6 +34,10 @@
 //! let sub = SignedSubmission::sign("demo", "user", "req-1", vec![event], &user_key);
 //! let receipts = log.append_signed(sub.clone().verify(log.contract())?)?;
 //! assert_eq!(receipts[0].seq, 0);
+//! // Its cfr-receipt/1: a checkpoint signed right after the commit, and a
+//! // range proof of the submission's events in it.
+//! let receipt = receipts.receipt.as_ref().expect("the recorder has its key");
+//! receipt.verify(&log.contract().parties.recorder.key.0)?;
 //! // The same submission again gives the original receipt, not a second event.
 //! assert!(log.append_signed(sub.verify(log.contract())?)?[0].duplicate);
 //!
@@ -71,8 +75,9 @@
 //!   to a writer thread that **group-commits**: it takes every request
 //!   waiting, assigns seq and a non-decreasing recorder time, writes all
 //!   their records in one `write` and one `fdatasync`, and only then
-//!   acknowledges each with a [`Receipt`] (seq, time, leaf hash). A
-//!   request is all or nothing.
+//!   acknowledges each with its events' [`Receipt`]s (seq, time, leaf
+//!   hash) and, for a signed submission, its receipt (below). A request is
+//!   all or nothing.
 //! * **Crash safety**: the writer syncs a batch, then raises the
 //!   **acknowledgement mark** (`acked`, the number of events ever
 //!   acknowledged) and syncs it, and only then acknowledges. On open the
@@ -89,10 +94,20 @@
 //!   `quarantine/` only when no checkpoint covers it and it lies above the
 //!   mark, and says exactly what it moved ([`Moved`]). So no seq a client
 //!   was ever given is handed out again, whatever the damage.
-//! * **Checkpoints** ([`Recorder::sign_checkpoint`]) are signed over the
-//!   durable tree only and persisted before they are returned; on open the
-//!   tree's root at the stored checkpoint's size must equal it, so the
-//!   recorder never signs two inconsistent checkpoints.
+//! * **Receipts and checkpoints**: after each group commit that
+//!   acknowledges signed submissions, once its events are synced and below
+//!   the mark, the recorder signs one checkpoint over the durable tree
+//!   (cosigned by a quorum of witnesses first when a [`Cosigner`] is set)
+//!   and answers each submission with an [`Acknowledged`] carrying its
+//!   `cfr-receipt/1`: the events' seq, time and leaf, that checkpoint, and
+//!   a range proof of the events in it (O(log n) hashes). Checkpoints are
+//!   only ever signed over a larger prefix of the one append-only tree,
+//!   under one lock, so no two are inconsistent, across crashes too: every
+//!   event under a checkpoint is below the mark, which no recovery cuts.
+//!   Each is written to `checkpoint` (atomically, synced) before the
+//!   answer, as [`Recorder::sign_checkpoint`] (the operator's, in process)
+//!   does. On open the tree's root at the stored checkpoint's size must
+//!   equal it.
 //! * **Idempotency**: a signed submission's id is unique per party; the
 //!   recorder keeps (party, id) → (first seq, count, digest), rebuilt on
 //!   open from the records, and answers a repeated id with the same digest
@@ -125,9 +140,9 @@ pub use error::{
     AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
 pub use recorder::{
-    count_events, for_each_event, init, inspect, repair, submissions, ConsistencyProof,
-    InclusionProof, Moved, Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE,
-    CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR,
-    TORN_DIR,
+    count_events, for_each_event, init, inspect, repair, submissions, Acknowledged,
+    ConsistencyProof, Cosigner, InclusionProof, Moved, PendingAck, Receipt, Recorder,
+    RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES,
+    MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
 };
 pub use submission::{Refusal, Rejection, SignedSubmission, Submission, Verified};

@@ -41,6 +41,25 @@ pub const MAX_BATCH_BYTES: u64 = 32 << 20;
 /// Most bytes one request's records may take.
 pub const MAX_REQUEST_BYTES: u64 = MAX_BATCH_BYTES / 2;
 
+/// Adds witness cosignatures to a checkpoint before the recorder
+/// publishes it (uses it in receipts, serves it, seals it): the recorder
+/// calls it once per group commit that acknowledges signed submissions,
+/// and acknowledges nothing of that commit unless it succeeds.
+pub trait Cosigner: Send + Sync {
+    /// Returns `checkpoint` with the cosignatures a quorum of witnesses
+    /// gave it. `old_size` is the size of the last checkpoint published,
+    /// `proof` the consistency proof from it to `checkpoint`; `proof_for`
+    /// gives the consistency proof from any other size (a witness that
+    /// knows another size answers with it).
+    fn cosign(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        old_size: u64,
+        proof: &[Hash],
+        proof_for: &dyn Fn(u64) -> Result<Vec<Hash>, String>,
+    ) -> Result<SignedCheckpoint, String>;
+}
+
 /// How to open a log.
 #[derive(Clone)]
 pub struct RecorderOptions {
@@ -53,6 +72,8 @@ pub struct RecorderOptions {
     pub max_batch_events: usize,
     /// Most requests waiting for the writer before appends block.
     pub queue: usize,
+    /// Witnesses whose cosignatures every published checkpoint needs.
+    pub cosigner: Option<Arc<dyn Cosigner>>,
 }
 
 impl Default for RecorderOptions {
@@ -62,6 +83,7 @@ impl Default for RecorderOptions {
             segment_bytes: 16 << 20,
             max_batch_events: 65_536,
             queue: 4096,
+            cosigner: None,
         }
     }
 }
@@ -77,6 +99,33 @@ pub struct Receipt {
     pub leaf: Hash,
     /// True when the id had been appended before and this is the original receipt.
     pub duplicate: bool,
+}
+
+/// What the recorder answers a signed submission with, once it is durable.
+///
+/// The receipt's checkpoint is signed right after the group commit that
+/// made the events durable, over a tree that holds them (and every event
+/// acknowledged before), and written to the `checkpoint` file before the
+/// answer; every event under it is already below the acknowledgement
+/// mark, which no recovery cuts, so any checkpoint signed later, after a
+/// crash too, extends it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Acknowledged {
+    /// Each event's seq, time and leaf hash, in order.
+    pub events: Vec<Receipt>,
+    /// The `cfr-receipt/1`: `None` only when the recorder was opened
+    /// without its key (it cannot sign checkpoints).
+    pub receipt: Option<cfr_bundle_format::receipt::Receipt>,
+    /// True when the submission had been appended before and this is the
+    /// original acknowledgement (against a newer checkpoint).
+    pub duplicate: bool,
+}
+
+impl std::ops::Deref for Acknowledged {
+    type Target = [Receipt];
+    fn deref(&self) -> &[Receipt] {
+        &self.events
+    }
 }
 
 /// An inclusion proof of one event in the tree of `size` events.
@@ -685,12 +734,94 @@ struct Shared {
     contract: Contract,
     contract_toml: String,
     key: Option<SigningKey>,
+    cosigner: Option<Arc<dyn Cosigner>>,
     index: RwLock<Index>,
+    /// The latest published checkpoint. Only [`Shared::publish`] replaces
+    /// it, under this lock, with one over a larger prefix of the one
+    /// append-only tree: so no two checkpoints it signs are inconsistent.
     checkpoint: Mutex<Option<SignedCheckpoint>>,
+    /// The size of the checkpoint in the `checkpoint` file.
+    persisted: Mutex<u64>,
     stopped: Mutex<Option<String>>,
 }
 
-type Reply = tokio::sync::oneshot::Sender<Result<Vec<Receipt>, AppendError>>;
+impl Shared {
+    fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
+        self.index.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Signs a checkpoint over every durable event (or returns the latest
+    /// one if the log has not grown since), with the witnesses'
+    /// cosignatures when a [`Cosigner`] is set, and makes it the latest.
+    /// Not written to disk: see [`Shared::persist_checkpoint`].
+    fn publish(&self) -> Result<SignedCheckpoint, CheckpointError> {
+        let key = self.key.as_ref().ok_or(CheckpointError::NoKey)?;
+        let mut last = self.checkpoint.lock().unwrap_or_else(|e| e.into_inner());
+        let (size, root) = {
+            let index = self.read_index();
+            (index.tree.size(), index.tree.root())
+        };
+        let old_size = last.as_ref().map_or(0, |c| c.checkpoint().size);
+        if let Some(prev) = last.as_ref() {
+            if old_size >= size {
+                return Ok(prev.clone());
+            }
+        }
+        let origin = cfr_bundle_format::seal::origin(&self.contract.id);
+        let cp = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root,
+        };
+        let mut signed = cp.sign(key, &origin)?;
+        if let Some(cosigner) = &self.cosigner {
+            let proof_for = |from: u64| -> Result<Vec<Hash>, String> {
+                self.read_index()
+                    .tree
+                    .consistency_proof(from, size)
+                    .map_err(|e| e.to_string())
+            };
+            let proof =
+                proof_for(old_size).map_err(|reason| CheckpointError::Witnesses { reason })?;
+            signed = cosigner
+                .cosign(&signed, old_size, &proof, &proof_for)
+                .map_err(|reason| CheckpointError::Witnesses { reason })?;
+            if signed.checkpoint() != &cp {
+                return Err(CheckpointError::Witnesses {
+                    reason: "the cosigned checkpoint is not the one signed".into(),
+                });
+            }
+        }
+        *last = Some(signed.clone());
+        Ok(signed)
+    }
+
+    /// Writes the latest checkpoint to the `checkpoint` file (atomically,
+    /// synced) unless it is there already.
+    fn persist_checkpoint(&self) -> Result<(), CheckpointError> {
+        let latest = self
+            .checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        let Some(latest) = latest else {
+            return Ok(());
+        };
+        let mut persisted = self.persisted.lock().unwrap_or_else(|e| e.into_inner());
+        if *persisted >= latest.checkpoint().size && *persisted > 0 {
+            return Ok(());
+        }
+        let path = self.dir.join(CHECKPOINT_FILE);
+        write_atomically(&path, latest.to_note().as_bytes())
+            .map_err(|source| CheckpointError::Io { path, source })?;
+        *persisted = latest.checkpoint().size;
+        Ok(())
+    }
+}
+
+type Reply = tokio::sync::oneshot::Sender<Result<Acknowledged, AppendError>>;
+/// What an append waits on.
+pub type PendingAck = tokio::sync::oneshot::Receiver<Result<Acknowledged, AppendError>>;
 
 struct Job {
     work: Work,
@@ -919,7 +1050,9 @@ impl Recorder {
             contract,
             contract_toml,
             key: opts.key.clone(),
+            cosigner: opts.cosigner.clone(),
             index: RwLock::new(index),
+            persisted: Mutex::new(checkpoint.as_ref().map_or(0, |c| c.checkpoint().size)),
             checkpoint: Mutex::new(checkpoint),
             stopped: Mutex::new(None),
         });
@@ -989,25 +1122,23 @@ impl Recorder {
         // A poisoned lock means a panic in the writer while it held the
         // lock; the index it protects is only ever appended to after a
         // successful sync, so it is still a valid prefix.
-        self.shared.index.read().unwrap_or_else(|e| e.into_inner())
+        self.shared.read_index()
     }
 
     /// Checks `subs` against the contract (all or nothing), then appends
     /// them in one group commit and waits until they are durable.
     pub fn append(&self, subs: Vec<Submission>) -> Result<Vec<Receipt>, AppendError> {
         let rx = self.submit(subs)?;
-        rx.blocking_recv().unwrap_or(Err(AppendError::Closed))
+        rx.blocking_recv()
+            .unwrap_or(Err(AppendError::Closed))
+            .map(|a| a.events)
     }
 
     /// Like [`append`](Self::append) for async callers: checks in the
     /// caller, then waits for the writer without blocking the runtime
     /// (the queue hand-off itself may block briefly when the queue is full;
     /// call it from `spawn_blocking` under load).
-    pub fn submit(
-        &self,
-        subs: Vec<Submission>,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
-    {
+    pub fn submit(&self, subs: Vec<Submission>) -> Result<PendingAck, AppendError> {
         for (i, s) in subs.iter().enumerate() {
             crate::submission::check(&self.shared.contract, s).map_err(|reason| {
                 crate::submission::Rejection {
@@ -1021,31 +1152,25 @@ impl Recorder {
     }
 
     /// Appends a verified signed submission in one group commit and waits
-    /// until it is durable, its signature with it: the receipts of its
-    /// events, in order. A submission whose (party, id) was appended
-    /// before with the same digest appends nothing and returns the
-    /// original receipts (`duplicate`); with another digest it is
+    /// until it is durable, its signature with it, and a checkpoint over
+    /// it is signed (and cosigned, with witnesses): the [`Acknowledged`]
+    /// events and their `cfr-receipt/1`. A submission whose (party, id)
+    /// was appended before with the same digest appends nothing and
+    /// returns the original events (`duplicate`) with a receipt against
+    /// the latest checkpoint; with another digest it is
     /// [`AppendError::SubmissionConflict`].
-    pub fn append_signed(&self, submission: Verified) -> Result<Vec<Receipt>, AppendError> {
+    pub fn append_signed(&self, submission: Verified) -> Result<Acknowledged, AppendError> {
         let rx = self.submit_signed(submission)?;
         rx.blocking_recv().unwrap_or(Err(AppendError::Closed))
     }
 
     /// Like [`append_signed`](Self::append_signed) for async callers.
-    pub fn submit_signed(
-        &self,
-        submission: Verified,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
-    {
+    pub fn submit_signed(&self, submission: Verified) -> Result<PendingAck, AppendError> {
         self.enqueue(Work::Signed(submission))
     }
 
     /// Hands already-checked work to the writer.
-    fn enqueue(
-        &self,
-        work: Work,
-    ) -> Result<tokio::sync::oneshot::Receiver<Result<Vec<Receipt>, AppendError>>, AppendError>
-    {
+    fn enqueue(&self, work: Work) -> Result<PendingAck, AppendError> {
         if let Some(reason) = self.stopped() {
             return Err(AppendError::Stopped { reason });
         }
@@ -1084,32 +1209,8 @@ impl Recorder {
     /// previous one's over the same append-only tree, so it is always
     /// consistent with every checkpoint signed before.
     pub fn sign_checkpoint(&self) -> Result<SignedCheckpoint, CheckpointError> {
-        let key = self.shared.key.as_ref().ok_or(CheckpointError::NoKey)?;
-        let mut last = self
-            .shared
-            .checkpoint
-            .lock()
-            .unwrap_or_else(|e| e.into_inner());
-        let (size, root) = {
-            let index = self.read_index();
-            (index.tree.size(), index.tree.root())
-        };
-        if let Some(prev) = last.as_ref() {
-            if prev.checkpoint().size >= size {
-                return Ok(prev.clone());
-            }
-        }
-        let origin = cfr_bundle_format::seal::origin(&self.shared.contract.id);
-        let cp = Checkpoint {
-            origin: origin.clone(),
-            size,
-            root,
-        };
-        let signed = cp.sign(key, &origin)?;
-        let path = self.shared.dir.join(CHECKPOINT_FILE);
-        write_atomically(&path, signed.to_note().as_bytes())
-            .map_err(|source| CheckpointError::Io { path, source })?;
-        *last = Some(signed.clone());
+        let signed = self.shared.publish()?;
+        self.shared.persist_checkpoint()?;
         Ok(signed)
     }
 
@@ -1170,7 +1271,16 @@ struct Writer {
 /// What one job will produce once the batch is durable.
 enum Planned {
     Failed(AppendError),
-    Receipts(Vec<Receipt>),
+    /// Events of the trusted path.
+    Events(Vec<Receipt>),
+    /// A signed submission, new or seen before (`duplicate`).
+    Signed {
+        party: String,
+        id: String,
+        first: u64,
+        events: Vec<Receipt>,
+        duplicate: bool,
+    },
 }
 
 impl Writer {
@@ -1243,6 +1353,7 @@ impl Writer {
                 let mark = (buf.len(), leaves.len());
                 let mut job_ids: Vec<String> = Vec::new();
                 let mut job_sub = None;
+                let mut signed_as: Option<(String, String, u64, bool)> = None;
                 let mut receipts = Vec::with_capacity(job.work.len());
                 let mut failed = None;
                 let mut add = |event: &Event,
@@ -1316,6 +1427,7 @@ impl Writer {
                                     (span.first..span.first + span.count)
                                         .map(|seq| original(seq, &leaves)),
                                 );
+                                signed_as = Some((key.0.clone(), key.1.clone(), span.first, true));
                             }
                             None => {
                                 let first = base + leaves.len() as u64;
@@ -1345,6 +1457,7 @@ impl Writer {
                                         digest: *v.digest(),
                                     },
                                 );
+                                signed_as = Some((key.0.clone(), key.1.clone(), first, false));
                                 job_sub = Some(key);
                             }
                         }
@@ -1373,8 +1486,16 @@ impl Writer {
                         .or(index.last_time())
                         .unwrap_or(i64::MIN);
                     plans.push(Planned::Failed(e));
+                } else if let Some((party, id, first, duplicate)) = signed_as {
+                    plans.push(Planned::Signed {
+                        party,
+                        id,
+                        first,
+                        events: receipts,
+                        duplicate,
+                    });
                 } else {
-                    plans.push(Planned::Receipts(receipts));
+                    plans.push(Planned::Events(receipts));
                 }
             }
             new_size = base + leaves.len() as u64;
@@ -1387,7 +1508,7 @@ impl Writer {
                 for (job, plan) in jobs.into_iter().zip(plans) {
                     let _ = job.reply.send(Err(match plan {
                         Planned::Failed(f) => f,
-                        Planned::Receipts(_) => e.clone(),
+                        Planned::Events(_) | Planned::Signed { .. } => e.clone(),
                     }));
                 }
                 return;
@@ -1400,12 +1521,96 @@ impl Writer {
             index.ids.extend(new_ids);
             index.subs.extend(new_subs);
         }
+        // One checkpoint for the whole commit, signed (and cosigned) now
+        // that its events are durable and below the mark.
+        let any_signed = plans.iter().any(|p| matches!(p, Planned::Signed { .. }));
+        let checkpoint = match (any_signed, &self.shared.key) {
+            (true, Some(_)) => Some(self.publish()),
+            _ => None,
+        };
         for (job, plan) in jobs.into_iter().zip(plans) {
             let _ = job.reply.send(match plan {
                 Planned::Failed(f) => Err(f),
-                Planned::Receipts(r) => Ok(r),
+                Planned::Events(events) => Ok(Acknowledged {
+                    events,
+                    receipt: None,
+                    duplicate: false,
+                }),
+                Planned::Signed {
+                    party,
+                    id,
+                    first,
+                    events,
+                    duplicate,
+                } => match &checkpoint {
+                    None => Ok(Acknowledged {
+                        events,
+                        receipt: None,
+                        duplicate,
+                    }),
+                    Some(Err(e)) => Err(e.clone()),
+                    Some(Ok(cp)) => {
+                        self.receipt(cp, party, id, first, &events)
+                            .map(|receipt| Acknowledged {
+                                events,
+                                receipt: Some(receipt),
+                                duplicate,
+                            })
+                    }
+                },
             });
         }
+    }
+
+    /// Publishes a checkpoint over the batch just made durable and writes
+    /// it to the `checkpoint` file. A failure to write stops the recorder
+    /// (the disk is failing); a failure to publish (witnesses) does not.
+    fn publish(&self) -> Result<SignedCheckpoint, AppendError> {
+        let cp = self.shared.publish().map_err(|e| AppendError::Checkpoint {
+            reason: e.to_string(),
+        })?;
+        if let Err(e) = self.shared.persist_checkpoint() {
+            let reason = format!("writing the checkpoint failed: {e}");
+            self.stop(reason.clone());
+            return Err(AppendError::Checkpoint { reason });
+        }
+        Ok(cp)
+    }
+
+    /// The receipt of a submission's events against `cp`.
+    fn receipt(
+        &self,
+        cp: &SignedCheckpoint,
+        party: String,
+        id: String,
+        first: u64,
+        events: &[Receipt],
+    ) -> Result<cfr_bundle_format::receipt::Receipt, AppendError> {
+        let end = first + events.len() as u64;
+        let proof = self
+            .shared
+            .read_index()
+            .tree
+            .range_proof(first, end, cp.checkpoint().size)
+            .map_err(|e| AppendError::Checkpoint {
+                reason: format!("range proof of seqs {first}-{}: {e}", end - 1),
+            })?;
+        Ok(cfr_bundle_format::receipt::Receipt {
+            contract: self.shared.contract.id.clone(),
+            party,
+            id,
+            first,
+            events: events
+                .iter()
+                .map(|r| cfr_bundle_format::receipt::EventReceipt {
+                    seq: r.seq,
+                    time: r.time,
+                    leaf: r.leaf,
+                })
+                .collect(),
+            checkpoint: cp.to_note(),
+            proof,
+        })
     }
 
     /// Writes one batch and syncs it. On a write error the segment is cut

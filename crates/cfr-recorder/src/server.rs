@@ -2,13 +2,19 @@
 //!
 //! | method and path | what |
 //! |---|---|
-//! | `POST /v1/submissions` | append a **signed submission** (below); `200` with `{"first","count","duplicate","receipts":[{"seq","time","time_ns","leaf","duplicate"}]}` |
+//! | `POST /v1/submissions` | append a **signed submission** (below); `200` with `{"first","count","duplicate","receipt","receipts":[{"seq","time","time_ns","leaf","duplicate"}]}`, where `receipt` is the `cfr-receipt/1` (standard base64 of its CBOR, [`cfr_bundle_format::receipt`]) |
 //! | `GET /v1/size` | `{"size": n}`: the number of durable events |
 //! | `GET /v1/contract` | the contract the log is bound to (TOML): a client needs its id and attribute types to sign |
-//! | `GET /v1/checkpoint` | the last signed checkpoint (a C2SP signed note, `text/plain`); signs one first if there is none |
-//! | `POST /v1/checkpoint` | signs a checkpoint now (if the log grew) and returns it |
-//! | `GET /v1/proof/inclusion?seq=N&size=S` | `{"seq","size","leaf","root","path":[hex...]}`; `size` defaults to the last signed checkpoint's |
-//! | `GET /v1/proof/consistency?from=A&to=B` | `{"from","to","from_root","to_root","path":[hex...]}`; `to` defaults to the last signed checkpoint's |
+//! | `GET /v1/checkpoint` | the latest published checkpoint (a C2SP signed note, `text/plain`, with any witness cosignatures); signs one first only if there is none |
+//! | `GET /v1/proof/inclusion?seq=N&size=S` | `{"seq","size","leaf","root","path":[...]}`; `size` defaults to the latest checkpoint's |
+//! | `GET /v1/proof/consistency?from=A&to=B` | `{"from","to","from_root","to_root","path":[...]}`; `to` defaults to the latest checkpoint's |
+//!
+//! Every hash in these answers is standard base64 of its 32 bytes, as in
+//! checkpoints. Nothing here makes the recorder sign on request: a
+//! checkpoint is signed after each group commit that acknowledges signed
+//! submissions (it is in their receipts), and at the configured interval
+//! when the log grew otherwise; `cfr-bundle log checkpoint DIR` signs one
+//! for the operator, in process.
 //!
 //! # Submissions
 //!
@@ -27,7 +33,7 @@
 //!
 //! | answer | when |
 //! |---|---|
-//! | `200` | appended and durable, the signature with it; or a retry: the id was appended before with the same digest, and this is the original receipts (`"duplicate": true`), nothing appended |
+//! | `200` | appended and durable, the signature with it, and a checkpoint over it signed (cosigned by a quorum of witnesses, when configured): the receipt; or a retry: the id was appended before with the same digest, and this is the original events (`"duplicate": true`) with a receipt against the latest checkpoint, nothing appended |
 //! | `400` | a header missing or malformed (`Cfr-Party`, `Cfr-Submission`), a body that does not parse or an event the contract does not allow (`line`/`item` named), an empty body |
 //! | `401` | no `Cfr-Signature`, a malformed one (not base64, not the COSE profile, unknown critical header), or one that verifies under no contract key over this submission (the body, id or party altered after signing) |
 //! | `403` | a valid signature by another key than the claimed party's; a claimed party that does not submit (`recorder`, unknown); an event whose actor is not the submitting party and that carries no valid signature of its own |
@@ -42,7 +48,9 @@
 //! Other errors are JSON `{"error": text, ...}` too: `408` a body that did
 //! not arrive in time, `413` an oversized body, `415` an unknown content
 //! type, `503` a storage failure (nothing of the request is stored; retry
-//! later, with the same id).
+//! later, with the same id) or no checkpoint published (the witnesses did
+//! not cosign: the events are durable but not acknowledged; a retry with
+//! the same id gets the receipt once a checkpoint is published).
 //!
 //! Every connection is its own task, and reading a body is bounded by a
 //! deadline, so a slow or stuck client holds only its own connection.
@@ -103,7 +111,7 @@ pub fn router(recorder: Arc<Recorder>, opts: ServerOptions) -> Router {
         .route("/v1/events", post(gone))
         .route("/v1/size", get(size))
         .route("/v1/contract", get(contract))
-        .route("/v1/checkpoint", get(checkpoint).post(sign_checkpoint))
+        .route("/v1/checkpoint", get(checkpoint))
         .route("/v1/proof/inclusion", get(inclusion))
         .route("/v1/proof/consistency", get(consistency))
         .layer(axum::extract::DefaultBodyLimit::max(limit))
@@ -154,8 +162,11 @@ fn rejection(r: &Rejection) -> Response {
     error(StatusCode::BAD_REQUEST, serde_json::Value::Object(body))
 }
 
-fn hex(h: &[u8]) -> String {
-    hex::encode(h)
+/// A hash as standard base64, the one encoding of hashes in every
+/// answer (as in C2SP checkpoints).
+pub fn b64(h: &[u8]) -> String {
+    use base64::Engine as _;
+    base64::engine::general_purpose::STANDARD.encode(h)
 }
 
 /// A receipt as JSON.
@@ -164,7 +175,7 @@ pub fn receipt_json(r: &Receipt) -> serde_json::Value {
         "seq": r.seq,
         "time": format_rfc3339(r.time),
         "time_ns": r.time,
-        "leaf": hex(&r.leaf),
+        "leaf": b64(&r.leaf),
         "duplicate": r.duplicate,
     })
 }
@@ -308,13 +319,13 @@ async fn submit(State(app): State<App>, headers: HeaderMap, body: Body) -> Respo
         Err(_) => return append_error(&AppendError::Closed),
     };
     match rx.await {
-        Ok(Ok(receipts)) => {
-            let list: Vec<_> = receipts.iter().map(receipt_json).collect();
-            let duplicate = receipts.first().is_some_and(|r| r.duplicate);
+        Ok(Ok(ack)) => {
+            let list: Vec<_> = ack.events.iter().map(receipt_json).collect();
             axum::Json(json!({
-                "first": receipts.first().map(|r| r.seq),
-                "count": receipts.len(),
-                "duplicate": duplicate,
+                "first": ack.events.first().map(|r| r.seq),
+                "count": ack.events.len(),
+                "duplicate": ack.duplicate,
+                "receipt": ack.receipt.as_ref().map(|r| b64(&r.encode())),
                 "receipts": list,
             }))
             .into_response()
@@ -380,10 +391,7 @@ async fn checkpoint(State(app): State<App>) -> Response {
     if let Some(cp) = app.recorder.checkpoint() {
         return note(cp.to_note());
     }
-    sign_checkpoint(State(app)).await
-}
-
-async fn sign_checkpoint(State(app): State<App>) -> Response {
+    // Only a log that never signed one gets here, once.
     let r = app.recorder.clone();
     match tokio::task::spawn_blocking(move || r.sign_checkpoint()).await {
         Ok(Ok(cp)) => note(cp.to_note()),
@@ -415,7 +423,7 @@ fn signed_size(app: &App) -> Option<u64> {
 fn no_checkpoint() -> Response {
     error(
         StatusCode::NOT_FOUND,
-        json!({ "error": "no checkpoint signed yet: give the size explicitly or POST /v1/checkpoint" }),
+        json!({ "error": "no checkpoint signed yet: give the size explicitly, or GET /v1/checkpoint" }),
     )
 }
 
@@ -425,8 +433,8 @@ async fn inclusion(State(app): State<App>, Query(q): Query<InclusionQuery>) -> R
     };
     match app.recorder.inclusion_proof(q.seq, size) {
         Ok(p) => axum::Json(json!({
-            "seq": p.seq, "size": p.size, "leaf": hex(&p.leaf), "root": hex(&p.root),
-            "path": p.path.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+            "seq": p.seq, "size": p.size, "leaf": b64(&p.leaf), "root": b64(&p.root),
+            "path": p.path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
         }))
         .into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),
@@ -445,8 +453,8 @@ async fn consistency(State(app): State<App>, Query(q): Query<ConsistencyQuery>) 
     };
     match app.recorder.consistency_proof(q.from, to) {
         Ok(p) => axum::Json(json!({
-            "from": p.from, "to": p.to, "from_root": hex(&p.from_root), "to_root": hex(&p.to_root),
-            "path": p.path.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+            "from": p.from, "to": p.to, "from_root": b64(&p.from_root), "to_root": b64(&p.to_root),
+            "path": p.path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
         }))
         .into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, json!({ "error": e.to_string() })),

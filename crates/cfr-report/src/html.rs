@@ -494,6 +494,7 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
     facts(s, page)?;
     summary(s, page)?;
     checks(s, r)?;
+    recorder_findings(s, r)?;
     keys(s, r, page.contract)?;
     if let Some(c) = page.contract {
         contract(s, c, page.limits)?;
@@ -511,7 +512,7 @@ fn write_page(s: &mut String, page: &Page<'_>) -> fmt::Result {
                 writeln!(s, "<p class=\"warning\"><strong>Verification failed.</strong> The timeline, statistics and incidents below are what the analyzer finds in this bundle's events, but the bundle failed the checks above, so it does not prove them.</p>")?;
             }
             timeline(s, v, page)?;
-            rule_stats(s, v, page.contract)?;
+            rule_stats(s, v, page.contract, r.recorder.len() as u64)?;
             sla(s, v)?;
             incidents(s, v, page.limits)?;
         }
@@ -1862,10 +1863,38 @@ fn period_bounds(label: &str, period: Period) -> Option<(i64, i64)> {
     }
 }
 
-fn rule_stats(s: &mut String, v: &Verdict, c: Option<&Contract>) -> fmt::Result {
+/// Receipts the bundle contradicts: findings against the recorder,
+/// shown only when there are any.
+fn recorder_findings(s: &mut String, r: &Report) -> fmt::Result {
+    if r.recorder.is_empty() {
+        return Ok(());
+    }
+    writeln!(
+        s,
+        "<section id=\"recorder\">\n<h2>Findings against the recorder</h2>\n<p>The recorder signed these receipts to a party when it acknowledged their submissions; the bundle it sealed contradicts them (check 4, <code>receipt-contradicted</code>). Each is the recorder's signature against the recorder's signature: it kept or showed a log other than the one it acknowledged.</p>\n<div class=\"wide\"><table>\n<thead><tr><th class=\"num\">#</th><th>Receipt</th><th>Submission</th><th class=\"num\">Seq</th><th>What differs</th></tr></thead>\n<tbody>"
+    )?;
+    for (i, f) in r.recorder.iter().enumerate() {
+        writeln!(
+            s,
+            "<tr><td class=\"num\">R{}</td><td><code>{}</code></td><td><code>{}</code> of the {}</td><td class=\"num\">{}</td><td>{}</td></tr>",
+            i + 1,
+            esc_cap(&f.receipt, 400),
+            esc_cap(&f.id, 100),
+            esc_cap(&f.party, 100),
+            f.seq.map_or("&ndash;".to_owned(), |q| q.to_string()),
+            esc_cap(&f.detail, 2000)
+        )?;
+    }
+    writeln!(s, "</tbody>\n</table></div>\n</section>")
+}
+
+fn rule_stats(s: &mut String, v: &Verdict, c: Option<&Contract>, recorder: u64) -> fmt::Result {
     writeln!(s, "<section id=\"rules\">\n<h2>Rules: what was judged, and who is at fault</h2>\n<div class=\"wide\"><table class=\"stats\">\n<thead><tr><th>Rule</th><th>Type</th><th class=\"num\">Checked</th><th class=\"num\">Fulfilled</th><th class=\"num\">Pending</th><th class=\"num\">Incidents</th>")?;
     for p in PARTIES {
         write!(s, "<th class=\"num\">{}</th>", party_cell(p))?;
+        if p == Party::External && recorder > 0 {
+            write!(s, "<th class=\"num\">recorder</th>")?;
+        }
     }
     writeln!(s, "</tr></thead>\n<tbody>")?;
     let mut totals = [0u64; 5];
@@ -1891,16 +1920,35 @@ fn rule_stats(s: &mut String, v: &Verdict, c: Option<&Contract>) -> fmt::Result 
                 .count() as u64;
             totals[k] += n;
             cell_count(s, n)?;
+            if *p == Party::External && recorder > 0 {
+                cell_count(s, 0)?;
+            }
+        }
+        writeln!(s, "</tr>")?;
+    }
+    if recorder > 0 {
+        write!(
+            s,
+            "<tr><td>receipts (<a href=\"#recorder\">findings</a>)</td><td>receipt</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">&ndash;</td><td class=\"num\">{recorder}</td>"
+        )?;
+        for p in PARTIES {
+            cell_count(s, 0)?;
+            if p == Party::External {
+                cell_count(s, recorder)?;
+            }
         }
         writeln!(s, "</tr>")?;
     }
     write!(
         s,
         "<tr><th colspan=\"5\">All rules</th><th class=\"num\">{}</th>",
-        v.incidents.len()
+        v.incidents.len() as u64 + recorder
     )?;
-    for n in totals {
+    for (k, n) in totals.iter().enumerate() {
         write!(s, "<th class=\"num\">{n}</th>")?;
+        if PARTIES[k] == Party::External && recorder > 0 {
+            write!(s, "<th class=\"num\">{recorder}</th>")?;
+        }
     }
     writeln!(s, "</tr>\n</tbody>\n</table></div>\n<p class=\"note\">Checked = fulfilled + pending + incidents. Pending: cases the log ends too early to judge. An availability rule counts windows; its <code>sla_breach</code> incidents are one per breached period.</p>\n</section>")
 }

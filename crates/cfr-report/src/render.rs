@@ -64,6 +64,7 @@ pub fn report_json(r: &Report) -> Value {
         "intact": r.verified(),
         "keys_pinned": !r.unpinned(),
         "attribution": r.attribution.iter().map(|(p, (n, a))| (p.clone(), json!({"events": n, "attributed": a}))).collect::<serde_json::Map<String, Value>>(),
+        "recorder_findings": r.recorder.iter().map(|f| json!({"code": "receipt-contradicted", "party": "recorder", "receipt": f.receipt, "submission": {"party": f.party, "id": f.id}, "seq": f.seq, "detail": f.detail})).collect::<Vec<_>>(),
         "verdict": verdict,
         "excerpt": r.excerpt.as_ref().map(|x| x.json()),
     })
@@ -151,8 +152,18 @@ pub fn report_text(r: &Report, name: &str) -> String {
         }
     }
     let _ = writeln!(s, "\nResult    {}", r.established().line());
+    if !r.recorder.is_empty() {
+        let _ = writeln!(
+            s,
+            "\nFindings against the recorder ({}: the bundle contradicts what the recorder signed to a party)",
+            r.recorder.len()
+        );
+        for (i, f) in r.recorder.iter().enumerate() {
+            let _ = writeln!(s, "  R{}  receipt-contradicted  {}", i + 1, f.line());
+        }
+    }
     if let Some(v) = r.verdict().replayed() {
-        let _ = writeln!(s, "\n{}", verdict_text(v));
+        let _ = writeln!(s, "\n{}", verdict_text_with(v, &r.recorder));
     }
     if let Some(x) = &r.excerpt {
         let _ = writeln!(s, "\n{}", x.text());
@@ -172,6 +183,16 @@ pub const LIST_ALL_UP_TO: usize = 12;
 /// each party (the first [`LISTED_PER_PARTY`] when there are many; `--json`
 /// and `cfr-bundle report` give every one).
 pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
+    verdict_text_with(v, &[])
+}
+
+/// [`verdict_text`] with the findings against the recorder that
+/// verification made (receipts the bundle contradicts): the tables gain a
+/// `recorder` column only when there are any.
+pub fn verdict_text_with(
+    v: &cfr_rules::Verdict,
+    recorder: &[cfr_verify::report::RecorderFinding],
+) -> String {
     use crate::format::{sla_result, sla_target, sla_uptime};
     use cfr_rules::Party;
     const PARTIES: [Party; 5] = [
@@ -187,10 +208,15 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
         _ => "empty log".to_owned(),
     };
     let t = &v.totals;
+    let recorder_fault = if recorder.is_empty() {
+        String::new()
+    } else {
+        format!(", recorder {}", recorder.len())
+    };
     let _ = writeln!(
         s,
-        "Verdict   {} incidents under contract {}\n          {} events, {span}\n          at fault: provider {}, user {}, external {}, excused {}, inconclusive {}",
-        v.incidents.len(),
+        "Verdict   {} incidents under contract {}\n          {} events, {span}\n          at fault: provider {}, user {}, external {}{recorder_fault}, excused {}, inconclusive {}",
+        v.incidents.len() + recorder.len(),
         v.contract,
         v.log.events,
         t.provider,
@@ -230,7 +256,34 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
             ));
         }
     }
-    let heads = ["provider", "user", "external", "excused", "inconclusive"];
+    // A `recorder` column (after `external`) only when verification found
+    // receipts the bundle contradicts: one row, "receipts".
+    let with_recorder = !recorder.is_empty();
+    let widen = |c: [u64; 5], rec: u64| -> Vec<u64> {
+        let mut w = c[..3].to_vec();
+        if with_recorder {
+            w.push(rec);
+        }
+        w.extend_from_slice(&c[3..]);
+        w
+    };
+    let mut heads = vec!["provider", "user", "external"];
+    if with_recorder {
+        heads.push("recorder");
+    }
+    heads.extend(["excused", "inconclusive"]);
+    let mut rows: Vec<(String, String, Vec<u64>)> = rows
+        .into_iter()
+        .map(|(r, k, c)| (r, k, widen(c, 0)))
+        .collect();
+    if with_recorder {
+        rows.push((
+            "receipts".into(),
+            "receipt contradicted".into(),
+            widen([0; 5], recorder.len() as u64),
+        ));
+    }
+    let totals = widen(PARTIES.map(|p| t.of(p)), recorder.len() as u64);
     let rw = rows.iter().map(|r| r.0.len()).chain([9]).max().unwrap_or(9);
     let kw = rows.iter().map(|r| r.1.len()).chain([8]).max().unwrap_or(8);
     let cell = |n: u64| {
@@ -242,22 +295,22 @@ pub fn verdict_text(v: &cfr_rules::Verdict) -> String {
     };
     let _ = writeln!(s, "\nWho is at fault, per rule");
     let _ = write!(s, "  {:<rw$}  {:<kw$}", "rule", "incident");
-    for h in heads {
+    for h in &heads {
         let _ = write!(s, "  {h:>w$}", w = h.len());
     }
     let _ = writeln!(s, "  {:>6}", "total");
     for (rule, kind, c) in &rows {
         let _ = write!(s, "  {rule:<rw$}  {kind:<kw$}");
-        for (n, h) in c.iter().zip(heads) {
+        for (n, h) in c.iter().zip(&heads) {
             let _ = write!(s, "  {:>w$}", cell(*n), w = h.len());
         }
         let _ = writeln!(s, "  {:>6}", c.iter().sum::<u64>());
     }
     let _ = write!(s, "  {:<rw$}  {:<kw$}", "all rules", "");
-    for (p, h) in PARTIES.iter().zip(heads) {
-        let _ = write!(s, "  {:>w$}", t.of(*p), w = h.len());
+    for (n, h) in totals.iter().zip(&heads) {
+        let _ = write!(s, "  {:>w$}", n, w = h.len());
     }
-    let _ = writeln!(s, "  {:>6}", v.incidents.len());
+    let _ = writeln!(s, "  {:>6}", v.incidents.len() + recorder.len());
 
     if !v.sla.is_empty() {
         let _ = writeln!(s, "\nService levels");

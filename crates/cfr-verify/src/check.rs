@@ -199,6 +199,7 @@ codes! {
     MemberOrder = "member-order",
     MemberSizeMismatch = "member-size-mismatch",
     MemberUnexpected = "member-unexpected",
+    ReceiptContradicted = "receipt-contradicted",
     OriginalManifestInvalid = "original-manifest-invalid",
     OriginalManifestMismatch = "original-manifest-mismatch",
     OriginalMemberMismatch = "original-member-mismatch",

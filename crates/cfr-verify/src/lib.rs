@@ -321,6 +321,7 @@ mod coverage;
 pub mod excerpt;
 mod excerpt_check;
 pub mod proof;
+pub mod receipts;
 pub mod report;
 pub mod sandbox;
 pub mod seal;

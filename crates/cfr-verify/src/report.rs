@@ -260,6 +260,35 @@ pub struct VerifyOptions<'a> {
     /// one in a bundle sealed before this one): check 4 then also proves
     /// that this log extends it (same root at its size).
     pub earlier: Option<SignedCheckpoint>,
+    /// Receipts the recorder gave parties (`--receipts`): check 4 holds
+    /// each against this log ([`crate::receipts`]).
+    pub receipts: Vec<crate::receipts::NamedReceipt>,
+}
+
+/// A receipt that the bundle contradicts: the recorder signed one thing
+/// to a party and sealed another (`receipt-contradicted`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecorderFinding {
+    /// The receipt, as named on the command line (its file).
+    pub receipt: String,
+    /// The party it was given to.
+    pub party: String,
+    /// The submission id.
+    pub id: String,
+    /// The seq whose event differs, or `None` when the checkpoint does.
+    pub seq: Option<u64>,
+    /// What differs.
+    pub detail: String,
+}
+
+impl RecorderFinding {
+    /// One line naming the receipt and what differs.
+    pub fn line(&self) -> String {
+        format!(
+            "receipt {} (submission {:?} of the {}): {}",
+            self.receipt, self.id, self.party, self.detail
+        )
+    }
 }
 
 /// Facts about the bundle, as read (and, where checks pass, verified).
@@ -310,6 +339,9 @@ pub struct Report {
     pub gaps: Vec<String>,
     /// Per submitting party: (events, events covered by a valid signature).
     pub attribution: BTreeMap<String, (u64, u64)>,
+    /// Findings against the recorder: receipts it gave that this bundle
+    /// contradicts (each also fails check 4 with `receipt-contradicted`).
+    pub recorder: Vec<RecorderFinding>,
 }
 
 /// What a verification established, in one word and what is missing.
@@ -393,6 +425,7 @@ impl Report {
             excerpt: None,
             gaps: Vec::new(),
             attribution: BTreeMap::new(),
+            recorder: Vec::new(),
         }
     }
 
@@ -414,6 +447,7 @@ impl Report {
             excerpt,
             gaps: Vec::new(),
             attribution: BTreeMap::new(),
+            recorder: Vec::new(),
         }
     }
 
@@ -473,6 +507,16 @@ pub enum VerifyError {
         roles: Vec<String>,
         /// The contract's id.
         contract: String,
+    },
+    /// A receipt given to `--receipts` is not one of this bundle's
+    /// recorder for this contract (unreadable, another contract, another
+    /// key, a proof that does not hold): it proves nothing about this log.
+    #[error("receipt {name}: {reason}")]
+    Receipt {
+        /// The receipt's file.
+        name: String,
+        /// What is wrong.
+        reason: String,
     },
     /// The file could not be read.
     #[error("{path}: {source}")]

@@ -80,6 +80,14 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     report.bundle.tool = Some(m.tool.clone());
     report.bundle.analyzer_sha256 = m.analyzer_sha256;
     if bundle.is_excerpt() {
+        if let Some(r) = opts.receipts.first() {
+            // An excerpt holds some ranges of a log: a receipt's events
+            // outside them could not be checked, so none is.
+            return Err(VerifyError::Receipt {
+                name: r.name.clone(),
+                reason: "receipts are held against a whole bundle; this is an excerpt".into(),
+            });
+        }
         return Ok(crate::excerpt_check::verify_excerpt(
             bundle, report, checks, opts,
         ));
@@ -115,6 +123,19 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // Signers and pinning.
     let (signers, keys) = signers(&contract, &opts.trust, &mut checks);
     let recorder_key = keys.recorder;
+    // Receipts are the recorder's statements: each must verify under the
+    // recorder's key (the pinned one, when pinned) before it is held
+    // against the log; one that does not proves nothing (usage error).
+    let mut receipts = if opts.receipts.is_empty() {
+        None
+    } else {
+        let key = opts.trust.recorder.as_ref().unwrap_or(&recorder_key);
+        Some(crate::receipts::Receipts::new(
+            &opts.receipts,
+            &contract.id,
+            &key.0,
+        )?)
+    };
     if opts.trust.require.timestamp {
         checks[CheckId::ManifestSignature].fail(
             Code::TimestampMissing,
@@ -286,9 +307,14 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             if let Some(c) = &mut coverage {
                 c.push(&e, own_sig);
             }
-            root.push(cfr_merkle::leaf_hash(bytes));
+            let leaf = cfr_merkle::leaf_hash(bytes);
+            root.push(leaf);
             if Some(root.size()) == earlier_size {
                 earlier_root = Some(root.root());
+            }
+            if let Some(r) = &mut receipts {
+                r.leaf(e.seq, &leaf);
+                r.root(root.size(), || root.root());
             }
             first_time.get_or_insert(e.time);
             last_time = Some(e.time);
@@ -492,6 +518,32 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     ),
                 ),
             },
+        }
+    }
+
+    if let Some(r) = receipts.take() {
+        let c = &mut checks[CheckId::Merkle];
+        if events_ok {
+            let (findings, summary) = r.finish(next_seq);
+            for f in &findings {
+                c.fail(Code::ReceiptContradicted, f.line());
+            }
+            if findings.is_empty() {
+                c.pass(format!(
+                    "{summary}: each at its seq with its leaf hash, each checkpoint consistent with this tree"
+                ));
+            } else {
+                c.note(format!(
+                    "{summary}: {} contradicted by this bundle",
+                    words::count(findings.len() as u64, "receipt is", "receipts are")
+                ));
+            }
+            report.recorder = findings;
+        } else {
+            c.fail(
+                "receipts-unproven",
+                "the events could not all be read, so the receipts cannot be held against them",
+            );
         }
     }
 

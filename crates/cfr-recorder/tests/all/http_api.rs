@@ -30,7 +30,22 @@ fn json_lines_and_cbor_are_appended_with_receipts() {
     assert_eq!(status, 200, "{text}");
     let v: serde_json::Value = serde_json::from_str(&text).expect("json");
     assert_eq!(v["receipts"][1]["seq"], 1);
-    assert_eq!(v["receipts"][1]["leaf"].as_str().expect("leaf").len(), 64);
+    // Hashes are base64, as in checkpoints; the receipt is a cfr-receipt/1
+    // whose checkpoint and range proof verify.
+    let leaf = parse_hash(v["receipts"][1]["leaf"].as_str().expect("leaf")).expect("base64");
+    let receipt = cfr_bundle_format::receipt::Receipt::decode(
+        &base64::Engine::decode(
+            &base64::engine::general_purpose::STANDARD,
+            v["receipt"].as_str().expect("receipt"),
+        )
+        .expect("base64"),
+    )
+    .expect("cfr-receipt/1");
+    assert_eq!(receipt.events[1].leaf, leaf);
+    let cp = receipt
+        .verify(&key("recorder").verifying_key())
+        .expect("verifies");
+    assert_eq!((cp.size, receipt.proof.len()), (2, 0));
     assert_eq!(
         (v["first"].as_u64(), v["count"].as_u64()),
         (Some(0), Some(2))
@@ -373,7 +388,9 @@ fn checkpoints_and_proofs_over_http_verify() {
     let first = c
         .submit(&signed("user", "a", (0..5).map(request).collect()))
         .expect("append");
-    let old = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
+    // The receipt carries the checkpoint signed right after its commit.
+    let receipt = first.receipt.as_ref().expect("a receipt");
+    let old = SignedCheckpoint::parse(receipt.checkpoint.as_bytes()).expect("note");
     let rk = key("recorder").verifying_key();
     let origin = cfr_bundle_format::seal::origin(CONTRACT_ID);
     let old = old
@@ -382,7 +399,7 @@ fn checkpoints_and_proofs_over_http_verify() {
         .clone();
     c.submit(&signed("user", "b", (5..12).map(request).collect()))
         .expect("append");
-    let new = SignedCheckpoint::parse(c.sign_checkpoint().expect("sign").as_bytes()).expect("note");
+    let new = SignedCheckpoint::parse(c.checkpoint().expect("latest").as_bytes()).expect("note");
     let new = new.verify(&origin, &rk).expect("signed").clone();
     assert_eq!((old.size, new.size), (5, 12));
     let p = c.inclusion_proof(3, Some(old.size)).expect("proof");
@@ -390,7 +407,7 @@ fn checkpoints_and_proofs_over_http_verify() {
         .as_array()
         .expect("path")
         .iter()
-        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+        .map(|h| parse_hash(h.as_str().expect("base64")).expect("hash"))
         .collect();
     verify_inclusion(3, old.size, &first[3].leaf, &path, &old.root).expect("included");
     // Default size: the last signed checkpoint.
@@ -401,7 +418,7 @@ fn checkpoints_and_proofs_over_http_verify() {
         .as_array()
         .expect("path")
         .iter()
-        .map(|h| parse_hash(h.as_str().expect("hex")).expect("hash"))
+        .map(|h| parse_hash(h.as_str().expect("base64")).expect("hash"))
         .collect();
     verify_consistency(old.size, new.size, &old.root, &new.root, &path).expect("consistent");
     match c.inclusion_proof(50, Some(12)) {
@@ -411,6 +428,11 @@ fn checkpoints_and_proofs_over_http_verify() {
     let (status, note) = http(&s.addr, "GET", "/v1/checkpoint", "", b"");
     assert_eq!(status, 200);
     assert!(note.starts_with(&format!("{origin}\n12\n")), "{note}");
+    // Nobody outside the process can make the recorder sign.
+    let (status, _) = http(&s.addr, "POST", "/v1/checkpoint", "", b"");
+    assert_eq!(status, 405);
+    let (_, note2) = http(&s.addr, "GET", "/v1/checkpoint", "", b"");
+    assert_eq!(note, note2, "reading the checkpoint signs nothing new");
 }
 
 /// Many concurrent clients on loopback, bounded in count and time; every
@@ -436,7 +458,7 @@ fn load_many_concurrent_clients_lose_nothing() {
                         .map(|i| request(c * 1_000_000 + r * 1000 + i))
                         .collect();
                     let sub = signed("user", &format!("c{c}-r{r}"), subs);
-                    out.extend(client.submit(&sub).expect("append"));
+                    out.extend(client.submit(&sub).expect("append").events);
                 }
                 out
             })
