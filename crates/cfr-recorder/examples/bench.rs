@@ -62,6 +62,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "event: unsigned `request` by the user, {} B canonical CBOR; each submission signed by the user's key (COSE_Sign1, EdDSA) in the client thread",
         request(0).event.encode().len()
     );
+    let (size, proof, one) = receipt_size(&recorder_key, &contract_id, 1_000_000, 100);
+    println!(
+        "receipt (cfr-receipt/1) of a 100-event submission at the end of a log of 1,000,000 events: {size} B ({proof} proof hashes; {one} B for a 1-event submission)"
+    );
     println!();
     println!("| events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 | appends/s / verify floor |");
     println!("|---|---|---|---|---|---|---|");
@@ -125,6 +129,51 @@ fn verify_floor(key: &SigningKey, threads: usize, run_for: Duration) -> f64 {
         .collect();
     let n: u64 = handles.into_iter().map(|h| h.join().unwrap_or(0)).sum();
     n as f64 / start.elapsed().as_secs_f64()
+}
+
+/// The encoded size of the receipt of the last `batch` events of a log of
+/// `n` (`request` events), its proof length, and the size for one event.
+fn receipt_size(key: &SigningKey, contract_id: &str, n: u64, batch: u64) -> (usize, usize, usize) {
+    use cfr_bundle_format::receipt::{EventReceipt, Receipt};
+    let mut tree = cfr_merkle::Tree::new();
+    let mut events = Vec::new();
+    for seq in 0..n {
+        let mut e = request(seq).event;
+        e.seq = seq;
+        e.time = 1_775_000_000_000_000_000 + seq as i64 * 1_000_000;
+        let leaf = cfr_merkle::leaf_hash(&e.encode());
+        tree.push(leaf);
+        if seq >= n - batch {
+            events.push(EventReceipt {
+                seq,
+                time: e.time,
+                leaf,
+            });
+        }
+    }
+    let origin = cfr_bundle_format::seal::origin(contract_id);
+    let cp = cfr_merkle::Checkpoint {
+        origin: origin.clone(),
+        size: n,
+        root: tree.root(),
+    }
+    .sign(key, &origin)
+    .map(|c| c.to_note())
+    .unwrap_or_default();
+    let receipt = |first: u64, events: Vec<EventReceipt>| Receipt {
+        contract: contract_id.to_owned(),
+        party: "user".into(),
+        id: "b0-1234567".into(),
+        first,
+        proof: tree
+            .range_proof(first, first + events.len() as u64, n)
+            .unwrap_or_default(),
+        events,
+        checkpoint: cp.clone(),
+    };
+    let r = receipt(n - batch, events.clone());
+    let one = receipt(n - 1, events[events.len() - 1..].to_vec());
+    (r.encode().len(), r.proof.len(), one.encode().len())
 }
 
 fn request(n: u64) -> Submission {
