@@ -164,6 +164,33 @@ pub enum LogCmd {
         #[arg(long, required = true)]
         move_bad_tail: bool,
     },
+    /// Check offline whether two signed checkpoints of one log (checkpoint
+    /// files or bundles), both verified under the recorder's key, prove a
+    /// split view: the same size with different roots, or (--proof) one
+    /// leaf shown different by inclusion proofs. One line; exit 0 proven,
+    /// 1 not proven, 2 could not run.
+    Equivocation {
+        /// The first signed checkpoint (a checkpoint file or a bundle).
+        a: PathBuf,
+        /// The second.
+        b: PathBuf,
+        /// Inclusion proofs of one index under each (JSON
+        /// `cfr-equivocation-proof/1`: {"format", "index", "a": {"leaf",
+        /// "path"}, "b": {...}}, hashes in base64).
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// The contract: its recorder key and origin `cfr/<id>`.
+        #[arg(
+            long,
+            conflicts_with = "recorder_key",
+            required_unless_present = "recorder_key"
+        )]
+        contract: Option<PathBuf>,
+        /// The recorder's key (`ed25519:...` or a key file); the origin is
+        /// the first checkpoint's.
+        #[arg(long)]
+        recorder_key: Option<String>,
+    },
 }
 
 /// Runs a `log` subcommand; returns the exit code.
@@ -429,6 +456,19 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             }
         }
+        LogCmd::Equivocation {
+            a,
+            b,
+            proof,
+            contract,
+            recorder_key,
+        } => Ok(crate::witness_cmd::equivocation(
+            &a,
+            &b,
+            proof.as_deref(),
+            contract.as_deref(),
+            recorder_key.as_deref(),
+        )),
         LogCmd::Repair { dir, .. } => match cfr_recorder::repair(&dir) {
             Ok(moved) if moved.is_empty() => {
                 println!("nothing to repair in {}", dir.display());

@@ -14,3 +14,4 @@ mod sla;
 mod tamper;
 mod trust;
 mod util;
+mod witness;
