@@ -69,10 +69,14 @@ pub fn run(cmd: WitnessCmd) -> Result<u8> {
             match std::env::var(FAILPOINT_ENV).as_deref() {
                 Ok("after-persist") => {
                     witness = witness.with_after_persist(Box::new(|| {
-                        let _ = rustix::process::kill_process(
-                            rustix::process::getpid(),
-                            rustix::process::Signal::KILL,
-                        );
+                        // SIGKILL, as a power cut or `kill -9` would: no
+                        // destructor, no flush, no answer.
+                        let pid = std::process::id().to_string();
+                        let _ = std::process::Command::new("kill")
+                            .args(["-KILL", &pid])
+                            .status();
+                        // Not reached once the signal is delivered.
+                        std::process::abort();
                     }));
                 }
                 Ok(other) => return Err(anyhow!("{FAILPOINT_ENV}={other:?}: unknown failpoint")),
