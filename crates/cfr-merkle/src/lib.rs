@@ -26,6 +26,13 @@
 //! let parsed = SignedCheckpoint::parse(note.as_bytes())?;
 //! let verified = parsed.verify("cfr/contract-42", &recorder.verifying_key())?;
 //! assert_eq!(verified.size, 3);
+//!
+//! // A witness cosigns it (C2SP cosignature/v1, timestamped).
+//! let witness = SigningKey::from_bytes(&[8; 32]);
+//! let mut cosigned = parsed.clone();
+//! cosigned.cosign(&witness, "acme-witness", 1_780_000_000)?;
+//! let c = cosigned.verify_cosignature("acme-witness", &witness.verifying_key())?;
+//! assert_eq!(c.timestamp, 1_780_000_000);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!

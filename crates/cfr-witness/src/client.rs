@@ -104,6 +104,26 @@ pub type ProofFor<'a> = &'a (dyn Fn(u64) -> Result<Vec<Hash>, String> + Sync);
 /// It remembers, per witness, the size it last cosigned, so that a
 /// witness that missed a checkpoint is asked from its own size (and
 /// answers 409 only once, when this set is new).
+///
+/// A recorder calls [`cosign`](Self::cosign) after signing a checkpoint
+/// and before publishing it: with the size of the last checkpoint it had
+/// cosigned (0 at first), the consistency proof from that size, and a
+/// `proof_for` that asks its tree for the proof from any other size. Only
+/// the returned note (the recorder's signature and at least `quorum`
+/// verified `cosignature/v1` lines) is published; on [`QuorumError`] the
+/// checkpoint is not published, and the error names each witness that
+/// did not cosign and why.
+///
+/// ```no_run
+/// # use cfr_witness::{WitnessEndpoint, WitnessSet};
+/// # use cfr_merkle::{Tree, SignedCheckpoint};
+/// # fn demo(set: &WitnessSet, tree: &Tree, signed: &SignedCheckpoint, last_cosigned: u64) -> Result<(), Box<dyn std::error::Error>> {
+/// let size = signed.checkpoint().size;
+/// let proof = tree.consistency_proof(last_cosigned, size)?;
+/// let proof_for = |from: u64| tree.consistency_proof(from, size).map_err(|e| e.to_string());
+/// let published: SignedCheckpoint = set.cosign(signed, last_cosigned, &proof, &proof_for)?;
+/// # Ok(()) }
+/// ```
 pub struct WitnessSet {
     witnesses: Vec<WitnessEndpoint>,
     quorum: usize,
