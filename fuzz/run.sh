@@ -6,7 +6,9 @@
 # Seeds: fuzz/seeds/<target>/ (regenerate with
 # `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`) and, for
 # contract_parse, samples/scenarios/*/contract.toml and the published SLAs
-# of samples/contracts/*/contract.toml. The working corpus is
+# of samples/contracts/*/contract.toml (witness_parse's seeds, a request
+# body, a cosigned note and a witness's answer, were made with
+# `cfr-bundle witness serve`, not gen_seeds). The working corpus is
 # fuzz/corpus/<target>/ and crashes land in fuzz/artifacts/<target>/ (both
 # gitignored). cargo-fuzz needs nightly features; on a stable toolchain this
 # script sets RUSTC_BOOTSTRAP=1. Set SANITIZER=none if ASan does not work.
@@ -17,7 +19,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse"}
+targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse witness_parse"}
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-fuzz}

@@ -86,6 +86,17 @@ pub enum LogCmd {
         /// How long a client may take to send a body.
         #[arg(long, default_value = "10s")]
         body_timeout: String,
+        /// A witness to ask for cosignatures (C2SP tlog-witness):
+        /// `NAME=URL`, NAME one of the contract's `[parties.witnesses]`
+        /// (its cosignatures verify under the key the contract gives it);
+        /// repeat for more. Every checkpoint is then published (in
+        /// receipts, served, sealed) only with --quorum cosignatures.
+        #[arg(long = "witness", value_name = "NAME=URL")]
+        witnesses: Vec<String>,
+        /// How many of the witnesses must cosign each checkpoint (default:
+        /// all of them).
+        #[arg(long, requires = "witnesses")]
+        quorum: Option<usize>,
     },
     /// Sign a checkpoint now and print it (a C2SP signed note), for a
     /// running recorder (--url) or a log directory no recorder is serving
@@ -179,6 +190,33 @@ pub enum LogCmd {
         #[arg(long, required = true)]
         move_bad_tail: bool,
     },
+    /// Check offline whether two signed checkpoints of one log (checkpoint
+    /// files or bundles), both verified under the recorder's key, prove a
+    /// split view: the same size with different roots, or (--proof) one
+    /// leaf shown different by inclusion proofs. One line; exit 0 proven,
+    /// 1 not proven, 2 could not run.
+    Equivocation {
+        /// The first signed checkpoint (a checkpoint file or a bundle).
+        a: PathBuf,
+        /// The second.
+        b: PathBuf,
+        /// Inclusion proofs of one index under each (JSON
+        /// `cfr-equivocation-proof/1`: {"format", "index", "a": {"leaf",
+        /// "path"}, "b": {...}}, hashes in base64).
+        #[arg(long)]
+        proof: Option<PathBuf>,
+        /// The contract: its recorder key and origin `cfr/<id>`.
+        #[arg(
+            long,
+            conflicts_with = "recorder_key",
+            required_unless_present = "recorder_key"
+        )]
+        contract: Option<PathBuf>,
+        /// The recorder's key (`ed25519:...` or a key file); the origin is
+        /// the first checkpoint's.
+        #[arg(long)]
+        recorder_key: Option<String>,
+    },
 }
 
 /// Runs a `log` subcommand; returns the exit code.
@@ -231,8 +269,17 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             checkpoint_interval,
             body_limit,
             body_timeout,
+            witnesses,
+            quorum,
         } => {
             let key = crate::read_private_key(&key)?;
+            let cosigner = match witness_set(&dir, &witnesses, quorum)? {
+                Ok(set) => set,
+                Err(why) => {
+                    eprintln!("cfr-bundle: {why}");
+                    return Ok(2);
+                }
+            };
             let every = cfr_model::time::parse_duration(&checkpoint_interval)
                 .map_err(|e| anyhow!("--checkpoint-interval: {e}"))?;
             let body_timeout = cfr_model::time::parse_duration(&body_timeout)
@@ -241,6 +288,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 &dir,
                 RecorderOptions {
                     key: Some(key),
+                    cosigner,
                     ..RecorderOptions::default()
                 },
             ) {
@@ -460,6 +508,19 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             }
         }
+        LogCmd::Equivocation {
+            a,
+            b,
+            proof,
+            contract,
+            recorder_key,
+        } => Ok(crate::witness_cmd::equivocation(
+            &a,
+            &b,
+            proof.as_deref(),
+            contract.as_deref(),
+            recorder_key.as_deref(),
+        )),
         LogCmd::Repair { dir, .. } => match cfr_recorder::repair(&dir) {
             Ok(moved) if moved.is_empty() => {
                 println!("nothing to repair in {}", dir.display());
@@ -522,6 +583,49 @@ fn party_keys(
         out.insert(role.to_owned(), key);
     }
     Ok(out)
+}
+
+/// The witnesses `log serve --witness NAME=URL --quorum N` asks, with the
+/// keys the log's contract gives them; `Err` says what is wrong with the
+/// flags.
+#[allow(clippy::type_complexity)]
+fn witness_set(
+    dir: &Path,
+    specs: &[String],
+    quorum: Option<usize>,
+) -> Result<Result<Option<Arc<dyn cfr_recorder::Cosigner>>, String>> {
+    if specs.is_empty() {
+        return Ok(Ok(None));
+    }
+    let (_, contract, _) = cfr_recorder::inspect(dir)?;
+    let mut endpoints = Vec::new();
+    for s in specs {
+        let Some((name, url)) = s.split_once('=') else {
+            return Ok(Err(format!("--witness {s:?}: give NAME=URL")));
+        };
+        let Some(w) = contract.parties.witnesses.get(name) else {
+            let known: Vec<&str> = contract
+                .parties
+                .witnesses
+                .keys()
+                .map(String::as_str)
+                .collect();
+            return Ok(Err(format!(
+                "--witness {name}: the contract names no such witness in [parties.witnesses] (it names: {})",
+                if known.is_empty() { "none".to_owned() } else { known.join(", ") }
+            )));
+        };
+        endpoints.push(cfr_witness::WitnessEndpoint {
+            name: name.to_owned(),
+            key: w.key.0,
+            url: url.to_owned(),
+        });
+    }
+    let n = quorum.unwrap_or(endpoints.len());
+    match cfr_witness::WitnessSet::new(endpoints, n, std::time::Duration::from_secs(10)) {
+        Ok(set) => Ok(Ok(Some(Arc::new(set)))),
+        Err(e) => Ok(Err(format!("--witness/--quorum: {e}"))),
+    }
 }
 
 /// Where `log append` appends.

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 mod analyzer;
 mod log_cmd;
+mod witness_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -188,6 +189,10 @@ enum Command {
     /// The recorder: a durable, tamper-evident log bound to one contract.
     #[command(subcommand)]
     Log(log_cmd::LogCmd),
+    /// A witness: cosigns a recorder's checkpoints only when consistent
+    /// with the last one it cosigned (C2SP tlog-witness).
+    #[command(subcommand)]
+    Witness(witness_cmd::WitnessCmd),
     /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
     Completions {
         /// The shell.
@@ -408,6 +413,8 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr rec/"),
     ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr"),
     ("log repair", "cfr-bundle log repair --move-bad-tail rec/"),
+    ("log equivocation", "cfr-bundle log equivocation a.checkpoint b.checkpoint --contract contract.toml\ncfr-bundle log equivocation march.cfr other.checkpoint --proof leaf-17.json --recorder-key recorder.pub"),
+    ("witness serve", "cfr-bundle witness serve --key witness.key --name acme-witness --state witness-state/ --log contract.toml"),
     ("completions", "cfr-bundle completions bash > /etc/bash_completion.d/cfr-bundle"),
 ];
 
@@ -499,6 +506,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 chunk_bytes,
                 native_verdict: true,
                 submissions: Vec::new(),
+                checkpoint: None,
             };
             let input = open_input(&events)?;
             let mut importer = Importer::new(&parsed);
@@ -710,6 +718,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             Ok(0)
         }
         Command::Log(cmd) => log_cmd::run(cmd).map_err(rejected),
+        Command::Witness(cmd) => Ok(witness_cmd::run(cmd)?),
         Command::Analyzer(AnalyzerCmd::Certify {
             module,
             key,

@@ -15,3 +15,4 @@ mod sla;
 mod tamper;
 mod trust;
 mod util;
+mod witness;

@@ -121,6 +121,28 @@ fn a_lying_recorder_is_contradicted_by_its_own_receipts() {
         .min()
         .expect("a receipt of the second file");
 
+    // The last receipt's checkpoint and the other log's, of equal size,
+    // prove the split view offline.
+    let last = &all.iter().max_by_key(|(_, r)| r.first).expect("receipts").1;
+    let a_note = t.path().join("a.checkpoint");
+    std::fs::write(&a_note, &last.checkpoint).expect("write");
+    let b_note = b.join("checkpoint");
+    let (code, out, err) = run(cfr()
+        .args(["log", "equivocation"])
+        .arg(&a_note)
+        .arg(&b_note)
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml")));
+    assert_eq!(code, 0, "an equivocation is proven: {out}{err}");
+    // Two checkpoints of one log are not.
+    let (code, out, err) = run(cfr()
+        .args(["log", "equivocation"])
+        .arg(&a_note)
+        .arg(a.join("checkpoint"))
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml")));
+    assert_eq!(code, 1, "{out}{err}");
+
     // The honest log's bundle agrees with every receipt.
     let good = t.path().join("a.cfr");
     seal(&a, &good);

@@ -66,6 +66,11 @@ pub struct SealOptions<'a> {
     /// Signed submissions covering the events (in seq order), each
     /// checked against the events it covers before anything is written.
     pub submissions: Vec<crate::submission::Entry>,
+    /// A checkpoint the recorder signed already, with any witness
+    /// cosignatures: the bundle's `log/checkpoint` when it is over exactly
+    /// the sealed events and its recorder signature verifies; otherwise a
+    /// new checkpoint is signed (and carries no cosignature).
+    pub checkpoint: Option<cfr_merkle::SignedCheckpoint>,
 }
 
 /// What a seal produced.
@@ -444,9 +449,17 @@ where
         size: s.next_seq,
         root,
     };
-    let signed = checkpoint
-        .sign(opts.recorder_key, &checkpoint.origin)
-        .map_err(|e| SealError::Internal(e.to_string()))?;
+    let given = opts.checkpoint.as_ref().filter(|c| {
+        c.checkpoint() == &checkpoint
+            && c.verify(&checkpoint.origin, &opts.recorder_key.verifying_key())
+                .is_ok()
+    });
+    let signed = match given {
+        Some(c) => c.clone(),
+        None => checkpoint
+            .sign(opts.recorder_key, &checkpoint.origin)
+            .map_err(|e| SealError::Internal(e.to_string()))?,
+    };
     let checkpoint_text = signed.to_note().into_bytes();
 
     // Small members, in canonical order, then the manifest.

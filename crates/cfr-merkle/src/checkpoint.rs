@@ -126,6 +126,12 @@ pub enum CheckpointError {
         /// The key name given.
         key_name: String,
     },
+    /// A cosignature timestamp above `2^63 - 1` (`c2sp.org/tlog-cosignature`).
+    #[error("cosignature timestamp {timestamp} is above 2^63 - 1")]
+    InvalidCosignatureTime {
+        /// The timestamp given.
+        timestamp: u64,
+    },
     /// Two signature lines have the same key name and key ID.
     #[error("two signatures by key {key_name:?} with key ID {key_id:08x}")]
     DuplicateSignature {
@@ -297,8 +303,28 @@ impl NoteSignature {
         &self.signature
     }
 
-    /// The signature line, with its final newline.
-    fn line(&self) -> String {
+    /// A signature line to add, after checking the key name.
+    pub(crate) fn new(
+        key_name: &str,
+        key_id: u32,
+        signature: Vec<u8>,
+    ) -> Result<NoteSignature, CheckpointError> {
+        if !is_valid_key_name(key_name) || key_name.len() > MAX_LINE_LEN / 2 {
+            return Err(CheckpointError::InvalidKeyName {
+                key_name: key_name.to_owned(),
+            });
+        }
+        Ok(NoteSignature {
+            key_name: key_name.to_owned(),
+            key_id,
+            signature,
+        })
+    }
+
+    /// The signature line, with its final newline:
+    /// `— <key name> <base64(key ID || signature)>\n`.
+    #[must_use]
+    pub fn line(&self) -> String {
         let mut blob = Vec::with_capacity(4 + self.signature.len());
         blob.extend_from_slice(&self.key_id.to_be_bytes());
         blob.extend_from_slice(&self.signature);
@@ -392,16 +418,25 @@ impl SignedCheckpoint {
     /// under this name, [`CheckpointError::TooManySignatures`] or
     /// [`CheckpointError::TooLarge`].
     pub fn sign(&mut self, key: &SigningKey, key_name: &str) -> Result<(), CheckpointError> {
-        if !is_valid_key_name(key_name) || key_name.len() > MAX_LINE_LEN / 2 {
-            return Err(CheckpointError::InvalidKeyName {
-                key_name: key_name.to_owned(),
-            });
-        }
         let key_id = key_id(key_name, &key.verifying_key());
-        if self.find(key_name, key_id).is_some() {
+        let signature = NoteSignature::new(
+            key_name,
+            key_id,
+            key.sign(self.body.as_bytes()).to_bytes().to_vec(),
+        )?;
+        self.push_signature(signature)
+    }
+
+    /// Appends a signature line, refusing a duplicate (same key name and
+    /// key ID), a line too many, or a note too large.
+    pub(crate) fn push_signature(
+        &mut self,
+        signature: NoteSignature,
+    ) -> Result<(), CheckpointError> {
+        if self.find(&signature.key_name, signature.key_id).is_some() {
             return Err(CheckpointError::DuplicateSignature {
-                key_name: key_name.to_owned(),
-                key_id,
+                key_name: signature.key_name,
+                key_id: signature.key_id,
             });
         }
         if self.signatures.len() >= MAX_SIGNATURES {
@@ -410,11 +445,6 @@ impl SignedCheckpoint {
                 max: MAX_SIGNATURES,
             });
         }
-        let signature = NoteSignature {
-            key_name: key_name.to_owned(),
-            key_id,
-            signature: key.sign(self.body.as_bytes()).to_bytes().to_vec(),
-        };
         let len = self.note_len() + signature.line().len();
         if len > MAX_NOTE_LEN {
             return Err(CheckpointError::TooLarge {
@@ -515,7 +545,7 @@ fn is_valid_key_name(name: &str) -> bool {
 
 /// Checks the signed-note character rules: no ASCII control character but
 /// newline.
-fn check_text(text: &str) -> Result<(), CheckpointError> {
+pub(crate) fn check_text(text: &str) -> Result<(), CheckpointError> {
     match text.bytes().position(|b| b < 0x20 && b != b'\n') {
         Some(offset) => Err(CheckpointError::ControlCharacter { offset }),
         None => Ok(()),
@@ -566,7 +596,10 @@ fn split_note(text: &str) -> Result<(&str, Vec<NoteSignature>), CheckpointError>
     Ok((body, signatures))
 }
 
-fn parse_signature_line(line: &str, number: usize) -> Result<NoteSignature, CheckpointError> {
+pub(crate) fn parse_signature_line(
+    line: &str,
+    number: usize,
+) -> Result<NoteSignature, CheckpointError> {
     let fault = |fault| CheckpointError::InvalidSignatureLine {
         line: number,
         fault,

@@ -26,6 +26,13 @@
 //! let parsed = SignedCheckpoint::parse(note.as_bytes())?;
 //! let verified = parsed.verify("cfr/contract-42", &recorder.verifying_key())?;
 //! assert_eq!(verified.size, 3);
+//!
+//! // A witness cosigns it (C2SP cosignature/v1, timestamped).
+//! let witness = SigningKey::from_bytes(&[8; 32]);
+//! let mut cosigned = parsed.clone();
+//! cosigned.cosign(&witness, "acme-witness", 1_780_000_000)?;
+//! let c = cosigned.verify_cosignature("acme-witness", &witness.verifying_key())?;
+//! assert_eq!(c.timestamp, 1_780_000_000);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
@@ -53,6 +60,12 @@
 //!   (`cfr/<contract id>`), and the provider's and user's cosignatures as
 //!   further plain Ed25519 note signatures over the same text under their
 //!   own key names.
+//! * **Witness cosignatures** are C2SP `tlog-cosignature` `cosignature/v1`
+//!   lines (timestamped Ed25519, signature type `0x04`):
+//!   [`SignedCheckpoint::cosign`] adds one,
+//!   [`SignedCheckpoint::verify_cosignature`] verifies one by a witness
+//!   name and key, [`SignedCheckpoint::add_signature_line`] carries a line
+//!   a witness answered.
 //!
 //! Errors are typed per operation: [`ProofError`] (a proof does not prove
 //! what it claims), [`TreeError`] (a question the tree cannot answer) and
@@ -64,6 +77,7 @@
 
 mod builder;
 mod checkpoint;
+mod cosignature;
 mod hash;
 mod proof;
 mod proof_builder;
@@ -73,6 +87,10 @@ pub use builder::RootBuilder;
 pub use checkpoint::{
     key_id, Checkpoint, CheckpointError, NoteSignature, SignatureLineFault, SignedCheckpoint,
     MAX_LINE_LEN, MAX_NOTE_LEN, MAX_SIGNATURES,
+};
+pub use cosignature::{
+    cosignature_key_id, cosignature_message, parse_signature_lines, Cosigned, COSIGNATURE_V1_TYPE,
+    MAX_COSIGNATURE_TIME,
 };
 pub use hash::{empty_root, leaf_hash, node_hash, Hash};
 pub use proof::{

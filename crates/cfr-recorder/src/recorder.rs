@@ -56,8 +56,24 @@ pub trait Cosigner: Send + Sync {
         checkpoint: &SignedCheckpoint,
         old_size: u64,
         proof: &[Hash],
-        proof_for: &dyn Fn(u64) -> Result<Vec<Hash>, String>,
+        proof_for: &(dyn Fn(u64) -> Result<Vec<Hash>, String> + Sync),
     ) -> Result<SignedCheckpoint, String>;
+}
+
+/// Witnesses over HTTP (C2SP tlog-witness): a quorum of verified
+/// `cosignature/v1` lines, or an error naming each witness that did not
+/// cosign and why.
+impl Cosigner for cfr_witness::WitnessSet {
+    fn cosign(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        old_size: u64,
+        proof: &[Hash],
+        proof_for: &(dyn Fn(u64) -> Result<Vec<Hash>, String> + Sync),
+    ) -> Result<SignedCheckpoint, String> {
+        cfr_witness::WitnessSet::cosign(self, checkpoint, old_size, proof, proof_for)
+            .map_err(|e| e.to_string())
+    }
 }
 
 /// How to open a log.

@@ -122,7 +122,12 @@ pub fn seal_log_with_progress(
     out: &Path,
     progress: &mut dyn FnMut(u64, u64),
 ) -> Result<(u64, SealSummary), LogSealError> {
-    let (contract_toml, available, times): (String, u64, Option<Vec<i64>>) = match Recorder::open(
+    let (contract_toml, available, times, latest): (
+        String,
+        u64,
+        Option<Vec<i64>>,
+        SignedCheckpoint,
+    ) = match Recorder::open(
         dir,
         RecorderOptions {
             key: Some(opts.key.clone()),
@@ -138,12 +143,12 @@ pub fn seal_log_with_progress(
             };
             let text = rec.contract_toml().to_owned();
             rec.close();
-            (text, size, times)
+            (text, size, times, cp)
         }
         Err(OpenError::Locked { .. }) => {
             let (text, _, cp) = inspect(dir)?;
             let cp = cp.ok_or(LogSealError::NoCheckpoint)?;
-            (text, cp.checkpoint().size, None)
+            (text, cp.checkpoint().size, None, cp)
         }
         Err(e) => return Err(e.into()),
     };
@@ -182,6 +187,9 @@ pub fn seal_log_with_progress(
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
         submissions,
+        // The log's own checkpoint, with its witness cosignatures, when
+        // the bundle seals exactly the events under it.
+        checkpoint: (latest.checkpoint().size == n).then_some(latest),
     };
     // Stream the events from a reader thread so memory stays bounded.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);

@@ -98,6 +98,14 @@ pub fn report_text(r: &Report, name: &str) -> String {
     }
     if !r.signers.is_empty() {
         let _ = writeln!(s, "\nKeys");
+        // Roles as wide as the widest (`witness <name>` can be long).
+        let w = r
+            .signers
+            .iter()
+            .map(|k| k.role.len())
+            .max()
+            .unwrap_or(0)
+            .max(10);
         for k in &r.signers {
             let pin = match k.pin {
                 Pin::Pinned => "pinned",
@@ -106,7 +114,7 @@ pub fn report_text(r: &Report, name: &str) -> String {
             };
             let _ = writeln!(
                 s,
-                "  {:<10} {:<28} {}  {pin}",
+                "  {:<w$} {:<28} {}  {pin}",
                 k.role, k.name, k.fingerprint
             );
         }

@@ -14,7 +14,7 @@
 //! | 1 | `archive` | the strict ustar profile; every member's size and SHA-256 against the manifest; the contract (TOML and CBOR agree, and the manifest's contract id and digest name it) |
 //! | 2 | `manifest-signature` | the manifest is signed by the recorder (co-signatures by the provider and the user where present); **every pinned key equals the key the bundle names for that role** |
 //! | 3 | `events` | chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract |
-//! | 4 | `merkle` | the Merkle root over the events equals the signed checkpoint's (for an excerpt: the range proofs) |
+//! | 4 | `merkle` | the Merkle root over the events equals the signed checkpoint's (for an excerpt: the range proofs); the checkpoint's witness cosignatures verify, and enough pinned witnesses cosigned |
 //! | 5 | `event-signatures` | event signatures where present or required; every signed submission recomputed from its events and verified; attribution per party |
 //! | 6 | `contract-signatures` | the contract's signatures by the provider and the user |
 //! | 7 | `analyzer` | the analyzer's digest; a regulator's certificate |
@@ -32,7 +32,7 @@ pub enum CheckId {
     ManifestSignature,
     /// 3. Events: bounded, canonical, gap-free, ordered, valid.
     Events,
-    /// 4. Merkle root against the signed checkpoint.
+    /// 4. Merkle root against the signed checkpoint; witness cosignatures.
     Merkle,
     /// 5. Event signatures.
     EventSignatures,
@@ -95,7 +95,7 @@ impl CheckId {
             CheckId::Archive => "archive profile; members' sizes and SHA-256 against the manifest",
             CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures; pinned keys",
             CheckId::Events => "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract",
-            CheckId::Merkle => "Merkle root equals the signed checkpoint's",
+            CheckId::Merkle => "Merkle root equals the signed checkpoint's; witness cosignatures",
             CheckId::EventSignatures => "event and submission signatures; events attributed to their emitters",
             CheckId::ContractSignatures => "contract signatures by the provider and the user",
             CheckId::Analyzer => "analyzer digest; regulator certificate",
@@ -214,6 +214,7 @@ codes! {
     ReplayIncomplete = "replay-incomplete",
     VerdictInvalid = "verdict-invalid",
     VerdictMismatch = "verdict-mismatch",
+    WitnessCosignatureInvalid = "witness-cosignature-invalid",
     WitnessQuorumNotMet = "witness-quorum-not-met",
     // The bundle reader's.
     ChunkSizeMismatch = "chunk-size-mismatch",

@@ -362,7 +362,13 @@ pub(crate) fn verify_excerpt(
     }
 
     // 4. The checkpoint, and every range proof against it.
-    let cp = steps::read_checkpoint(&bundle, &contract, &keys, &mut checks[CheckId::Merkle]);
+    let cp = steps::read_checkpoint(
+        &bundle,
+        &contract,
+        &keys,
+        &opts.trust,
+        &mut checks[CheckId::Merkle],
+    );
     if let Some(cp) = &cp {
         report.bundle.root = Some(cp.root);
         let c = &mut checks[CheckId::Merkle];

@@ -44,7 +44,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -173,7 +173,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -214,7 +214,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -279,7 +279,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");

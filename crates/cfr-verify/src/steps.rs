@@ -58,11 +58,14 @@ pub(crate) fn check_event(
 }
 
 /// Check 4's first half: the checkpoint parses, names this contract's log
-/// and is signed by the recorder. Returns it when it parses.
+/// and is signed by the recorder; its witness cosignatures verify, and as
+/// many pinned witnesses cosigned as the trust policy requires. Returns
+/// it when it parses.
 pub(crate) fn read_checkpoint(
     bundle: &Bundle,
     contract: &Contract,
     keys: &Keys,
+    trust: &Trust,
     c: &mut Check,
 ) -> Option<cfr_merkle::Checkpoint> {
     let note = match bundle.read_small(layout::CHECKPOINT) {
@@ -104,7 +107,103 @@ pub(crate) fn read_checkpoint(
             format!("log/checkpoint: {e}"),
         ),
     }
+    check_cosignatures(&sc, contract, trust, &want_origin, c);
     Some(cp)
+}
+
+/// Check 4's witness cosignatures (C2SP `cosignature/v1`): every line
+/// under the name of a witness the contract names is verified with the
+/// pinned key, else the contract's; only a verified cosignature by a
+/// witness whose key is pinned (and equal to the contract's) counts
+/// towards `[require] witnesses`. Lines under other names, or with
+/// another key ID, are reported as not checked and never counted.
+fn check_cosignatures(
+    sc: &SignedCheckpoint,
+    contract: &Contract,
+    trust: &Trust,
+    recorder_name: &str,
+    c: &mut Check,
+) {
+    let mut counted: Vec<&str> = Vec::new();
+    for line in sc.signatures() {
+        let name = line.key_name();
+        if name == recorder_name {
+            continue; // the recorder's signature, verified above
+        }
+        let Some(party) = contract.parties.witnesses.get(name) else {
+            c.note(format!(
+                "signature line by {name:?} (key ID {:08x}): not checked, the contract names no witness {name:?}",
+                line.key_id()
+            ));
+            continue;
+        };
+        let pinned = trust.witnesses.get(name);
+        let key = pinned.unwrap_or(&party.key);
+        let want_id = cfr_merkle::cosignature_key_id(name, &key.0);
+        if line.key_id() != want_id {
+            c.note(format!(
+                "signature line by witness {name} with key ID {:08x}: not checked, not the cosignature/v1 key ID of its key {} ({want_id:08x})",
+                line.key_id(),
+                key.fingerprint()
+            ));
+            continue;
+        }
+        match sc.verify_cosignature(name, &key.0) {
+            Ok(cosigned) => {
+                let when = i64::try_from(cosigned.timestamp)
+                    .ok()
+                    .and_then(|t| t.checked_mul(1_000_000_000))
+                    .map_or_else(
+                        || format!("{} s after 1970", cosigned.timestamp),
+                        cfr_model::time::format_rfc3339,
+                    );
+                let pin = if pinned.is_none() {
+                    ", key not pinned: not counted towards [require] witnesses"
+                } else {
+                    ""
+                };
+                c.pass(format!(
+                    "cosigned by witness {name} ({}) at {when}{pin}",
+                    key.fingerprint()
+                ));
+                if pinned == Some(&party.key) {
+                    counted.push(name);
+                }
+            }
+            Err(e) => c.fail(
+                Code::WitnessCosignatureInvalid,
+                format!(
+                    "the cosignature by witness {name} ({}) does not verify: {e}",
+                    key.fingerprint()
+                ),
+            ),
+        }
+    }
+    let need = trust.require.witnesses;
+    if need == 0 {
+        return;
+    }
+    let plural = |n: u64| if n == 1 { "witness" } else { "witnesses" };
+    let got = counted.len() as u64;
+    let names = if counted.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", counted.join(", "))
+    };
+    if got >= u64::from(need) {
+        c.pass(format!(
+            "cosigned by {got} pinned {}{names}: the trust policy requires {need}",
+            plural(got)
+        ));
+    } else {
+        c.fail(
+            Code::WitnessQuorumNotMet,
+            format!(
+                "the trust policy requires cosignatures by {need} pinned {}; {got} verified{names}",
+                plural(u64::from(need))
+            ),
+        );
+    }
 }
 
 /// A small member's bytes, or the failure to report: `member-missing`, or
