@@ -101,6 +101,102 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = std::io::stdout().flush();
         }
     }
+    witness_table(&tmp, &contract, &recorder_key, &user_key, &contract_id, run_for)?;
+    Ok(())
+}
+
+/// Submissions of 100 events from 8 clients, receipts with a checkpoint
+/// cosigned by a quorum of one witness (an in-process C2SP tlog-witness on
+/// loopback) beside the same run without a witness.
+fn witness_table(
+    tmp: &tempfile::TempDir,
+    contract: &str,
+    recorder_key: &SigningKey,
+    user_key: &SigningKey,
+    contract_id: &str,
+    run_for: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let wkey = SigningKey::from_bytes(&[0x5a; 32]);
+    let origin = cfr_bundle_format::seal::origin(contract_id);
+    println!();
+    println!("| witness quorum | events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    for with in [false, true] {
+        let mut runs = Vec::new();
+        for rep in 0..3 {
+            let dir = tmp.path().join(format!("log-w{with}-{rep}"));
+            init(&dir, contract)?;
+            let (cosigner, stop): (Option<Arc<dyn cfr_recorder::Cosigner>>, _) = if with {
+                let state = tmp.path().join(format!("witness-{rep}"));
+                let witness = Arc::new(cfr_witness::Witness::open(
+                    &state,
+                    "bench-witness",
+                    wkey.clone(),
+                    [cfr_witness::Log {
+                        origin: origin.clone(),
+                        key: recorder_key.verifying_key(),
+                    }],
+                )?);
+                let (addr_tx, addr_rx) = std::sync::mpsc::channel();
+                let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+                let t = std::thread::spawn(move || -> std::io::Result<()> {
+                    let rt = tokio::runtime::Builder::new_multi_thread()
+                        .worker_threads(1)
+                        .enable_all()
+                        .build()?;
+                    rt.block_on(async move {
+                        let l = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+                        let _ = addr_tx.send(l.local_addr()?.to_string());
+                        cfr_witness::server::serve(witness, l, Default::default(), async {
+                            let _ = stop_rx.await;
+                        })
+                        .await
+                    })
+                });
+                let addr = addr_rx.recv()?;
+                let set = cfr_witness::WitnessSet::new(
+                    vec![cfr_witness::WitnessEndpoint {
+                        name: "bench-witness".into(),
+                        key: wkey.verifying_key(),
+                        url: format!("http://{addr}"),
+                    }],
+                    1,
+                    Duration::from_secs(10),
+                )?;
+                (Some(Arc::new(set)), Some((stop_tx, t)))
+            } else {
+                (None, None)
+            };
+            runs.push(run_with(
+                &dir,
+                recorder_key,
+                user_key,
+                contract_id,
+                8,
+                100,
+                run_for,
+                cosigner,
+            )?);
+            if let Some((tx, t)) = stop {
+                let _ = tx.send(());
+                let _ = t.join();
+            }
+            std::fs::remove_dir_all(&dir)?;
+        }
+        runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+        let all: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.rate())).collect();
+        let m = &runs[1];
+        println!(
+            "| {} | 100 | 8 | {:.0} ({}) | {:.0} | {:.2} ms | {:.2} ms |",
+            if with { "1 of 1" } else { "none" },
+            m.rate(),
+            all.join(", "),
+            m.requests as f64 / m.elapsed,
+            m.p50 * 1e3,
+            m.p99 * 1e3,
+        );
+        let _ = std::io::stdout().flush();
+    }
     Ok(())
 }
 
@@ -226,10 +322,34 @@ fn run(
     batch: usize,
     run_for: Duration,
 ) -> Result<RunResult, Box<dyn std::error::Error>> {
+    run_with(
+        dir,
+        recorder_key,
+        user_key,
+        contract_id,
+        clients,
+        batch,
+        run_for,
+        None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_with(
+    dir: &Path,
+    recorder_key: &SigningKey,
+    user_key: &SigningKey,
+    contract_id: &str,
+    clients: usize,
+    batch: usize,
+    run_for: Duration,
+    cosigner: Option<Arc<dyn cfr_recorder::Cosigner>>,
+) -> Result<RunResult, Box<dyn std::error::Error>> {
     let recorder = Arc::new(Recorder::open(
         dir,
         RecorderOptions {
             key: Some(recorder_key.clone()),
+            cosigner,
             ..RecorderOptions::default()
         },
     )?);
