@@ -407,12 +407,13 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             };
             cfr_merkle::verify_inclusion(p.seq, p.size, &p.leaf, &p.path, &p.root)?;
-            let hex = |h: &[u8]| hex::encode(h);
+            // Hashes in base64, as the HTTP API and checkpoints write them.
+            let b64 = cfr_recorder::server::b64;
             println!(
                 "{}",
                 serde_json::json!({
-                    "seq": p.seq, "size": p.size, "leaf": hex(&p.leaf), "root": hex(&p.root),
-                    "path": p.path.iter().map(|h| hex(h)).collect::<Vec<_>>(),
+                    "seq": p.seq, "size": p.size, "leaf": b64(&p.leaf), "root": b64(&p.root),
+                    "path": p.path.iter().map(|h| b64(h)).collect::<Vec<_>>(),
                     "checkpoint": cp.filter(|c| c.checkpoint().size == size).map(|c| c.to_note()),
                 })
             );
@@ -495,7 +496,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                         let now = cfr_recorder::count_events(&dir).unwrap_or(n);
                         if now > n {
                             eprintln!(
-                                "cfr-bundle: the log holds {now} events; the {} after the last signed checkpoint are not in this bundle (a running recorder signs them in its next checkpoint: `cfr-bundle log checkpoint --url ...`, then seal again)",
+                                "cfr-bundle: the log holds {now} events; the {} after the last signed checkpoint are not in this bundle (a running recorder signs one after every commit of signed submissions and at its --checkpoint-interval: seal again then)",
                                 now - n
                             );
                         }

@@ -101,7 +101,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = std::io::stdout().flush();
         }
     }
-    witness_table(&tmp, &contract, &recorder_key, &user_key, &contract_id, run_for)?;
+    witness_table(
+        &tmp,
+        &contract,
+        &recorder_key,
+        &user_key,
+        &contract_id,
+        run_for,
+    )?;
     Ok(())
 }
 
