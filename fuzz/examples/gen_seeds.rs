@@ -116,6 +116,7 @@ fn main() {
         chunk_bytes: 512,
         native_verdict: true,
         submissions: Vec::new(),
+        timestamp: None,
     };
     let summary = seal::seal(&opts, events.clone().into_iter().map(Ok), &out, &mut |_| {}).unwrap();
     assert!(summary.chunks >= 2, "want several chunks in the seed bundle");

@@ -12,5 +12,6 @@ mod report;
 mod schemas;
 mod sla;
 mod tamper;
+mod timestamp;
 mod trust;
 mod util;

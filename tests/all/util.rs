@@ -128,6 +128,7 @@ pub fn seal_jsonl(
         chunk_bytes,
         native_verdict,
         submissions: Vec::new(),
+        timestamp: None,
     };
     let mut imp = cfr_bundle_format::import::Importer::new(&contract);
     let events: Vec<_> = events_jsonl

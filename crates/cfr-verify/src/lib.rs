@@ -44,7 +44,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -173,7 +173,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -214,7 +214,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -279,7 +279,7 @@
 //! #     .filter_map(Result::transpose).collect::<Result<_, _>>()?;
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
-//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![],
+//! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -332,6 +332,7 @@ pub use cfr_contract;
 pub use cfr_merkle;
 pub use cfr_model;
 pub use cfr_rules;
+pub use cfr_timestamp;
 
 /// Lowercase hex of bytes (digests and keys in reports and messages).
 pub(crate) fn hex(b: &[u8]) -> String {
