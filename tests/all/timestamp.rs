@@ -304,6 +304,11 @@ fn seal_tsa_stamps_the_manifest_and_verify_checks_it_offline_against_the_pinned_
         .position(|n| n == layout::MANIFEST_SIG)
         .expect("sig");
     assert_eq!(names[at + 1], layout::MANIFEST_TSR, "{names:?}");
+    let readme = String::from_utf8(member(&b, layout::README)).expect("utf8");
+    assert!(
+        readme.contains("manifest.tsr is an RFC 3161 time-stamp reply"),
+        "{readme}"
+    );
 
     // Pinned by the CA: check 2 passes and says who stamped it and when.
     let (code, j, raw) = verify_json(&b, &["--tsa-cert", path(&tsa.ca())]);

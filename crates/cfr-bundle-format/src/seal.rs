@@ -471,6 +471,7 @@ where
         root: &root,
         verdict: verdict.as_ref(),
         has_analyzer: opts.analyzer.is_some(),
+        timestamped: opts.timestamp.is_some(),
     });
     let schema_members = schemas::members(&contract);
     let mut members: Vec<MemberEntry> = Vec::new();

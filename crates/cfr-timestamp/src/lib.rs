@@ -27,7 +27,7 @@
 //!   is **unverified**. [`Token::verify`] checks it offline against a
 //!   [`TsaCertificate`] and yields [`Verified`], the only way to one.
 //! - [`Request`] builds a `TimeStampReq` and checks the TSA's reply
-//!   before it is stored; [`http::timestamp`] (feature `http`) posts it.
+//!   before it is stored; `http::timestamp` (feature `http`) posts it.
 //!
 //! **What is verified** (RFC 3161, RFC 5652, RFC 5035): the token is a
 //! CMS SignedData with one SignerInfo over an `id-ct-TSTInfo`; its signed

@@ -242,6 +242,17 @@
 //! # }
 //! ```
 //!
+//! ## Trusted time
+//!
+//! A bundle sealed with a time-stamping authority carries `manifest.tsr`
+//! (RFC 3161). Pin the TSA's certificate, or its CA's, in
+//! [`verify::Trust::tsa`] (`[keys] tsa` in a trust file,
+//! [`verify::tsa_cert_from_spec`] for a file): check 2 then verifies the
+//! token offline with [`cfr_timestamp`], and [`verify::Report::timestamp`]
+//! holds what it established (`None` unless every step held, the pin
+//! included). Without a pin, check 2 notes that the timestamp was not
+//! checked and [`verify::Report::gaps`] lists it.
+//!
 //! ## Reading the verdict
 //!
 //! The verdict ([`cfr_rules::Verdict`], format `cfr-verdict/1`) lists the
