@@ -409,8 +409,9 @@ fn check_ess(
 }
 
 /// A verified time-stamp: what a token establishes once [`Token::verify`]
-/// checked it.
+/// checked it (no other code can make one).
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verified {
     /// `genTime` in RFC 3339 (`2026-04-20T12:00:00Z`; a fraction when the
     /// TSA gave one).
