@@ -179,6 +179,10 @@ pub enum LogCmd {
         /// Decompressed bytes per event chunk.
         #[arg(long, default_value_t = cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES)]
         chunk_bytes: usize,
+        /// Have this RFC 3161 time-stamping authority (http://...) stamp
+        /// the signed manifest; its reply is stored as manifest.tsr.
+        #[arg(long, value_name = "URL")]
+        tsa: Option<String>,
     },
     /// Move a corrupt tail aside into quarantine/ (never deletes) so the
     /// log opens again. Moves only records that were never acknowledged
@@ -430,8 +434,11 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             contract_sig,
             analyzer_cert,
             chunk_bytes,
+            tsa,
         } => {
             let key = crate::read_private_key(&key)?;
+            let tsa = tsa.map(crate::Tsa::new);
+            let stamp = |m: &[u8]| tsa.as_ref().map_or(Ok(Vec::new()), |t| t.stamp(m));
             let read =
                 |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
             let contract_sigs = contract_sig.iter().map(read).collect::<Result<Vec<_>>>()?;
@@ -469,6 +476,9 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 prefix,
                 contract_sigs,
                 analyzer_cert,
+                timestamp: tsa
+                    .is_some()
+                    .then_some(&stamp as &cfr_bundle_format::seal::Timestamper<'_>),
             };
             let bar = crate::progress_bar("sealing");
             let mut tick = |done: u64, total: u64| {
@@ -492,6 +502,9 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                         hex::encode(s.root),
                         s.sha256
                     );
+                    if let Some(t) = &tsa {
+                        t.say();
+                    }
                     if whole {
                         let now = cfr_recorder::count_events(&dir).unwrap_or(n);
                         if now > n {

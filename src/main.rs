@@ -77,6 +77,10 @@ enum Command {
         /// Decompressed bytes per event chunk.
         #[arg(long, default_value_t = seal::DEFAULT_CHUNK_BYTES)]
         chunk_bytes: usize,
+        /// Have this RFC 3161 time-stamping authority (http://...) stamp
+        /// the signed manifest; its reply is stored as manifest.tsr.
+        #[arg(long, value_name = "URL")]
+        tsa: Option<String>,
         /// The bundle to write.
         #[arg(short, long)]
         output: PathBuf,
@@ -223,6 +227,10 @@ struct Pins {
     /// Pin a witness's key: `NAME=KEY` (repeatable).
     #[arg(long, value_name = "NAME=KEY")]
     witness_key: Vec<String>,
+    /// Verify RFC 3161 timestamps (manifest.tsr) against this certificate
+    /// (PEM or DER): the TSA's own, or the CA's that issued it.
+    #[arg(long, value_name = "FILE")]
+    tsa_cert: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -478,8 +486,11 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             no_analyzer,
             analyzer_cert,
             chunk_bytes,
+            tsa,
             output,
         } => {
+            let tsa = tsa.map(Tsa::new);
+            let stamp = |m: &[u8]| tsa.as_ref().map_or(Ok(Vec::new()), |t| t.stamp(m));
             let events = events
                 .or(events_flag)
                 .ok_or_else(|| anyhow!("give the events file"))?;
@@ -507,6 +518,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                 native_verdict: true,
                 submissions: Vec::new(),
                 checkpoint: None,
+                timestamp: tsa.is_some().then_some(&stamp as &seal::Timestamper<'_>),
             };
             let input = open_input(&events)?;
             let mut importer = Importer::new(&parsed);
@@ -551,6 +563,9 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             );
             println!("SHA-256      {}", summary.sha256);
             println!("Merkle root  {}", hexs(&summary.root));
+            if let Some(t) = &tsa {
+                t.say();
+            }
             if summary.analyzer_disagrees {
                 eprintln!("warning: the analyzer's verdict differs from this release's native engine; the analyzer's is sealed");
             }
@@ -1115,6 +1130,47 @@ fn read_checkpoint(p: &Path) -> Result<cfr_merkle::SignedCheckpoint> {
     cfr_merkle::SignedCheckpoint::parse(&note).map_err(|e| anyhow!("{}: {e}", p.display()))
 }
 
+/// `--tsa URL`: asks the TSA for a token over the signed manifest (the
+/// reply checked by `cfr_timestamp`: granted, the nonce and imprint
+/// echoed, the signature and signing certificate holding) and keeps what
+/// it says for the summary line.
+pub(crate) struct Tsa {
+    url: String,
+    stamped: std::sync::Mutex<Option<cfr_timestamp::Verified>>,
+}
+
+impl Tsa {
+    /// How long the TSA may take to answer.
+    const TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+    pub(crate) fn new(url: String) -> Tsa {
+        Tsa {
+            url,
+            stamped: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The reply to store as `manifest.tsr`, or why there is none.
+    pub(crate) fn stamp(&self, manifest: &[u8]) -> std::result::Result<Vec<u8>, String> {
+        let (reply, v) = cfr_timestamp::http::timestamp(&self.url, manifest, Tsa::TIMEOUT)
+            .map_err(|e| one_line(causes(&e)))?;
+        if let Ok(mut s) = self.stamped.lock() {
+            *s = Some(v);
+        }
+        Ok(reply)
+    }
+
+    /// Prints who stamped the bundle and when.
+    pub(crate) fn say(&self) {
+        if let Some(v) = self.stamped.lock().ok().and_then(|s| s.clone()) {
+            println!(
+                "Timestamp    {} by {} (manifest.tsr; verify pins the TSA with --tsa-cert)",
+                v.time, v.tsa
+            );
+        }
+    }
+}
+
 fn load_trust(p: &Pins) -> Result<Trust, Failure> {
     let mut t = match &p.trust {
         Some(path) => Trust::load(path).map_err(|e| anyhow!("{}: {e}", path.display()))?,
@@ -1154,6 +1210,9 @@ fn load_trust(p: &Pins) -> Result<Trust, Failure> {
     }
     if let Some(k) = key(&p.regulator_key)? {
         t.regulator = Some(k);
+    }
+    if let Some(c) = &p.tsa_cert {
+        t.tsa = Some(verify::tsa_cert_from_spec(c, None).map_err(|e| anyhow!("--tsa-cert: {e}"))?);
     }
     Ok(t)
 }

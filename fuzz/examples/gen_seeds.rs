@@ -117,6 +117,7 @@ fn main() {
         native_verdict: true,
         submissions: Vec::new(),
 checkpoint: None,
+        timestamp: None,
     };
     let summary = seal::seal(&opts, events.clone().into_iter().map(Ok), &out, &mut |_| {}).unwrap();
     assert!(summary.chunks >= 2, "want several chunks in the seed bundle");

@@ -13,6 +13,7 @@ mod report;
 mod schemas;
 mod sla;
 mod tamper;
+mod timestamp;
 mod trust;
 mod util;
 mod witness;

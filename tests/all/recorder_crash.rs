@@ -376,6 +376,7 @@ fn sigkill_at_random_moments_loses_no_acknowledged_event() {
         prefix: cfr_recorder::seal::Prefix::All,
         contract_sigs: Vec::new(),
         analyzer_cert: None,
+        timestamp: None,
     };
     let (n, _) = cfr_recorder::seal::seal_log(&dir, &opts, &out).expect("seal");
     assert_eq!(n, size);

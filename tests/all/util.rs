@@ -129,6 +129,7 @@ pub fn seal_jsonl(
         native_verdict,
         submissions: Vec::new(),
         checkpoint: None,
+        timestamp: None,
     };
     let mut imp = cfr_bundle_format::import::Importer::new(&contract);
     let events: Vec<_> = events_jsonl

@@ -12,6 +12,10 @@ pub const README: &str = "README.txt";
 pub const MANIFEST: &str = "manifest.cbor";
 /// `manifest.sig`: COSE_Sign1 by the recorder.
 pub const MANIFEST_SIG: &str = "manifest.sig";
+/// `manifest.tsr`: an RFC 3161 `TimeStampResp` whose token is over
+/// SHA-256 of `manifest.cbor` (optional; like the signatures, it covers
+/// the manifest and so is not listed in it).
+pub const MANIFEST_TSR: &str = "manifest.tsr";
 /// `contract/contract.toml`.
 pub const CONTRACT_TOML: &str = "contract/contract.toml";
 /// `contract/contract.cbor`.
@@ -102,6 +106,7 @@ pub fn rank(name: &str) -> Option<(u8, u32, &str)> {
         README => (0, 0, ""),
         MANIFEST => (1, 0, ""),
         MANIFEST_SIG => (2, 0, ""),
+        MANIFEST_TSR => (2, 1, ""),
         "manifest.provider.sig" => (3, 0, ""),
         "manifest.user.sig" => (3, 1, ""),
         ORIGINAL_MANIFEST => (3, 2, ""),
@@ -151,6 +156,7 @@ mod tests {
             README,
             MANIFEST,
             MANIFEST_SIG,
+            MANIFEST_TSR,
             "manifest.provider.sig",
             "manifest.user.sig",
             ORIGINAL_MANIFEST,

@@ -21,6 +21,8 @@ pub struct Facts<'a> {
     pub verdict: Option<&'a cfr_rules::Verdict>,
     /// Whether the bundle carries an analyzer.
     pub has_analyzer: bool,
+    /// Whether the bundle is to carry an RFC 3161 timestamp (`manifest.tsr`).
+    pub timestamped: bool,
 }
 
 /// Renders README.txt.
@@ -115,5 +117,13 @@ pub fn render(f: &Facts<'_>) -> String {
             \x20  rules over the events (schemas/verdict.cddl)."
         }
     );
+    if f.timestamped {
+        let _ = writeln!(
+            s,
+            "5. manifest.tsr is an RFC 3161 time-stamp reply over SHA-256 of\n\
+            \x20  manifest.cbor: openssl ts -verify -data manifest.cbor -in manifest.tsr\n\
+            \x20  -CAfile <the certificate of the TSA's CA, obtained from the TSA>."
+        );
+    }
     s
 }

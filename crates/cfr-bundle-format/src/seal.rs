@@ -71,7 +71,16 @@ pub struct SealOptions<'a> {
     /// the sealed events and its recorder signature verifies; otherwise a
     /// new checkpoint is signed (and carries no cosignature).
     pub checkpoint: Option<cfr_merkle::SignedCheckpoint>,
+    /// Obtains trusted time for the bundle: called once, after the
+    /// manifest is signed, with the exact `manifest.cbor` bytes; what it
+    /// returns is stored as `manifest.tsr` (an RFC 3161 `TimeStampResp`,
+    /// see `cfr-timestamp`), and an error fails the seal.
+    pub timestamp: Option<&'a Timestamper<'a>>,
 }
+
+/// Asks a time-stamping authority for a token over a manifest (its exact
+/// bytes) and returns the reply to store as `manifest.tsr`, or why not.
+pub type Timestamper<'a> = dyn Fn(&[u8]) -> Result<Vec<u8>, String> + Sync + 'a;
 
 /// What a seal produced.
 #[derive(Debug, Clone)]
@@ -143,6 +152,10 @@ pub enum SealError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The time-stamping authority could not be asked, or its reply
+    /// was refused.
+    #[error("time-stamp: {0}")]
+    Timestamp(String),
     /// Internal encoding failure (a bug).
     #[error("internal: {0}")]
     Internal(String),
@@ -471,6 +484,7 @@ where
         root: &root,
         verdict: verdict.as_ref(),
         has_analyzer: opts.analyzer.is_some(),
+        timestamped: opts.timestamp.is_some(),
     });
     let schema_members = schemas::members(&contract);
     let mut members: Vec<MemberEntry> = Vec::new();
@@ -528,6 +542,11 @@ where
     let manifest_sig =
         cose::sign_detached(opts.recorder_key, &manifest_cbor, MANIFEST_CONTENT_TYPE)
             .map_err(|e| SealError::Internal(e.to_string()))?;
+    // Trusted time over the signed manifest, before anything is written.
+    let manifest_tsr = match opts.timestamp {
+        Some(stamp) => Some(stamp(&manifest_cbor).map_err(SealError::Timestamp)?),
+        None => None,
+    };
 
     // Write the archive to a temporary file, then rename.
     let mtime = s.until.map_or(0, |t| (t / 1_000_000_000).max(0) as u64);
@@ -550,6 +569,9 @@ where
                 .map_err(tar_err)?;
             w.append(layout::MANIFEST_SIG, &manifest_sig)
                 .map_err(tar_err)?;
+            if let Some(tsr) = &manifest_tsr {
+                w.append(layout::MANIFEST_TSR, tsr).map_err(tar_err)?;
+            }
             for (name, text) in &schema_members {
                 w.append(name, text.as_bytes()).map_err(tar_err)?;
             }

@@ -66,6 +66,9 @@ pub struct LogSealOptions<'a> {
     pub contract_sigs: Vec<Vec<u8>>,
     /// A regulator's certificate over the analyzer's digest.
     pub analyzer_cert: Option<Vec<u8>>,
+    /// Obtains trusted time over the signed manifest (stored as
+    /// `manifest.tsr`): see [`SealOptions::timestamp`].
+    pub timestamp: Option<&'a cfr_bundle_format::seal::Timestamper<'a>>,
 }
 
 /// Why sealing a log failed. Nothing is left at the output path.
@@ -190,6 +193,7 @@ pub fn seal_log_with_progress(
         // The log's own checkpoint, with its witness cosignatures, when
         // the bundle seals exactly the events under it.
         checkpoint: (latest.checkpoint().size == n).then_some(latest),
+        timestamp: opts.timestamp,
     };
     // Stream the events from a reader thread so memory stays bounded.
     let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);

@@ -63,6 +63,19 @@ pub fn report_json(r: &Report) -> Value {
         "missing": r.gaps,
         "intact": r.verified(),
         "keys_pinned": !r.unpinned(),
+        // Set only when check 2 verified manifest.tsr against the pinned
+        // TSA certificate.
+        "timestamp": r.timestamp.as_ref().map(|t| json!({
+            "time": t.time,
+            "tsa": t.tsa,
+            "serial": t.serial,
+            "policy": t.policy,
+            "accuracy_us": t.accuracy,
+            "pinned": match t.pinned {
+                Some(cfr_verify::cfr_timestamp::PinnedBy::Itself) => "tsa",
+                _ => "issuer",
+            },
+        })),
         "attribution": r.attribution.iter().map(|(p, (n, a))| (p.clone(), json!({"events": n, "attributed": a}))).collect::<serde_json::Map<String, Value>>(),
         "recorder_findings": r.recorder.iter().map(|f| json!({"code": "receipt-contradicted", "party": "recorder", "receipt": f.receipt, "submission": {"party": f.party, "id": f.id}, "seq": f.seq, "detail": f.detail})).collect::<Vec<_>>(),
         "verdict": verdict,
@@ -95,6 +108,9 @@ pub fn report_text(r: &Report, name: &str) -> String {
             _ => String::new(),
         };
         let _ = writeln!(s, "Log       {n} events{span}");
+    }
+    if let Some(t) = &r.timestamp {
+        let _ = writeln!(s, "Timestamp {} by {} (RFC 3161, verified)", t.time, t.tsa);
     }
     if !r.signers.is_empty() {
         let _ = writeln!(s, "\nKeys");

@@ -12,7 +12,7 @@
 //! | # | name | what it establishes |
 //! |---|---|---|
 //! | 1 | `archive` | the strict ustar profile; every member's size and SHA-256 against the manifest; the contract (TOML and CBOR agree, and the manifest's contract id and digest name it) |
-//! | 2 | `manifest-signature` | the manifest is signed by the recorder (co-signatures by the provider and the user where present); **every pinned key equals the key the bundle names for that role** |
+//! | 2 | `manifest-signature` | the manifest is signed by the recorder (co-signatures by the provider and the user where present); **every pinned key equals the key the bundle names for that role**; the RFC 3161 timestamp (`manifest.tsr`) over the manifest, verified against the pinned TSA certificate |
 //! | 3 | `events` | chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract |
 //! | 4 | `merkle` | the Merkle root over the events equals the signed checkpoint's (for an excerpt: the range proofs); the checkpoint's witness cosignatures verify, and enough pinned witnesses cosigned |
 //! | 5 | `event-signatures` | event signatures where present or required; every signed submission recomputed from its events and verified; attribution per party |
@@ -93,7 +93,7 @@ impl CheckId {
     pub fn title(self) -> &'static str {
         match self {
             CheckId::Archive => "archive profile; members' sizes and SHA-256 against the manifest",
-            CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures; pinned keys",
+            CheckId::ManifestSignature => "manifest signature by the recorder; co-signatures; pinned keys; timestamp",
             CheckId::Events => "chunks decompress within bounds; events canonical, gap-free, ordered, valid per the contract",
             CheckId::Merkle => "Merkle root equals the signed checkpoint's; witness cosignatures",
             CheckId::EventSignatures => "event and submission signatures; events attributed to their emitters",
@@ -210,7 +210,10 @@ codes! {
     SubmissionActorMismatch = "submission-actor-mismatch",
     SubmissionInvalid = "submission-invalid",
     SubmissionSignatureInvalid = "submission-signature-invalid",
+    TimestampImprintMismatch = "timestamp-imprint-mismatch",
+    TimestampInvalid = "timestamp-invalid",
     TimestampMissing = "timestamp-missing",
+    TimestampUntrusted = "timestamp-untrusted",
     ReplayIncomplete = "replay-incomplete",
     VerdictInvalid = "verdict-invalid",
     VerdictMismatch = "verdict-mismatch",

@@ -1,7 +1,7 @@
 //! Verification of an excerpt: the eight checks of a bundle, as they apply
 //! to an excerpt (see the `excerpt` module for what an excerpt can prove).
 
-use crate::check::{CheckId, Checks, Status};
+use crate::check::{CheckId, Checks, Code, Status};
 use crate::coverage::{covered, needs, not_reproduced, reproduces, show_ranges, SeqRange};
 use crate::hex;
 use crate::report::{ExcerptFacts, Report, VerifyOptions};
@@ -217,6 +217,14 @@ pub(crate) fn verify_excerpt(
         &keys,
         &mut checks[CheckId::ManifestSignature],
     );
+    // An excerpt does not carry the original's manifest.tsr: a policy
+    // that requires a timestamp is not met, never silently passed.
+    if opts.trust.require.timestamp {
+        checks[CheckId::ManifestSignature].fail(
+            Code::TimestampMissing,
+            "the trust policy requires an RFC 3161 timestamp, and an excerpt carries none (verify the original bundle for its manifest.tsr)",
+        );
+    }
 
     // 3 and 5, and the replay feed: one pass over the disclosed events.
     let mut replay = steps::start_replay(

@@ -45,6 +45,7 @@
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
 //! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
+//! #     timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -174,6 +175,7 @@
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
 //! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
+//! #     timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -215,6 +217,7 @@
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
 //! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
+//! #     timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -241,6 +244,17 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! ## Trusted time
+//!
+//! A bundle sealed with a time-stamping authority carries `manifest.tsr`
+//! (RFC 3161). Pin the TSA's certificate, or its CA's, in
+//! [`verify::Trust::tsa`] (`[keys] tsa` in a trust file,
+//! [`verify::tsa_cert_from_spec`] for a file): check 2 then verifies the
+//! token offline with [`cfr_timestamp`], and [`verify::Report::timestamp`]
+//! holds what it established (`None` unless every step held, the pin
+//! included). Without a pin, check 2 notes that the timestamp was not
+//! checked and [`verify::Report::gaps`] lists it.
 //!
 //! ## Reading the verdict
 //!
@@ -280,6 +294,7 @@
 //! # let opts = cfr_bundle_format::seal::SealOptions {
 //! #     contract_toml, contract_sigs: Vec::new(), recorder_key: &recorder_key, analyzer: None,
 //! #     analyzer_cert: None, chunk_bytes: 4096, native_verdict: true, submissions: vec![], checkpoint: None,
+//! #     timestamp: None,
 //! # };
 //! # let dir = tempfile::tempdir()?;
 //! # let path = dir.path().join("evidence.cfr");
@@ -333,6 +348,7 @@ pub use cfr_contract;
 pub use cfr_merkle;
 pub use cfr_model;
 pub use cfr_rules;
+pub use cfr_timestamp;
 
 /// Lowercase hex of bytes (digests and keys in reports and messages).
 pub(crate) fn hex(b: &[u8]) -> String {

@@ -55,6 +55,10 @@ pub struct Trust {
     pub attestors: BTreeMap<String, PublicKey>,
     /// Witnesses' keys by name.
     pub witnesses: BTreeMap<String, PublicKey>,
+    /// The certificate RFC 3161 timestamps (`manifest.tsr`) are verified
+    /// against: the TSA's own certificate, or that of the CA that issued
+    /// it (`--tsa-cert`, `[keys] tsa`).
+    pub tsa: Option<cfr_timestamp::TsaCertificate>,
     /// What the bundle must establish for verification to pass.
     pub require: Require,
 }
@@ -76,7 +80,9 @@ pub struct Require {
     /// witnesses (`witness-quorum-not-met`, check 4).
     #[serde(default)]
     pub witnesses: u32,
-    /// An RFC 3161 timestamp by a pinned TSA (`timestamp-missing`, check 2).
+    /// An RFC 3161 timestamp by a pinned TSA (`timestamp-missing`,
+    /// `timestamp-untrusted`, check 2): a `manifest.tsr` verified against
+    /// [`Trust::tsa`].
     #[serde(default)]
     pub timestamp: bool,
     /// A certificate of the analyzer by the pinned regulator key
@@ -102,6 +108,36 @@ pub enum TrustError {
         /// The key error.
         source: KeyError,
     },
+    /// A TSA certificate that does not parse, or a file that cannot be read.
+    #[error("line {line}, {field}: {detail}")]
+    Certificate {
+        /// The field (`keys.tsa`).
+        field: String,
+        /// 1-based line of the value.
+        line: usize,
+        /// What is wrong.
+        detail: String,
+    },
+}
+
+/// Reads a TSA certificate given as the path of a PEM or DER file (or as
+/// PEM text); a relative path is taken from `base` when given.
+pub fn tsa_cert_from_spec(
+    spec: &str,
+    base: Option<&std::path::Path>,
+) -> Result<cfr_timestamp::TsaCertificate, String> {
+    let t = spec.trim();
+    if t.starts_with("-----BEGIN") {
+        return cfr_timestamp::TsaCertificate::from_bytes(t.as_bytes()).map_err(|e| e.to_string());
+    }
+    let path = std::path::Path::new(t);
+    let path = match base {
+        Some(b) if path.is_relative() => b.join(path),
+        _ => path.to_owned(),
+    };
+    let bytes = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+    cfr_timestamp::TsaCertificate::from_bytes(&bytes)
+        .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Reads a key given as `ed25519:<base64>` or as the path of a key file
@@ -129,6 +165,7 @@ impl Trust {
     /// provider = "ed25519:..."
     /// user = "keys/user.pub"
     /// regulator = "ed25519:..."
+    /// tsa = "tsa-ca.pem"            # a PEM or DER certificate: the TSA's, or its CA's
     /// [keys.attestors]
     /// grid = "ed25519:..."
     /// [keys.witnesses]
@@ -172,6 +209,7 @@ impl Trust {
             provider: Option<Spec>,
             user: Option<Spec>,
             regulator: Option<Spec>,
+            tsa: Option<Spec>,
             #[serde(default)]
             attestors: BTreeMap<String, Spec>,
             #[serde(default)]
@@ -200,7 +238,20 @@ impl Trust {
         for (id, k) in &raw.keys.witnesses {
             witnesses.insert(id.clone(), key(format!("keys.witnesses.{id}"), k)?);
         }
+        let tsa = raw
+            .keys
+            .tsa
+            .as_ref()
+            .map(|v| {
+                tsa_cert_from_spec(v.get_ref(), base).map_err(|detail| TrustError::Certificate {
+                    field: "keys.tsa".into(),
+                    line: line_of(v.span().start),
+                    detail,
+                })
+            })
+            .transpose()?;
         Ok(Trust {
+            tsa,
             recorder: opt("recorder", &raw.keys.recorder)?,
             provider: opt("provider", &raw.keys.provider)?,
             user: opt("user", &raw.keys.user)?,
@@ -342,6 +393,9 @@ pub struct Report {
     /// Findings against the recorder: receipts it gave that this bundle
     /// contradicts (each also fails check 4 with `receipt-contradicted`).
     pub recorder: Vec<RecorderFinding>,
+    /// The RFC 3161 timestamp of the manifest, when check 2 verified it
+    /// against the pinned TSA certificate (never set otherwise).
+    pub timestamp: Option<cfr_timestamp::Verified>,
 }
 
 /// What a verification established, in one word and what is missing.
@@ -426,6 +480,7 @@ impl Report {
             gaps: Vec::new(),
             attribution: BTreeMap::new(),
             recorder: Vec::new(),
+            timestamp: None,
         }
     }
 
@@ -448,6 +503,7 @@ impl Report {
             gaps: Vec::new(),
             attribution: BTreeMap::new(),
             recorder: Vec::new(),
+            timestamp: None,
         }
     }
 

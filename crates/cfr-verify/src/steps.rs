@@ -488,6 +488,98 @@ pub(crate) fn check_manifest_signatures(
     }
 }
 
+/// Check 2's timestamp: `manifest.tsr`, an RFC 3161 `TimeStampResp`
+/// over SHA-256 of `manifest`, verified offline against the pinned TSA
+/// certificate ([`Trust::tsa`]). Returns what it establishes only when
+/// every step held, the pin included; what could not be checked is a gap
+/// (`timestamp not checked: no TSA certificate pinned`), never a pass.
+pub(crate) fn check_timestamp(
+    bundle: &Bundle,
+    manifest: &[u8],
+    trust: &Trust,
+    c: &mut Check,
+    gaps: &mut Vec<String>,
+) -> Option<cfr_timestamp::Verified> {
+    let name = layout::MANIFEST_TSR;
+    let tsr = match bundle.read_member_max(name, cfr_timestamp::MAX_TOKEN_BYTES as u64) {
+        Ok(Some(b)) => b,
+        Ok(None) => {
+            if trust.require.timestamp {
+                c.fail(
+                    Code::TimestampMissing,
+                    "the trust policy requires an RFC 3161 timestamp by a pinned TSA, and the bundle carries none (manifest.tsr)",
+                );
+            } else if let Some(pin) = &trust.tsa {
+                c.fail(
+                    Code::TimestampMissing,
+                    format!(
+                        "a TSA certificate is pinned ({}), but the bundle carries no timestamp (manifest.tsr)",
+                        pin.subject()
+                    ),
+                );
+            } else {
+                c.note("no RFC 3161 timestamp (manifest.tsr)");
+            }
+            return None;
+        }
+        Err(e) => {
+            c.fail(Code::TimestampInvalid, format!("{name}: {e}"));
+            return None;
+        }
+    };
+    let failed = |c: &mut Check, e: cfr_timestamp::TimestampError| {
+        c.fail(Code::of(e.code()), format!("{name}: {e}"));
+    };
+    let token = match cfr_timestamp::Token::from_reply(&tsr) {
+        Ok(t) => t,
+        Err(e) => {
+            failed(c, e);
+            return None;
+        }
+    };
+    let Some(pin) = &trust.tsa else {
+        // Without a pin the TSA is whoever made the certificate: check
+        // what can be checked (a broken token is a failure whoever signed
+        // it), and say the rest was not.
+        let why = "no TSA certificate pinned (--tsa-cert or [keys] tsa)";
+        match token.verify_unpinned(manifest) {
+            Ok(_) | Err(cfr_timestamp::TimestampError::Untrusted(_)) => {
+                c.note(format!("{name}: timestamp not checked: {why}"));
+                gaps.push("timestamp not checked: no TSA certificate pinned".into());
+            }
+            Err(e) => failed(c, e),
+        }
+        if trust.require.timestamp {
+            c.fail(
+                Code::TimestampUntrusted,
+                format!(
+                    "the trust policy requires an RFC 3161 timestamp by a pinned TSA, and {why}"
+                ),
+            );
+        }
+        return None;
+    };
+    match token.verify(manifest, pin) {
+        Ok(v) => {
+            c.pass(format!(
+                "timestamped by {} at {} ({name}; {})",
+                v.tsa,
+                v.time,
+                match v.pinned {
+                    Some(cfr_timestamp::PinnedBy::Itself) =>
+                        "the pinned TSA certificate".to_owned(),
+                    _ => format!("a TSA certificate issued by the pinned {}", pin.subject()),
+                }
+            ));
+            Some(v)
+        }
+        Err(e) => {
+            failed(c, e);
+            None
+        }
+    }
+}
+
 /// Check 6: the contract's signatures by the provider and the user.
 /// Returns the roles whose signature is absent or does not verify.
 pub(crate) fn check_contract_signatures(

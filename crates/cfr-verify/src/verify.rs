@@ -15,13 +15,13 @@ use std::path::Path;
 
 pub use crate::check::{Check, CheckId, Checks, Code, Failure, Outcome, Status, MAX_FAILURES};
 pub use crate::report::{
-    key_from_spec, BundleFacts, Established, Pin, Replay, Report, ReportVerdict, Require, Signer,
-    Trust, TrustError, VerifyError, VerifyOptions,
+    key_from_spec, tsa_cert_from_spec, BundleFacts, Established, Pin, Replay, Report,
+    ReportVerdict, Require, Signer, Trust, TrustError, VerifyError, VerifyOptions,
 };
 use crate::steps::{
     check_analyzer, check_contract_signatures, check_event, check_manifest_signatures,
-    check_members, contract_of, feed_replay, read_checkpoint, signers, small_member, start_replay,
-    submission_keys,
+    check_members, check_timestamp, contract_of, feed_replay, read_checkpoint, signers,
+    small_member, start_replay, submission_keys,
 };
 
 /// Whether the file at `path` starts with a ustar header (the magic
@@ -136,12 +136,6 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             &key.0,
         )?)
     };
-    if opts.trust.require.timestamp {
-        checks[CheckId::ManifestSignature].fail(
-            Code::TimestampMissing,
-            "the trust policy requires an RFC 3161 timestamp by a pinned TSA, and the bundle carries none (manifest.tsr)",
-        );
-    }
 
     // Signed submissions (check 5), read before the events they cover.
     let mut coverage = match bundle.submissions() {
@@ -165,6 +159,13 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         layout::manifest_cosig,
         &keys,
         &mut checks[CheckId::ManifestSignature],
+    );
+    report.timestamp = check_timestamp(
+        &bundle,
+        &bundle.manifest_bytes,
+        &opts.trust,
+        &mut checks[CheckId::ManifestSignature],
+        &mut report.gaps,
     );
 
     // 3-5 and the replay feed: one pass over the events.

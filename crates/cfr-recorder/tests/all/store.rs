@@ -679,6 +679,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
             prefix,
             contract_sigs: Vec::new(),
             analyzer_cert: None,
+            timestamp: None,
         };
         let (n, _) = seal_log(&dir, &opts, &out).expect("seal");
         let report = cfr_verify::verify::verify(&out, Default::default()).expect("verify runs");
@@ -707,6 +708,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
         prefix: Prefix::Size(22),
         contract_sigs: Vec::new(),
         analyzer_cert: None,
+        timestamp: None,
     };
     assert!(seal_log(&dir, &opts, &out).is_err());
     assert!(!out.exists());
