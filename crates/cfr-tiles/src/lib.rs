@@ -40,6 +40,9 @@
 //!
 //! # Concepts
 //!
+//! (Without the default feature `objects`, only [`path`] and [`tile`],
+//! the codecs, are built.)
+//!
 //! * **[`Objects`]** is a place in object storage: `s3://bucket/prefix` on
 //!   any S3-compatible service (settings from the standard `AWS_*`
 //!   environment variables), or `file:///path` on a local directory. Its
@@ -70,14 +73,20 @@
 #![deny(missing_docs)]
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "objects")]
 pub mod audit;
+#[cfg(feature = "objects")]
 pub mod objects;
 pub mod path;
+#[cfg(feature = "objects")]
 pub mod publish;
 pub mod tile;
 
+#[cfg(feature = "objects")]
 pub use audit::{audit, AuditError, Audited};
+#[cfg(feature = "objects")]
 pub use objects::{Created, Objects, ObjectsError};
 pub use path::{PathError, TileId, TileKind};
+#[cfg(feature = "objects")]
 pub use publish::{publish, PublishError, Published, CHECKPOINT};
 pub use tile::{Tile, TileError, Tiler};

@@ -370,6 +370,14 @@ impl Objects {
         }
     }
 
+    /// Deletes `name` (nothing if it is not there).
+    pub async fn delete(&self, name: &str) -> Result<(), ObjectsError> {
+        match self.store.delete(&self.path(name)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(self.store_error(name, e)),
+        }
+    }
+
     /// Uploads the local file `from` as `name`: refusing if an object is
     /// there unless `overwrite`. Up to [`SINGLE_PUT_MAX`] bytes this is one
     /// conditional put; a larger file goes up in parts, which S3 cannot

@@ -258,6 +258,9 @@ where
     let mut consistent = previous.is_none();
     let mut ended = false;
     let mut puts = FuturesUnordered::new();
+    // Objects this run created, removed again if the log turns out to be
+    // another than the store's.
+    let mut created: Vec<String> = Vec::new();
     let result: Result<(), PublishError> = async {
         while let Some(msg) = rx.recv().await {
             match msg {
@@ -287,10 +290,13 @@ where
                         });
                     }
                     let name = t.id.path();
-                    puts.push(async move { objects.create(&name, Bytes::from(t.bytes)).await });
+                    puts.push(async move {
+                        let r = objects.create(&name, Bytes::from(t.bytes)).await;
+                        (name, r)
+                    });
                     if puts.len() >= CONCURRENT_PUTS {
-                        if let Some(r) = puts.next().await {
-                            count(&mut out, r?);
+                        if let Some((name, r)) = puts.next().await {
+                            count(&mut out, &mut created, name, r?);
                         }
                     }
                 }
@@ -305,15 +311,34 @@ where
                 Msg::Source(reason) => return Err(PublishError::Source { reason }),
             }
         }
-        while let Some(r) = puts.next().await {
-            count(&mut out, r?);
+        while let Some((name, r)) = puts.next().await {
+            count(&mut out, &mut created, name, r?);
         }
         Ok(())
     }
     .await;
     drop(rx);
     let _ = reader.await;
-    result?;
+    if let Err(e) = result {
+        // Tiles of a log that conflicts with the store (or with its own
+        // checkpoint) must not stay behind to block the real log's
+        // later tiles: remove the ones this run created, and only those
+        // (the uploads still under way are waited for first).
+        if matches!(
+            e,
+            PublishError::Rewritten { .. } | PublishError::Root { .. }
+        ) {
+            while let Some((name, r)) = puts.next().await {
+                if let Ok(Created::New) = r {
+                    created.push(name);
+                }
+            }
+            for name in &created {
+                let _ = objects.delete(name).await;
+            }
+        }
+        return Err(e);
+    }
     if !ended {
         return Err(PublishError::Source {
             reason: "the log reader stopped early".into(),
@@ -348,9 +373,12 @@ where
     }
 }
 
-fn count(out: &mut Published, c: Created) {
+fn count(out: &mut Published, created: &mut Vec<String>, name: String, c: Created) {
     match c {
-        Created::New => out.written += 1,
+        Created::New => {
+            out.written += 1;
+            created.push(name);
+        }
         Created::Same => out.same += 1,
     }
 }
@@ -453,6 +481,10 @@ mod tests {
             matches!(&e, Err(PublishError::Rewritten { url }) if url.contains("tile/")),
             "{e:?}"
         );
+        // What that attempt created (tiles past the original's) was
+        // removed again, so the original can still grow into them.
+        assert!(!tmp.path().join("tile/0/003").exists());
+        assert!(!tmp.path().join("tile/0/004.p/176").exists());
         // The original again: its tiles are all there, the same.
         let p = put(&objects, &log, &key).await.expect("republish");
         assert_eq!(p.written, 0, "{p:?}");
