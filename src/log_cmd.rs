@@ -127,9 +127,14 @@ pub enum LogCmd {
         /// The recorder's private key.
         #[arg(long)]
         key: PathBuf,
-        /// The bundle to write.
-        #[arg(short, long)]
-        output: PathBuf,
+        /// The bundle to write: a file, or an object
+        /// (`s3://BUCKET/PREFIX/NAME`, `file:///DIR/NAME`), which is never
+        /// replaced unless --force.
+        #[arg(short, long, visible_alias = "out")]
+        output: String,
+        /// Replace an object already at --output.
+        #[arg(long)]
+        force: bool,
         /// Seal the first N events.
         #[arg(long, conflicts_with = "until")]
         size: Option<u64>,
@@ -154,6 +159,10 @@ pub enum LogCmd {
         #[arg(long, default_value_t = cfr_bundle_format::seal::DEFAULT_CHUNK_BYTES)]
         chunk_bytes: usize,
     },
+    /// Publish the log as C2SP tlog-tiles to object storage, or audit a
+    /// published one.
+    #[command(subcommand)]
+    Tiles(crate::tiles_cmd::TilesCmd),
     /// Move a corrupt tail aside into quarantine/ (never deletes) so the
     /// log opens again. Moves only records that were never acknowledged
     /// and that no checkpoint covers; otherwise refuses, changing nothing.
@@ -343,6 +352,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             dir,
             key,
             output,
+            force,
             size,
             until,
             analyzer,
@@ -351,6 +361,17 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             analyzer_cert,
             chunk_bytes,
         } => {
+            // An object is sealed into a local file first, then uploaded.
+            let remote = cfr_tiles::Objects::is_url(&output);
+            if remote {
+                // Refuse a bad URL before sealing.
+                cfr_tiles::Objects::open_object(&output)?;
+            }
+            let staging = remote.then(tempfile::tempdir).transpose()?;
+            let local = match &staging {
+                Some(d) => d.path().join("evidence.cfr"),
+                None => PathBuf::from(&output),
+            };
             let key = crate::read_private_key(&key)?;
             let read =
                 |p: &PathBuf| std::fs::read(p).with_context(|| format!("reading {}", p.display()));
@@ -398,16 +419,22 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             };
             let whole = matches!(opts.prefix, Prefix::All);
-            let sealed = seal_log_with_progress(&dir, &opts, &output, &mut tick);
+            let sealed = seal_log_with_progress(&dir, &opts, &local, &mut tick);
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
             match sealed {
                 Ok((n, s)) => {
+                    if remote {
+                        let code = crate::tiles_cmd::upload_bundle(&local, &output, force)?;
+                        if code != 0 {
+                            return Ok(code);
+                        }
+                    }
                     println!(
                         "sealed events [0, {n}) of {} into {} ({} bytes, root {}, sha256 {})",
                         dir.display(),
-                        output.display(),
+                        output,
                         s.bytes,
                         hex::encode(s.root),
                         s.sha256
@@ -429,6 +456,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             }
         }
+        LogCmd::Tiles(cmd) => crate::tiles_cmd::run(cmd),
         LogCmd::Repair { dir, .. } => match cfr_recorder::repair(&dir) {
             Ok(moved) if moved.is_empty() => {
                 println!("nothing to repair in {}", dir.display());

@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 mod analyzer;
 mod log_cmd;
+mod tiles_cmd;
 
 #[derive(Parser)]
 #[command(
@@ -82,7 +83,8 @@ enum Command {
     },
     /// Verify a bundle: integrity, signatures, and the verdict's replay.
     Verify {
-        /// The bundle.
+        /// The bundle: a file, or an object (`s3://BUCKET/PREFIX/NAME`,
+        /// `file:///DIR/NAME`), downloaded first.
         bundle: PathBuf,
         /// Print one JSON document.
         #[arg(long)]
@@ -551,6 +553,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             earlier,
         } => {
             let trust = load_trust(&pins)?;
+            // A bundle in object storage is downloaded first.
+            let label = bundle.display().to_string();
+            let staging = match bundle.to_str().filter(|s| cfr_tiles::Objects::is_url(s)) {
+                Some(url) => {
+                    let dir = tempfile::tempdir()?;
+                    Some((tiles_cmd::download_bundle(url, dir.path())?, dir))
+                }
+                None => None,
+            };
+            let bundle = staging.as_ref().map_or(bundle, |(p, _)| p.clone());
             let earlier = match earlier {
                 None => None,
                 Some(p) => Some(read_checkpoint(&p).map_err(rejected)?),
@@ -581,10 +593,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     serde_json::to_string_pretty(&render::report_json(&report))?
                 );
             } else {
-                print!(
-                    "{}",
-                    render::report_text(&report, &bundle.display().to_string())
-                );
+                print!("{}", render::report_text(&report, &label));
             }
             Ok(if report.verified() { 0 } else { 1 })
         }

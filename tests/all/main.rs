@@ -12,5 +12,6 @@ mod report;
 mod schemas;
 mod sla;
 mod tamper;
+mod tiles;
 mod trust;
 mod util;
