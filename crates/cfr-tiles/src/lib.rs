@@ -58,13 +58,13 @@
 //!   leaf hash `SHA-256(0x00 || entry)` is the tree's. Entries are at most
 //!   65,535 bytes; a log with a larger event cannot be published as tiles
 //!   ([`PublishError::EntryTooLarge`]).
-//! * **[`publish`]** writes the tiles of a log up to its signed
+//! * **[`publish()`]** writes the tiles of a log up to its signed
 //!   checkpoint, then `checkpoint` (the C2SP signed note) by
 //!   compare-and-swap: never over a larger or inconsistent checkpoint,
 //!   never over a tile with other bytes (a rewritten log is refused,
 //!   naming the object). It is incremental: the tiles the checkpoint
 //!   already there implies are not written again.
-//! * **[`audit`]** is the other side: from the store alone and the
+//! * **[`audit()`]** is the other side: from the store alone and the
 //!   recorder's key, it verifies the checkpoint, reads every tile and
 //!   entry bundle (reads bounded by the sizes the names imply), checks
 //!   each entry against its leaf hash and as the event of its seq, each
