@@ -396,8 +396,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
     ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878\ncfr-bundle log checkpoint rec/ --key recorder.key"),
     ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr rec/"),
-    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr"),
+    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key -o s3://bucket/bundles/month.cfr"),
     ("log repair", "cfr-bundle log repair --move-bad-tail rec/"),
+    ("log tiles publish", "cfr-bundle log tiles publish rec/ --objects s3://bucket/logs/acme   # AWS_* from the environment\ncfr-bundle log tiles publish rec/ --objects file:///srv/tiles/acme"),
+    ("log tiles verify", "cfr-bundle log tiles verify s3://bucket/logs/acme --contract contract.toml\ncfr-bundle log tiles verify file:///srv/tiles/acme --recorder-key recorder.pub"),
     ("completions", "cfr-bundle completions bash > /etc/bash_completion.d/cfr-bundle"),
 ];
 
