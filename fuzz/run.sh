@@ -4,7 +4,9 @@
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
 # Seeds: fuzz/seeds/<target>/ (regenerate with
-# `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`) and, for
+# `cargo run --manifest-path fuzz/Cargo.toml --example gen_seeds`; those of
+# tiles_parse, tile names and width-prefixed tiles and entry bundles, are
+# written by hand) and, for
 # contract_parse, samples/scenarios/*/contract.toml and the published SLAs
 # of samples/contracts/*/contract.toml (witness_parse's seeds, a request
 # body, a cosigned note and a witness's answer, were made with
@@ -20,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse witness_parse timestamp_parse"}
+targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse witness_parse timestamp_parse tiles_parse"}
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-fuzz}

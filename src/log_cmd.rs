@@ -153,9 +153,14 @@ pub enum LogCmd {
         /// The recorder's private key.
         #[arg(long)]
         key: PathBuf,
-        /// The bundle to write.
-        #[arg(short, long)]
-        output: PathBuf,
+        /// The bundle to write: a file, or an object
+        /// (`s3://BUCKET/PREFIX/NAME`, `file:///DIR/NAME`), which is never
+        /// replaced unless --force.
+        #[arg(short, long, visible_alias = "out")]
+        output: String,
+        /// Replace an object already at --output.
+        #[arg(long)]
+        force: bool,
         /// Seal the first N events.
         #[arg(long, conflicts_with = "until")]
         size: Option<u64>,
@@ -184,6 +189,10 @@ pub enum LogCmd {
         #[arg(long, value_name = "URL")]
         tsa: Option<String>,
     },
+    /// Publish the log as C2SP tlog-tiles to object storage, or audit a
+    /// published one.
+    #[command(subcommand)]
+    Tiles(crate::tiles_cmd::TilesCmd),
     /// Move a corrupt tail aside into quarantine/ (never deletes) so the
     /// log opens again. Moves only records that were never acknowledged
     /// and that no checkpoint covers; otherwise refuses, changing nothing.
@@ -427,6 +436,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             dir,
             key,
             output,
+            force,
             size,
             until,
             analyzer,
@@ -436,6 +446,17 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             chunk_bytes,
             tsa,
         } => {
+            // An object is sealed into a local file first, then uploaded.
+            let remote = cfr_tiles::Objects::is_url(&output);
+            if remote {
+                // Refuse a bad URL before sealing.
+                cfr_tiles::Objects::open_object(&output)?;
+            }
+            let staging = remote.then(tempfile::tempdir).transpose()?;
+            let local = match &staging {
+                Some(d) => d.path().join("evidence.cfr"),
+                None => PathBuf::from(&output),
+            };
             let key = crate::read_private_key(&key)?;
             let tsa = tsa.map(crate::Tsa::new);
             let stamp = |m: &[u8]| tsa.as_ref().map_or(Ok(Vec::new()), |t| t.stamp(m));
@@ -488,16 +509,22 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 }
             };
             let whole = matches!(opts.prefix, Prefix::All);
-            let sealed = seal_log_with_progress(&dir, &opts, &output, &mut tick);
+            let sealed = seal_log_with_progress(&dir, &opts, &local, &mut tick);
             if let Some(b) = bar {
                 b.finish_and_clear();
             }
             match sealed {
                 Ok((n, s)) => {
+                    if remote {
+                        let code = crate::tiles_cmd::upload_bundle(&local, &output, force)?;
+                        if code != 0 {
+                            return Ok(code);
+                        }
+                    }
                     println!(
                         "sealed events [0, {n}) of {} into {} ({} bytes, root {}, sha256 {})",
                         dir.display(),
-                        output.display(),
+                        output,
                         s.bytes,
                         hex::encode(s.root),
                         s.sha256
@@ -535,6 +562,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             contract.as_deref(),
             recorder_key.as_deref(),
         )),
+        LogCmd::Tiles(cmd) => crate::tiles_cmd::run(cmd),
         LogCmd::Repair { dir, .. } => match cfr_recorder::repair(&dir) {
             Ok(moved) if moved.is_empty() => {
                 println!("nothing to repair in {}", dir.display());

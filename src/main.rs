@@ -22,6 +22,7 @@ use std::process::ExitCode;
 
 mod analyzer;
 mod log_cmd;
+mod tiles_cmd;
 mod witness_cmd;
 
 #[derive(Parser)]
@@ -87,7 +88,8 @@ enum Command {
     },
     /// Verify a bundle: integrity, signatures, and the verdict's replay.
     Verify {
-        /// The bundle.
+        /// The bundle: a file, or an object (`s3://BUCKET/PREFIX/NAME`,
+        /// `file:///DIR/NAME`), downloaded first.
         bundle: PathBuf,
         /// Print one JSON document.
         #[arg(long)]
@@ -419,10 +421,12 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("log serve", "cfr-bundle log serve rec/ --key recorder.key --listen 127.0.0.1:7878"),
     ("log checkpoint", "cfr-bundle log checkpoint --url http://127.0.0.1:7878\ncfr-bundle log checkpoint rec/ --key recorder.key"),
     ("log prove", "cfr-bundle log prove --seq 17 --url http://127.0.0.1:7878\ncfr-bundle log prove --consistency march.cfr april.cfr rec/"),
-    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr"),
+    ("log seal", "cfr-bundle log seal rec/ --key recorder.key -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key --contract-sig provider.sig --contract-sig user.sig -o month.cfr\ncfr-bundle log seal rec/ --key recorder.key -o s3://bucket/bundles/month.cfr"),
     ("log repair", "cfr-bundle log repair --move-bad-tail rec/"),
     ("log equivocation", "cfr-bundle log equivocation a.checkpoint b.checkpoint --contract contract.toml\ncfr-bundle log equivocation march.cfr other.checkpoint --proof leaf-17.json --recorder-key recorder.pub"),
     ("witness serve", "cfr-bundle witness serve --key witness.key --name acme-witness --state witness-state/ --log contract.toml"),
+    ("log tiles publish", "cfr-bundle log tiles publish rec/ --objects s3://bucket/logs/acme   # AWS_* from the environment\ncfr-bundle log tiles publish rec/ --objects file:///srv/tiles/acme"),
+    ("log tiles verify", "cfr-bundle log tiles verify s3://bucket/logs/acme --contract contract.toml\ncfr-bundle log tiles verify file:///srv/tiles/acme --recorder-key recorder.pub"),
     ("completions", "cfr-bundle completions bash > /etc/bash_completion.d/cfr-bundle"),
 ];
 
@@ -587,6 +591,16 @@ fn run(cli: Cli) -> Result<u8, Failure> {
             receipts,
         } => {
             let trust = load_trust(&pins)?;
+            // A bundle in object storage is downloaded first.
+            let label = bundle.display().to_string();
+            let staging = match bundle.to_str().filter(|s| cfr_tiles::Objects::is_url(s)) {
+                Some(url) => {
+                    let dir = tempfile::tempdir()?;
+                    Some((tiles_cmd::download_bundle(url, dir.path())?, dir))
+                }
+                None => None,
+            };
+            let bundle = staging.as_ref().map_or(bundle, |(p, _)| p.clone());
             let earlier = match earlier {
                 None => None,
                 Some(p) => Some(read_checkpoint(&p).map_err(rejected)?),
@@ -619,10 +633,7 @@ fn run(cli: Cli) -> Result<u8, Failure> {
                     serde_json::to_string_pretty(&render::report_json(&report))?
                 );
             } else {
-                print!(
-                    "{}",
-                    render::report_text(&report, &bundle.display().to_string())
-                );
+                print!("{}", render::report_text(&report, &label));
             }
             Ok(if report.verified() { 0 } else { 1 })
         }

@@ -13,6 +13,7 @@ mod report;
 mod schemas;
 mod sla;
 mod tamper;
+mod tiles;
 mod timestamp;
 mod trust;
 mod util;
