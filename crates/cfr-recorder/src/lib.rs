@@ -129,10 +129,12 @@
 mod acked;
 pub mod client;
 pub mod error;
+pub mod pg;
 mod recorder;
 pub mod seal;
 pub mod segment;
 pub mod server;
+mod store;
 pub mod submission;
 
 pub use acked::{parse_acked, ACKED_FILE};
