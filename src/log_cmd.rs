@@ -619,7 +619,7 @@ fn append(
             let contract =
                 cfr_contract::Contract::from_toml(&toml).map_err(|e| anyhow!("{whose}: {e}"))?;
             if own_contract.is_some() {
-                *c = Client::for_contract(c.addr().to_owned(), &contract);
+                *c = Client::for_contract(c.addrs(), &contract);
             }
             (contract, None)
         }

@@ -838,3 +838,108 @@ fn a_database_that_goes_away_mid_append_fails_with_503_and_the_recorder_recovers
     // end acknowledged, so nothing else is.
     check_log(&dir, &seen, true);
 }
+
+/// Someone else moves the stored checkpoint (as a second sequencer
+/// would): the recorder's next commit fails its compare-and-swap, rolls
+/// back and acknowledges nothing; reloading finds a checkpoint that is not
+/// the recorder's signature over the stored tree, and it signs nothing
+/// over it.
+#[test]
+fn a_checkpoint_moved_behind_the_recorders_back_makes_it_stop_not_sign() {
+    let Some(pg) = shared() else { return };
+    let (_t, dir, url) = new_log(pg, None);
+    let contract =
+        cfr_contract::Contract::from_toml(&crate::util::sample_contract()).expect("contract");
+    let log = open(&dir);
+    for i in 0..2 {
+        let sub = heartbeats("provider", &format!("m-{i}"), 5);
+        log.append_signed(sub.verify(&contract).expect("verifies"))
+            .expect("append");
+    }
+    assert_eq!(pg.psql(&url, "SELECT size FROM cfr_checkpoints"), "10");
+    // The compare-and-swap refuses a checkpoint from a stale size, and one
+    // of the same size over another tree.
+    for (old, new) in [(5, 15), (10, 10)] {
+        let out = Command::new(pg.bin.join("psql"))
+            .args(["-X", "-q", &url, "-c"])
+            .arg(format!(
+                "SELECT cfr_advance_checkpoint('{CONTRACT_ID}', {old}, (SELECT root FROM cfr_checkpoints), {new}, decode(repeat('11', 32), 'hex'), 'x')"
+            ))
+            .output()
+            .expect("psql");
+        assert!(
+            !out.status.success(),
+            "the swap from {old} to {new} was taken"
+        );
+    }
+    pg.psql(
+        &url,
+        "UPDATE cfr_checkpoints SET root = decode(repeat('00', 32), 'hex')",
+    );
+    let sub = heartbeats("provider", "m-2", 5);
+    let e = log
+        .append_signed(sub.clone().verify(&contract).expect("verifies"))
+        .expect_err("the swap fails");
+    assert!(
+        matches!(&e, cfr_recorder::AppendError::Unavailable { reason } if reason.contains("another recorder advanced the log")),
+        "{e}"
+    );
+    let e = log
+        .append_signed(sub.verify(&contract).expect("verifies"))
+        .expect_err("the reload refuses");
+    assert!(e.to_string().contains("stored checkpoint"), "{e}");
+    assert_eq!(pg.psql(&url, "SELECT count(*) FROM cfr_events"), "10");
+    assert_eq!(log.checkpoint().expect("checkpoint").checkpoint().size, 10);
+    drop(log);
+    let reopened = Recorder::open(
+        &dir,
+        RecorderOptions {
+            key: Some(key("recorder")),
+            ..RecorderOptions::default()
+        },
+    );
+    assert!(
+        matches!(&reopened, Err(cfr_recorder::OpenError::Store { reason, .. }) if reason.contains("stored checkpoint")),
+        "{:?}",
+        reopened.err()
+    );
+}
+
+/// `log append --url A --url B`: with A killed and B a standby, the
+/// submissions reach B once it takes over.
+#[test]
+fn log_append_with_two_urls_reaches_the_recorder_that_took_over() {
+    let Some(pg) = shared() else { return };
+    let (_t, dir, _url) = new_log(pg, None);
+    let mut a = crate::recorder_crash::Process::start(&dir);
+    let b = crate::recorder_crash::Process::start(&dir);
+    assert!(b.banner.contains("standby"), "{}", b.banner);
+    a.kill();
+    let s = crate::util::sample_dir();
+    let receipts = dir.parent().expect("parent").join("receipts");
+    let (code, out, err) = crate::util::run(
+        crate::util::cfr()
+            .args(["log", "append"])
+            .arg(s.join("live-1.jsonl"))
+            .arg("--url")
+            .arg(format!("http://{}", a.addr))
+            .arg("--url")
+            .arg(format!("http://{}", b.addr))
+            .arg("--contract")
+            .arg(s.join("contract.toml"))
+            .arg("--key")
+            .arg(format!(
+                "provider={}",
+                s.join("keys/provider.key").display()
+            ))
+            .arg("--key")
+            .arg(format!("user={}", s.join("keys/user.key").display()))
+            .arg("--receipts")
+            .arg(&receipts),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let lines = out.lines().count();
+    assert!(lines > 10, "{out}");
+    let mut c = Client::new(b.addr.clone());
+    assert_eq!(c.size().expect("size"), lines as u64);
+}

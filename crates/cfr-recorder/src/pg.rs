@@ -139,8 +139,8 @@ CREATE OR REPLACE FUNCTION cfr_advance_checkpoint(
     c text, old_size int8, old_root bytea, new_size int8, new_root bytea, new_note text
 ) RETURNS void LANGUAGE plpgsql AS $$
 BEGIN
-    IF new_size < old_size THEN
-        RAISE EXCEPTION 'cfr: checkpoint of size % would replace one of size %', new_size, old_size
+    IF new_size < old_size OR (new_size = old_size AND new_root <> old_root) THEN
+        RAISE EXCEPTION 'cfr: a checkpoint of size % cannot follow one of size % over another tree', new_size, old_size
             USING ERRCODE = 'CFR01';
     END IF;
     UPDATE cfr_checkpoints SET size = new_size, root = new_root, note = new_note
