@@ -38,7 +38,7 @@
 //! session ends (the process dies, the network or the server goes away),
 //! the lock is gone and so is every transaction it had open, so no write
 //! can commit without the lock. Other processes wait as standbys: they
-//! answer appends with `503` ([`AppendError::Standby`](crate::AppendError::Standby)),
+//! answer appends with `503` ([`crate::AppendError::Standby`]),
 //! try the lock every [`POLL`], and take over, reloading the whole log from the
 //! database, when it is released. The unique keys and the checkpoint's
 //! compare-and-swap hold even against a process that wrote without the
@@ -1226,4 +1226,55 @@ pub(crate) fn for_each_event(
         });
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact;
+
+    #[test]
+    fn redact_drops_every_password_and_keeps_the_rest() {
+        let cases = [
+            (
+                "postgres://cfr@db:5432/log",
+                "postgres://cfr@db:5432/log",
+                false,
+            ),
+            (
+                "postgres://cfr:s3cret@db:5432/log",
+                "postgres://cfr@db:5432/log",
+                true,
+            ),
+            (
+                "postgresql://cfr:p%40ss@db/log?sslmode=disable",
+                "postgresql://cfr@db/log?sslmode=disable",
+                true,
+            ),
+            (
+                "postgres://cfr@db/log?password=s3cret&application_name=x",
+                "postgres://cfr@db/log?application_name=x",
+                true,
+            ),
+            (
+                "postgres://cfr@db/log?password=s3cret",
+                "postgres://cfr@db/log",
+                true,
+            ),
+            (
+                "host=db user=cfr password=s3cret dbname=log",
+                "host=db user=cfr dbname=log",
+                true,
+            ),
+            (
+                "host=db user=cfr dbname=log",
+                "host=db user=cfr dbname=log",
+                false,
+            ),
+        ];
+        for (url, clean, had) in cases {
+            let (out, found) = redact(url);
+            assert_eq!((out.as_str(), found), (clean, had), "{url}");
+            assert!(!out.contains("s3cret") && !out.contains("p%40ss"));
+        }
+    }
 }
