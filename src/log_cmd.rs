@@ -19,13 +19,20 @@ use std::sync::Arc;
 /// `cfr-bundle log` subcommands.
 #[derive(Subcommand)]
 pub enum LogCmd {
-    /// Create a log directory bound to a contract.
+    /// Create a log directory bound to a contract: the log itself (the
+    /// file store, the default), or, with --store, the configuration of a
+    /// log kept in PostgreSQL.
     Init {
         /// The log directory (created; must be empty if it exists).
         dir: PathBuf,
         /// The contract (TOML).
         #[arg(long)]
         contract: PathBuf,
+        /// Keep the log in PostgreSQL: `postgres://USER@HOST:PORT/DB`. The
+        /// tables are created if missing; DIR gets the contract and the
+        /// URL without its password (give it in PGPASSWORD).
+        #[arg(long, value_name = "URL")]
+        store: Option<String>,
     },
     /// Append events (JSON Lines of {kind, actor, attrs, sig?}) as signed
     /// submissions, to a running recorder (--url) or to a log directory no
@@ -41,9 +48,12 @@ pub enum LogCmd {
         events: PathBuf,
         /// A log directory no recorder is serving.
         dir: Option<PathBuf>,
-        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`).
-        #[arg(long, conflicts_with_all = ["dir", "dir_flag"])]
-        url: Option<String>,
+        /// A recorder's URL (`http://127.0.0.1:7878`, or `host:port`);
+        /// repeat it, or give a comma-separated list, for the recorders of
+        /// one log: a submission that finds one down or a standby is sent
+        /// to the next (safe: its id makes it idempotent).
+        #[arg(long, value_delimiter = ',', conflicts_with_all = ["dir", "dir_flag"])]
+        url: Vec<String>,
         /// The log directory, spelt as before (`--dir DIR`); hidden.
         #[arg(long = "dir", hide = true, conflicts_with = "dir")]
         dir_flag: Option<PathBuf>,
@@ -235,13 +245,29 @@ pub enum LogCmd {
 /// Runs a `log` subcommand; returns the exit code.
 pub fn run(cmd: LogCmd) -> Result<u8> {
     match cmd {
-        LogCmd::Init { dir, contract } => {
+        LogCmd::Init {
+            dir,
+            contract,
+            store,
+        } => {
             let text = std::fs::read_to_string(&contract)
                 .with_context(|| format!("reading {}", contract.display()))?;
-            match cfr_recorder::init(&dir, &text) {
-                Ok(()) => {
+            let done = match &store {
+                None => cfr_recorder::init(&dir, &text).map(|()| String::new()),
+                Some(url) => cfr_recorder::pg::init(&dir, &text, url).map(|c| {
+                    let (_, had_password) = cfr_recorder::pg::redact(url);
+                    let note = if had_password {
+                        "; the password was not saved: give it in PGPASSWORD"
+                    } else {
+                        ""
+                    };
+                    format!(" in PostgreSQL ({}{note})", c.url)
+                }),
+            };
+            match done {
+                Ok(store) => {
                     println!(
-                        "initialised log {} for contract {}",
+                        "initialised log {} for contract {}{store}",
                         dir.display(),
                         contract.display()
                     );
@@ -266,7 +292,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
         } => append(
             &events,
             Target {
-                url,
+                url: (!url.is_empty()).then(|| url.join(",")),
                 dir: dir.or(dir_flag),
                 contract,
                 recorder_key,
@@ -297,11 +323,14 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 .map_err(|e| anyhow!("--checkpoint-interval: {e}"))?;
             let body_timeout = cfr_model::time::parse_duration(&body_timeout)
                 .map_err(|e| anyhow!("--body-timeout: {e}"))?;
+            // On a log in PostgreSQL another recorder may be sequencing:
+            // this one then serves as a standby and takes over when it stops.
             let recorder = match Recorder::open(
                 &dir,
                 RecorderOptions {
                     key: Some(key),
                     cosigner,
+                    standby: true,
                     ..RecorderOptions::default()
                 },
             ) {
@@ -332,10 +361,15 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                     .await
                     .with_context(|| format!("listening on {listen}"))?;
                 println!(
-                    "listening on {} ({} events, log {})",
+                    "listening on {} ({} events, log {}{})",
                     listener.local_addr()?,
                     recorder.size(),
-                    dir.display()
+                    dir.display(),
+                    if recorder.is_active() {
+                        ""
+                    } else {
+                        "; standby: another recorder sequences this log"
+                    }
                 );
                 let _ = std::io::stdout().flush();
                 let shutdown = async {
@@ -731,7 +765,7 @@ fn append(
             let contract =
                 cfr_contract::Contract::from_toml(&toml).map_err(|e| anyhow!("{whose}: {e}"))?;
             if own_contract.is_some() {
-                *c = Client::for_contract(c.addr().to_owned(), &contract);
+                *c = Client::for_contract(c.addrs(), &contract);
             }
             (contract, None)
         }

@@ -5,6 +5,7 @@ mod analyzer;
 mod api;
 mod bundle_e2e;
 mod excerpt;
+mod pg;
 mod readme;
 mod receipts;
 mod recorder;

@@ -236,6 +236,37 @@ impl Tree {
         Ok(proof)
     }
 
+    /// The root the tree would have with `more` leaves appended, without
+    /// appending them: what a checkpoint over a batch that is stored in
+    /// the same transaction as the checkpoint signs.
+    ///
+    /// ```
+    /// use cfr_merkle::{leaf_hash, Tree};
+    ///
+    /// let mut tree = Tree::from_leaves([leaf_hash(b"a"), leaf_hash(b"b"), leaf_hash(b"c")]);
+    /// let more = [leaf_hash(b"d"), leaf_hash(b"e")];
+    /// let ahead = tree.root_with(&more);
+    /// tree.extend(more);
+    /// assert_eq!(ahead, tree.root());
+    /// ```
+    #[must_use]
+    pub fn root_with(&self, more: &[Hash]) -> Hash {
+        let size = self.size();
+        let mut builder = crate::builder::RootBuilder::new();
+        let peaks: Vec<Hash> = compact_range(0, size)
+            .map(|(level, pos)| self.perfect(level, pos))
+            .collect();
+        // The compact range of [0, size) has one piece per set bit of
+        // size, largest first: what `from_peaks` takes.
+        if let Some(b) = crate::builder::RootBuilder::from_peaks(size, &peaks) {
+            builder = b;
+        }
+        for leaf in more {
+            builder.push(*leaf);
+        }
+        builder.root()
+    }
+
     fn check_size(&self, size: u64) -> Result<(), TreeError> {
         let tree_size = self.size();
         if size > tree_size {

@@ -13,6 +13,13 @@
 //! receipts (an acknowledgement means the events and the signature are
 //! fsynced). The log lives in a temporary directory under
 //! `$CFR_BENCH_DIR` (default: the system temp dir).
+//!
+//! With `CFR_BENCH_PG=postgres://USER@HOST:PORT/DB` (a server the
+//! benchmark may create databases on; `scripts/throwaway-pg.sh` starts
+//! one), it then measures 100-event submissions on the PostgreSQL store
+//! beside the file store, in the same run: one recorder, and two
+//! recorders on one database (one sequencing, one standby; the clients
+//! are given both URLs, the standby's first).
 
 use cfr_model::keys::SigningKey;
 use cfr_model::Event;
@@ -83,6 +90,8 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     clients,
                     batch,
                     run_for,
+                    false,
+                    None,
                 )?);
                 std::fs::remove_dir_all(&dir)?;
             }
@@ -109,6 +118,18 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         &contract_id,
         run_for,
     )?;
+    if let Ok(base_url) = std::env::var("CFR_BENCH_PG") {
+        postgres(
+            &base_url,
+            tmp.path(),
+            &contract,
+            &recorder_key,
+            &user_key,
+            &contract_id,
+            &client_counts,
+            run_for,
+        )?;
+    }
     Ok(())
 }
 
@@ -174,7 +195,7 @@ fn witness_table(
             } else {
                 (None, None)
             };
-            runs.push(run_with(
+            runs.push(run(
                 &dir,
                 recorder_key,
                 user_key,
@@ -182,6 +203,7 @@ fn witness_table(
                 8,
                 100,
                 run_for,
+                false,
                 cosigner,
             )?);
             if let Some((tx, t)) = stop {
@@ -203,6 +225,99 @@ fn witness_table(
             m.p99 * 1e3,
         );
         let _ = std::io::stdout().flush();
+    }
+    Ok(())
+}
+
+/// The PostgreSQL store beside the file store: 100-event submissions,
+/// each run on a new database.
+#[allow(clippy::too_many_arguments)]
+fn postgres(
+    base_url: &str,
+    tmp: &Path,
+    contract: &str,
+    recorder_key: &SigningKey,
+    user_key: &SigningKey,
+    contract_id: &str,
+    client_counts: &[usize],
+    run_for: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let (admin, conn) = rt.block_on(tokio_postgres::connect(base_url, tokio_postgres::NoTls))?;
+    rt.spawn(conn);
+    let version: String = rt
+        .block_on(admin.query_one("SHOW server_version", &[]))?
+        .get(0);
+    let settings: Vec<String> = [
+        "fsync",
+        "synchronous_commit",
+        "wal_sync_method",
+        "shared_buffers",
+    ]
+    .iter()
+    .map(|name| {
+        rt.block_on(admin.query_one(&format!("SHOW {name}"), &[]))
+            .map(|r| format!("{name}={}", r.get::<_, String>(0)))
+    })
+    .collect::<Result<_, _>>()?;
+    println!();
+    println!(
+        "## PostgreSQL store ({} on loopback; {}); 100-event submissions",
+        version,
+        settings.join(", ")
+    );
+    println!();
+    println!("| store | recorders | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 |");
+    println!("|---|---|---|---|---|---|---|");
+    let (prefix, _) = base_url
+        .rsplit_once('/')
+        .ok_or("CFR_BENCH_PG: give a URL ending in /DATABASE")?;
+    let mut n = 0;
+    for &clients in client_counts {
+        for (store, two) in [("file", false), ("postgres", false), ("postgres", true)] {
+            let mut runs = Vec::new();
+            for rep in 0..3 {
+                n += 1;
+                let dir = tmp.join(format!("pg-{store}-{two}-{clients}-{rep}"));
+                let db = format!("cfr_bench_{}_{n}", std::process::id());
+                if store == "file" {
+                    init(&dir, contract)?;
+                } else {
+                    rt.block_on(admin.batch_execute(&format!("CREATE DATABASE {db}")))?;
+                    cfr_recorder::pg::init(&dir, contract, &format!("{prefix}/{db}"))?;
+                }
+                runs.push(run(
+                    &dir,
+                    recorder_key,
+                    user_key,
+                    contract_id,
+                    clients,
+                    100,
+                    run_for,
+                    two,
+                    None,
+                )?);
+                std::fs::remove_dir_all(&dir)?;
+                if store != "file" {
+                    rt.block_on(admin.batch_execute(&format!("DROP DATABASE {db} WITH (FORCE)")))?;
+                }
+            }
+            runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
+            let all: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.rate())).collect();
+            let m = &runs[1];
+            println!(
+                "| {store} | {} | {clients} | {:.0} ({}) | {:.0} | {:.2} ms | {:.2} ms |",
+                if two { "2 (1 standby)" } else { "1" },
+                m.rate(),
+                all.join(", "),
+                m.requests as f64 / m.elapsed,
+                m.p50 * 1e3,
+                m.p99 * 1e3,
+            );
+            let _ = std::io::stdout().flush();
+        }
     }
     Ok(())
 }
@@ -320,46 +435,15 @@ impl RunResult {
     }
 }
 
-fn run(
-    dir: &Path,
-    recorder_key: &SigningKey,
-    user_key: &SigningKey,
-    contract_id: &str,
-    clients: usize,
-    batch: usize,
-    run_for: Duration,
-) -> Result<RunResult, Box<dyn std::error::Error>> {
-    run_with(
-        dir,
-        recorder_key,
-        user_key,
-        contract_id,
-        clients,
-        batch,
-        run_for,
-        None,
-    )
-}
+/// A server over `recorder` on its own thread: its address, how to
+/// stop it, and the thread.
+type Server = (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    std::thread::JoinHandle<std::io::Result<()>>,
+);
 
-#[allow(clippy::too_many_arguments)]
-fn run_with(
-    dir: &Path,
-    recorder_key: &SigningKey,
-    user_key: &SigningKey,
-    contract_id: &str,
-    clients: usize,
-    batch: usize,
-    run_for: Duration,
-    cosigner: Option<Arc<dyn cfr_recorder::Cosigner>>,
-) -> Result<RunResult, Box<dyn std::error::Error>> {
-    let recorder = Arc::new(Recorder::open(
-        dir,
-        RecorderOptions {
-            key: Some(recorder_key.clone()),
-            cosigner,
-            ..RecorderOptions::default()
-        },
-    )?);
+fn start_server(recorder: &Arc<Recorder>) -> Result<Server, Box<dyn std::error::Error>> {
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     let r = recorder.clone();
@@ -385,6 +469,50 @@ fn run_with(
         })
     });
     let addr = addr_rx.recv()?;
+    Ok((addr, stop_tx, server))
+}
+
+/// One run: `clients` threads appending `batch`-event submissions for
+/// `run_for`; with `standby`, a second recorder on the same (PostgreSQL)
+/// log serves as a standby and the clients are given its URL first.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    dir: &Path,
+    recorder_key: &SigningKey,
+    user_key: &SigningKey,
+    contract_id: &str,
+    clients: usize,
+    batch: usize,
+    run_for: Duration,
+    standby: bool,
+    cosigner: Option<Arc<dyn cfr_recorder::Cosigner>>,
+) -> Result<RunResult, Box<dyn std::error::Error>> {
+    let open = |standby| {
+        Recorder::open(
+            dir,
+            RecorderOptions {
+                key: Some(recorder_key.clone()),
+                standby,
+                cosigner: cosigner.clone(),
+                ..RecorderOptions::default()
+            },
+        )
+        .map(Arc::new)
+    };
+    let recorder = open(false)?;
+    let (active_addr, stop_tx, server) = start_server(&recorder)?;
+    let second = if standby {
+        let r = open(true)?;
+        assert!(!r.is_active(), "the second recorder is a standby");
+        let s = start_server(&r)?;
+        Some((r, s))
+    } else {
+        None
+    };
+    let addr = match &second {
+        Some((_, (a, _, _))) => format!("{a},{active_addr}"),
+        None => active_addr,
+    };
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
@@ -429,6 +557,10 @@ fn run_with(
     let elapsed = start.elapsed().as_secs_f64();
     let _ = stop_tx.send(());
     server.join().map_err(|_| "server panicked")??;
+    if let Some((_, (_, stop, server))) = second {
+        let _ = stop.send(());
+        server.join().map_err(|_| "server panicked")??;
+    }
     assert_eq!(
         recorder.size(),
         events,

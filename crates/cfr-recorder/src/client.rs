@@ -9,6 +9,13 @@
 //! submission id it already holds with the original receipts instead of
 //! appending twice.
 //!
+//! A client may be given several recorders of one log (`http://a:7878,http://b:7878`,
+//! [`Client::new`]): the recorders of a log in PostgreSQL, of which one
+//! sequences and the others are standbys that answer `503`. A request that
+//! cannot connect, times out or gets `503` is retried on the next one
+//! (and the list again, with a growing pause, until the retries are
+//! spent). Retrying a submission is safe: its id makes it idempotent.
+//!
 //! Before it reports a submission appended, the client checks the
 //! recorder's `cfr-receipt/1` ([`cfr_bundle_format::receipt`]): the
 //! checkpoint is signed by the contract's recorder key, the range proof
@@ -75,15 +82,19 @@ pub enum ClientError {
     },
 }
 
-/// A connection to one recorder.
+/// A connection to a recorder (or to one of several recorders of a log).
 pub struct Client {
-    addr: String,
+    /// The recorders' addresses (`host:port`), tried in turn.
+    addrs: Vec<String>,
+    /// The one in use.
+    current: usize,
     agent: Option<(Duration, ureq::Agent)>,
     /// The contract id and recorder key receipts must verify under.
     recorder: Option<(String, ed25519_dalek::VerifyingKey)>,
     /// Timeout of each attempt (connecting, sending, reading the response).
     pub timeout: Duration,
-    /// Attempts after the first for appends.
+    /// Retries after the first attempt (rounds over the recorders, when
+    /// there are several).
     pub retries: u32,
     /// Pause before the first retry; doubles each time up to 2 s.
     pub backoff: Duration,
@@ -94,16 +105,27 @@ const MAX_RESPONSE: usize = 64 << 20;
 
 impl Client {
     /// A client for the recorder at `addr`: a URL `http://host:port` (a
-    /// trailing `/` is ignored) or `host:port`.
+    /// trailing `/` is ignored) or `host:port`; or several recorders of
+    /// one log, separated by commas, tried in turn (see the module docs).
     pub fn new(addr: impl Into<String>) -> Client {
         let addr: String = addr.into();
-        let addr = addr
-            .strip_prefix("http://")
-            .unwrap_or(&addr)
-            .trim_end_matches('/')
-            .to_owned();
+        let mut addrs: Vec<String> = addr
+            .split(',')
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(|a| {
+                a.strip_prefix("http://")
+                    .unwrap_or(a)
+                    .trim_end_matches('/')
+                    .to_owned()
+            })
+            .collect();
+        if addrs.is_empty() {
+            addrs.push(String::new());
+        }
         Client {
-            addr,
+            addrs,
+            current: 0,
             agent: None,
             recorder: None,
             timeout: Duration::from_secs(30),
@@ -121,9 +143,15 @@ impl Client {
         c
     }
 
-    /// The recorder's address (`host:port`).
+    /// The address (`host:port`) of the recorder in use.
     pub fn addr(&self) -> &str {
-        &self.addr
+        &self.addrs[self.current]
+    }
+
+    /// Every recorder address this client may use, comma-separated (what
+    /// [`Client::new`] takes).
+    pub fn addrs(&self) -> String {
+        self.addrs.join(",")
     }
 
     /// The contract id and recorder key receipts are checked against:
@@ -272,24 +300,35 @@ impl Client {
     ) -> Result<(u16, Vec<u8>), ClientError> {
         let mut pause = self.backoff;
         let mut attempt = 0;
+        // Recorders tried since the last pause.
+        let mut tried = 0;
         loop {
             let r = self.request(method, path, ctype, headers, body);
             let retry = match &r {
                 Ok((status, _)) => *status == 503 || *status == 408,
                 Err(_) => true,
             };
-            if !retry || attempt >= self.retries {
+            // `retries` counts rounds over the recorders: each is tried
+            // once more per retry.
+            let last_of_round = tried + 1 >= self.addrs.len();
+            if !retry || (attempt >= self.retries && last_of_round) {
                 return match r {
                     Ok(x) => Ok(x),
                     Err(source) => Err(ClientError::Connect {
-                        addr: self.addr.clone(),
+                        addr: self.addr().to_owned(),
                         source,
                     }),
                 };
             }
-            attempt += 1;
-            std::thread::sleep(pause);
-            pause = (pause * 2).min(Duration::from_secs(2));
+            tried += 1;
+            // The next recorder at once; a pause once each was tried.
+            self.current = (self.current + 1) % self.addrs.len();
+            if tried >= self.addrs.len() {
+                tried = 0;
+                attempt += 1;
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_secs(2));
+            }
         }
     }
 
@@ -316,7 +355,7 @@ impl Client {
                 a
             }
         };
-        let url = format!("http://{}{path}", self.addr);
+        let url = format!("http://{}{path}", self.addrs[self.current]);
         let response = match method {
             "GET" => agent.get(&url).call(),
             _ => {

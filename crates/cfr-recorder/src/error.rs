@@ -24,6 +24,23 @@ pub enum InitError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The store URL is not one this recorder can use.
+    #[error("store {url}: {reason}")]
+    StoreUrl {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
+    /// The database could not be set up for the log (unreachable, no
+    /// rights, or it holds this contract id with other terms).
+    #[error("store {url}: {reason}")]
+    Store {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a log could not be opened. A recorder refuses to start on any of
@@ -136,6 +153,23 @@ pub enum OpenError {
         /// Fingerprint of the contract's recorder key.
         contract: String,
     },
+    /// The store configuration (`store.toml`) does not parse.
+    #[error("{path}: {reason}")]
+    StoreConfig {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// The log's database could not be reached or read, or what it holds
+    /// is not a valid log (named); nothing was changed.
+    #[error("store {url}: {reason}")]
+    Store {
+        /// The URL, without its password.
+        url: String,
+        /// Why.
+        reason: String,
+    },
 }
 
 /// Why a bad record found on open is not a torn tail.
@@ -245,6 +279,22 @@ pub enum AppendError {
     /// The recorder is shutting down.
     #[error("the recorder is closed")]
     Closed,
+    /// This recorder is a standby: another one sequences the log (send to
+    /// another of the log's recorders, or retry: a standby takes over when
+    /// the active one stops). Nothing was stored.
+    #[error("standby: {reason}")]
+    Standby {
+        /// Why (who holds the sequencer lock, as far as known).
+        reason: String,
+    },
+    /// The log's database cannot be reached, or a commit's outcome is
+    /// unknown: nothing of the request is acknowledged (a retry with the
+    /// same submission id gets the original receipt if it was committed).
+    #[error("the log's database is unavailable: {reason}")]
+    Unavailable {
+        /// Why.
+        reason: String,
+    },
     /// The events are durable, but no checkpoint over them could be
     /// published (a witness quorum was not met): nothing is acknowledged;
     /// retrying the same submission gets its receipt once it can be.
@@ -279,6 +329,17 @@ pub enum CheckpointError {
         /// The I/O error.
         source: std::io::Error,
     },
+    /// The store did not take the checkpoint: the database is unreachable,
+    /// another recorder advanced the log (the compare-and-swap found
+    /// another latest checkpoint), or this recorder is a standby.
+    #[error("store: {reason}")]
+    Store {
+        /// Why.
+        reason: String,
+    },
+    /// The recorder is shutting down.
+    #[error("the recorder is closed")]
+    Closed,
 }
 
 /// Why a proof could not be produced.

@@ -120,6 +120,14 @@
 //!   is returned. On open, a submission whose events are not all present
 //!   is the torn last write: above the acknowledgement mark it is cut
 //!   whole (kept in `torn/`), below it the log refuses to open.
+//! * **Stores**: a log directory (the default, needing nothing) or a
+//!   PostgreSQL database ([`pg`]: `log init --store postgres://...`), under
+//!   the same group commit, planning, dedup, checkpoints and receipts. In
+//!   PostgreSQL a group commit is one transaction that also swaps in the
+//!   new checkpoint by compare-and-swap, and several recorders may serve
+//!   one log: one sequences (it holds the contract's advisory lock), the
+//!   others are standbys ([`RecorderOptions::standby`]) that answer
+//!   [`AppendError::Standby`] and take over when it stops.
 //! * [`server`] serves the log over HTTP; [`client`] is a blocking client;
 //!   [`seal`] seals a prefix of the log into a bundle and proves two seals
 //!   consistent.
@@ -129,10 +137,12 @@
 mod acked;
 pub mod client;
 pub mod error;
+pub mod pg;
 mod recorder;
 pub mod seal;
 pub mod segment;
 pub mod server;
+mod store;
 pub mod submission;
 
 pub use acked::{parse_acked, ACKED_FILE};

@@ -6,6 +6,7 @@ use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
 use crate::segment::{self, Record};
+use crate::store::{Batch, Loaded, Prev, Role, Row, Store};
 use crate::submission::{content_digest, Submission, Verified};
 use cfr_bundle_format::submission::Entry;
 use cfr_contract::Contract;
@@ -90,6 +91,12 @@ pub struct RecorderOptions {
     pub queue: usize,
     /// Witnesses whose cosignatures every published checkpoint needs.
     pub cosigner: Option<Arc<dyn Cosigner>>,
+    /// For a PostgreSQL store: when another recorder sequences the log,
+    /// open anyway as a standby (appends are answered with
+    /// [`AppendError::Standby`]) that takes over when the other one's
+    /// lock is released, instead of failing with [`OpenError::Locked`].
+    /// The file store ignores it.
+    pub standby: bool,
 }
 
 impl Default for RecorderOptions {
@@ -100,6 +107,7 @@ impl Default for RecorderOptions {
             max_batch_events: 65_536,
             queue: 4096,
             cosigner: None,
+            standby: false,
         }
     }
 }
@@ -219,7 +227,7 @@ pub fn init(dir: &Path, contract_toml: &str) -> Result<(), InitError> {
 
 /// Writes `data` to a temporary file, syncs it, renames it over `path`
 /// and syncs the directory.
-fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_atomically(path: &Path, data: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let mut tmp = path.as_os_str().to_owned();
     tmp.push(".tmp");
@@ -250,6 +258,19 @@ fn create_segment(segs: &Path, first: u64) -> std::io::Result<PathBuf> {
     Ok(path)
 }
 
+/// Refuses a key that is not the contract's recorder key.
+fn check_key(opts: &RecorderOptions, contract: &Contract) -> Result<(), OpenError> {
+    if let Some(key) = &opts.key {
+        if key.verifying_key() != contract.parties.recorder.key.0 {
+            return Err(OpenError::WrongKey {
+                given: cfr_model::keys::fingerprint(&key.verifying_key()),
+                contract: contract.parties.recorder.key.fingerprint(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Segments of a log in order: `(first seq, path)`.
 fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, OpenError> {
     let segs = dir.join(SEGMENTS_DIR);
@@ -271,7 +292,7 @@ fn list_segments(dir: &Path) -> Result<Vec<(u64, PathBuf)>, OpenError> {
     Ok(out)
 }
 
-fn read_contract(dir: &Path) -> Result<(String, Contract), OpenError> {
+pub(crate) fn read_contract(dir: &Path) -> Result<(String, Contract), OpenError> {
     let path = dir.join(CONTRACT_FILE);
     let text = std::fs::read_to_string(&path).map_err(|source| {
         if source.kind() == std::io::ErrorKind::NotFound {
@@ -598,7 +619,16 @@ pub struct Moved {
 /// (those events were acknowledged: only a copy of the log can restore
 /// them). Returns exactly what was moved, or an empty list when the log
 /// has no bad record (a torn tail is cut by opening, not here).
+///
+/// A log in PostgreSQL has no torn tail and nothing to move: its
+/// transactions are whole or absent. `repair` changes nothing there.
 pub fn repair(dir: &Path) -> Result<Vec<Moved>, RepairError> {
+    if crate::pg::read_config(dir)
+        .map_err(RepairError::Open)?
+        .is_some()
+    {
+        return Ok(Vec::new());
+    }
     let lock = Lock::take(dir).map_err(RepairError::Open)?;
     let (_, contract) = read_contract(dir).map_err(RepairError::Open)?;
     let checkpoint = read_checkpoint(dir, &contract).map_err(RepairError::Open)?;
@@ -723,23 +753,32 @@ impl Lock {
 
 /// The in-memory index over the durable log: only events already synced
 /// to disk are in it.
-struct Index {
-    tree: Tree,
-    times: Vec<i64>,
-    ids: HashMap<String, (u64, [u8; 16])>,
+pub(crate) struct Index {
+    pub(crate) tree: Tree,
+    pub(crate) times: Vec<i64>,
+    pub(crate) ids: HashMap<String, (u64, [u8; 16])>,
     /// Signed submissions by (party, id).
-    subs: HashMap<(String, String), Span>,
+    pub(crate) subs: HashMap<(String, String), Span>,
 }
 
 /// Where a signed submission's events are, and what was signed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Span {
-    first: u64,
-    count: u64,
-    digest: [u8; 32],
+pub(crate) struct Span {
+    pub(crate) first: u64,
+    pub(crate) count: u64,
+    pub(crate) digest: [u8; 32],
 }
 
 impl Index {
+    pub(crate) fn new() -> Index {
+        Index {
+            tree: Tree::new(),
+            times: Vec::new(),
+            ids: HashMap::new(),
+            subs: HashMap::new(),
+        }
+    }
+
     fn last_time(&self) -> Option<i64> {
         self.times.last().copied()
     }
@@ -752,13 +791,16 @@ struct Shared {
     key: Option<SigningKey>,
     cosigner: Option<Arc<dyn Cosigner>>,
     index: RwLock<Index>,
-    /// The latest published checkpoint. Only [`Shared::publish`] replaces
-    /// it, under this lock, with one over a larger prefix of the one
-    /// append-only tree: so no two checkpoints it signs are inconsistent.
+    /// The latest published checkpoint, stored before it is published
+    /// here. Only the writer thread replaces it ([`Shared::publish`], or a
+    /// commit that stores one in its transaction), with one over a larger
+    /// prefix of the one append-only tree: so no two checkpoints it signs
+    /// are inconsistent.
     checkpoint: Mutex<Option<SignedCheckpoint>>,
-    /// The size of the checkpoint in the `checkpoint` file.
-    persisted: Mutex<u64>,
     stopped: Mutex<Option<String>>,
+    /// Whether the writer is not sequencing now (a standby, or a store
+    /// that cannot be reached).
+    standby: Mutex<bool>,
 }
 
 impl Shared {
@@ -766,13 +808,36 @@ impl Shared {
         self.index.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The latest published checkpoint.
+    fn latest(&self) -> Option<SignedCheckpoint> {
+        self.checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Signs the checkpoint of `size` and `root` with the recorder's key.
+    fn sign(&self, size: u64, root: Hash) -> Result<SignedCheckpoint, CheckpointError> {
+        let key = self.key.as_ref().ok_or(CheckpointError::NoKey)?;
+        let origin = cfr_bundle_format::seal::origin(&self.contract.id);
+        let cp = Checkpoint {
+            origin: origin.clone(),
+            size,
+            root,
+        };
+        Ok(cp.sign(key, &origin)?)
+    }
+
     /// Signs a checkpoint over every durable event (or returns the latest
     /// one if the log has not grown since), with the witnesses'
-    /// cosignatures when a [`Cosigner`] is set, and makes it the latest.
-    /// Not written to disk: see [`Shared::persist_checkpoint`].
-    fn publish(&self) -> Result<SignedCheckpoint, CheckpointError> {
-        let key = self.key.as_ref().ok_or(CheckpointError::NoKey)?;
-        let mut last = self.checkpoint.lock().unwrap_or_else(|e| e.into_inner());
+    /// cosignatures when a [`Cosigner`] is set, has `store` store it
+    /// (compare-and-swap from the latest), and only then makes it the
+    /// latest. Called by the writer thread only.
+    fn publish(&self, store: &mut dyn Store) -> Result<SignedCheckpoint, CheckpointError> {
+        if self.key.is_none() {
+            return Err(CheckpointError::NoKey);
+        }
+        let last = self.latest();
         let (size, root) = {
             let index = self.read_index();
             (index.tree.size(), index.tree.root())
@@ -783,13 +848,7 @@ impl Shared {
                 return Ok(prev.clone());
             }
         }
-        let origin = cfr_bundle_format::seal::origin(&self.contract.id);
-        let cp = Checkpoint {
-            origin: origin.clone(),
-            size,
-            root,
-        };
-        let mut signed = cp.sign(key, &origin)?;
+        let mut signed = self.sign(size, root)?;
         if let Some(cosigner) = &self.cosigner {
             let proof_for = |from: u64| -> Result<Vec<Hash>, String> {
                 self.read_index()
@@ -799,6 +858,7 @@ impl Shared {
             };
             let proof =
                 proof_for(old_size).map_err(|reason| CheckpointError::Witnesses { reason })?;
+            let cp = signed.checkpoint().clone();
             signed = cosigner
                 .cosign(&signed, old_size, &proof, &proof_for)
                 .map_err(|reason| CheckpointError::Witnesses { reason })?;
@@ -808,40 +868,32 @@ impl Shared {
                 });
             }
         }
-        *last = Some(signed.clone());
+        store.store_checkpoint(prev_of(last.as_ref()), &signed)?;
+        *self.checkpoint.lock().unwrap_or_else(|e| e.into_inner()) = Some(signed.clone());
         Ok(signed)
     }
+}
 
-    /// Writes the latest checkpoint to the `checkpoint` file (atomically,
-    /// synced) unless it is there already.
-    fn persist_checkpoint(&self) -> Result<(), CheckpointError> {
-        let latest = self
-            .checkpoint
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let Some(latest) = latest else {
-            return Ok(());
-        };
-        let mut persisted = self.persisted.lock().unwrap_or_else(|e| e.into_inner());
-        if *persisted >= latest.checkpoint().size && *persisted > 0 {
-            return Ok(());
-        }
-        let path = self.dir.join(CHECKPOINT_FILE);
-        write_atomically(&path, latest.to_note().as_bytes())
-            .map_err(|source| CheckpointError::Io { path, source })?;
-        *persisted = latest.checkpoint().size;
-        Ok(())
-    }
+/// What a checkpoint is swapped from: the latest one's size and root, or
+/// the empty tree's.
+pub(crate) fn prev_of(latest: Option<&SignedCheckpoint>) -> Prev {
+    latest.map_or((0, cfr_merkle::empty_root()), |c| {
+        (c.checkpoint().size, c.checkpoint().root)
+    })
 }
 
 type Reply = tokio::sync::oneshot::Sender<Result<Acknowledged, AppendError>>;
 /// What an append waits on.
 pub type PendingAck = tokio::sync::oneshot::Receiver<Result<Acknowledged, AppendError>>;
 
-struct Job {
-    work: Work,
-    reply: Reply,
+type CheckpointReply = tokio::sync::oneshot::Sender<Result<SignedCheckpoint, CheckpointError>>;
+
+/// What the writer thread is asked to do.
+enum Job {
+    /// Append, in the next group commit.
+    Append { work: Work, reply: Reply },
+    /// Sign (and store) a checkpoint over every durable event.
+    Checkpoint { reply: CheckpointReply },
 }
 
 /// What a job appends.
@@ -868,7 +920,9 @@ pub struct Recorder {
     tx: Mutex<Option<SyncSender<Job>>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
     recovery: Recovery,
-    _lock: Lock,
+    /// The log directory's lock (the file store; a PostgreSQL store is
+    /// locked in the database, see [`crate::pg`]).
+    _lock: Option<Lock>,
 }
 
 impl Recorder {
@@ -876,28 +930,89 @@ impl Recorder {
     /// torn tail (keeping its bytes in `torn/`), refuses corruption in the
     /// durable part, rebuilds the Merkle tree and checks it against the
     /// last signed checkpoint, then starts the writer thread.
+    ///
+    /// When `dir` names a PostgreSQL store ([`crate::pg`]), the log is
+    /// loaded from the database instead, once this process holds the
+    /// contract's sequencer lock there; when another recorder holds it,
+    /// open fails with [`OpenError::Locked`], or, with
+    /// [`RecorderOptions::standby`], opens as a standby that takes over
+    /// when the lock is released.
     pub fn open(dir: &Path, opts: RecorderOptions) -> Result<Recorder, OpenError> {
+        if let Some(config) = crate::pg::read_config(dir)? {
+            return Recorder::open_postgres(dir, config, opts);
+        }
+        Recorder::open_file(dir, opts)
+    }
+
+    fn open_postgres(
+        dir: &Path,
+        config: crate::pg::PgConfig,
+        opts: RecorderOptions,
+    ) -> Result<Recorder, OpenError> {
+        let (contract_toml, contract) = read_contract(dir)?;
+        check_key(&opts, &contract)?;
+        let (store, loaded, active) =
+            crate::pg::PgStore::open(dir, config, &contract, &contract_toml, opts.standby)?;
+        let recovery = Recovery {
+            events: loaded.index.tree.size(),
+            checkpoint_size: loaded.checkpoint.as_ref().map(|c| c.checkpoint().size),
+            acknowledged: loaded.index.tree.size(),
+            ..Recovery::default()
+        };
+        let shared = Arc::new(Shared {
+            dir: dir.to_owned(),
+            contract,
+            contract_toml,
+            key: opts.key.clone(),
+            cosigner: opts.cosigner.clone(),
+            index: RwLock::new(loaded.index),
+            checkpoint: Mutex::new(loaded.checkpoint),
+            stopped: Mutex::new(None),
+            standby: Mutex::new(!active),
+        });
+        Recorder::start(shared, Box::new(store), opts, recovery, None)
+    }
+
+    fn start(
+        shared: Arc<Shared>,
+        store: Box<dyn Store>,
+        opts: RecorderOptions,
+        recovery: Recovery,
+        lock: Option<Lock>,
+    ) -> Result<Recorder, OpenError> {
+        let (tx, rx) = sync_channel(opts.queue.max(1));
+        let writer = Writer {
+            shared: shared.clone(),
+            store,
+            role: Ok(()),
+            opts,
+        };
+        let handle = std::thread::Builder::new()
+            .name("cfr-recorder-writer".into())
+            .spawn(move || writer.run(rx))
+            .map_err(|source| OpenError::Io {
+                path: shared.dir.clone(),
+                source,
+            })?;
+        Ok(Recorder {
+            shared,
+            tx: Mutex::new(Some(tx)),
+            writer: Mutex::new(Some(handle)),
+            recovery,
+            _lock: lock,
+        })
+    }
+
+    fn open_file(dir: &Path, opts: RecorderOptions) -> Result<Recorder, OpenError> {
         let lock = Lock::take(dir)?;
         let (contract_toml, contract) = read_contract(dir)?;
-        if let Some(key) = &opts.key {
-            if key.verifying_key() != contract.parties.recorder.key.0 {
-                return Err(OpenError::WrongKey {
-                    given: cfr_model::keys::fingerprint(&key.verifying_key()),
-                    contract: contract.parties.recorder.key.fingerprint(),
-                });
-            }
-        }
+        check_key(&opts, &contract)?;
         // What the recorder promised before anything is read or cut: the
         // signed checkpoint and the acknowledgement mark.
         let checkpoint = read_checkpoint(dir, &contract)?;
         let mark = read_mark(dir)?;
         let promised = Promised::of(checkpoint.as_ref(), mark);
-        let mut index = Index {
-            tree: Tree::new(),
-            times: Vec::new(),
-            ids: HashMap::new(),
-            subs: HashMap::new(),
-        };
+        let mut index = Index::new();
         // The digest of the signed submission being read, to answer a
         // retry of it after a restart.
         let mut open_sub: Option<(Entry, cfr_bundle_format::submission::Hasher)> = None;
@@ -1061,6 +1176,7 @@ impl Recorder {
             })?
             .len();
         let _ = first;
+        let persisted = checkpoint.as_ref().map_or(0, |c| c.checkpoint().size);
         let shared = Arc::new(Shared {
             dir: dir.to_owned(),
             contract,
@@ -1068,34 +1184,21 @@ impl Recorder {
             key: opts.key.clone(),
             cosigner: opts.cosigner.clone(),
             index: RwLock::new(index),
-            persisted: Mutex::new(checkpoint.as_ref().map_or(0, |c| c.checkpoint().size)),
             checkpoint: Mutex::new(checkpoint),
             stopped: Mutex::new(None),
+            standby: Mutex::new(false),
         });
-        let (tx, rx) = sync_channel(opts.queue.max(1));
-        let writer = Writer {
+        let store = FileStore {
             shared: shared.clone(),
             segs_dir,
             path,
             file,
             len,
             marks,
-            opts,
+            segment_bytes: opts.segment_bytes,
+            persisted,
         };
-        let handle = std::thread::Builder::new()
-            .name("cfr-recorder-writer".into())
-            .spawn(move || writer.run(rx))
-            .map_err(|source| OpenError::Io {
-                path: dir.to_owned(),
-                source,
-            })?;
-        Ok(Recorder {
-            shared,
-            tx: Mutex::new(Some(tx)),
-            writer: Mutex::new(Some(handle)),
-            recovery,
-            _lock: lock,
-        })
+        Recorder::start(shared, Box::new(store), opts, recovery, Some(lock))
     }
 
     /// What opening found (events, torn tail cut, checkpoint size).
@@ -1197,7 +1300,7 @@ impl Recorder {
             .unwrap_or_else(|e| e.into_inner())
             .clone()
             .ok_or(AppendError::Closed)?;
-        tx.send(Job { work, reply })
+        tx.send(Job::Append { work, reply })
             .map_err(|_| AppendError::Closed)?;
         Ok(rx)
     }
@@ -1224,10 +1327,35 @@ impl Recorder {
     /// returning. A new checkpoint is only ever of a size at least the
     /// previous one's over the same append-only tree, so it is always
     /// consistent with every checkpoint signed before.
+    ///
+    /// The writer thread signs it, between group commits, and stores it
+    /// (the `checkpoint` file, or a compare-and-swap in the database)
+    /// before it is returned or published.
     pub fn sign_checkpoint(&self) -> Result<SignedCheckpoint, CheckpointError> {
-        let signed = self.shared.publish()?;
-        self.shared.persist_checkpoint()?;
-        Ok(signed)
+        if self.shared.key.is_none() {
+            return Err(CheckpointError::NoKey);
+        }
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        let tx = self
+            .tx
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or(CheckpointError::Closed)?;
+        tx.send(Job::Checkpoint { reply })
+            .map_err(|_| CheckpointError::Closed)?;
+        rx.blocking_recv().unwrap_or(Err(CheckpointError::Closed))
+    }
+
+    /// Whether this recorder sequences appends now: always for the file
+    /// store; for PostgreSQL, while it holds the contract's sequencer lock
+    /// (a standby answers appends with [`AppendError::Standby`]).
+    pub fn is_active(&self) -> bool {
+        !*self
+            .shared
+            .standby
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
     }
 
     /// Inclusion proof of event `seq` in the tree of `size` events.
@@ -1271,17 +1399,21 @@ impl Drop for Recorder {
     }
 }
 
-/// The writer thread: owns the current segment file.
+/// The writer thread: the only one that changes the index or talks to
+/// the store's write side.
 struct Writer {
     shared: Arc<Shared>,
-    segs_dir: PathBuf,
-    path: PathBuf,
-    file: File,
-    len: u64,
-    /// The acknowledgement mark, raised after each batch is synced and
-    /// before it is acknowledged.
-    marks: acked::MarkFile,
+    store: Box<dyn Store>,
+    /// `Err` while the store cannot sequence (a standby, a database that
+    /// cannot be reached): what appends are answered with.
+    role: Result<(), AppendError>,
     opts: RecorderOptions,
+}
+
+/// One append job: what it appends and where its answer goes.
+struct AppendJob {
+    work: Work,
+    reply: Reply,
 }
 
 /// What one job will produce once the batch is durable.
@@ -1301,30 +1433,137 @@ enum Planned {
 
 impl Writer {
     fn run(mut self, rx: Receiver<Job>) {
-        while let Ok(first) = rx.recv() {
-            let mut jobs = vec![first];
-            let mut events = jobs[0].work.len();
+        loop {
+            self.activate();
+            let first = if self.role.is_ok() {
+                match rx.recv() {
+                    Ok(j) => j,
+                    Err(_) => break,
+                }
+            } else {
+                // Not sequencing: look again now and then (a standby takes
+                // over when the lock is free; a lost database comes back).
+                match rx.recv_timeout(self.store.poll_interval()) {
+                    Ok(j) => {
+                        // Look once more before refusing: the store may be
+                        // back since the last look.
+                        self.activate();
+                        j
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => continue,
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+                }
+            };
+            let mut jobs = Vec::new();
+            let mut checkpoints = Vec::new();
+            let mut events = 0;
+            let mut take = |job: Job, jobs: &mut Vec<AppendJob>| match job {
+                Job::Append { work, reply } => {
+                    let n = work.len();
+                    jobs.push(AppendJob { work, reply });
+                    n
+                }
+                Job::Checkpoint { reply } => {
+                    checkpoints.push(reply);
+                    0
+                }
+            };
+            events += take(first, &mut jobs);
             while events < self.opts.max_batch_events {
                 match rx.try_recv() {
-                    Ok(j) => {
-                        events += j.work.len();
-                        jobs.push(j);
-                    }
+                    Ok(j) => events += take(j, &mut jobs),
                     Err(TryRecvError::Empty | TryRecvError::Disconnected) => break,
                 }
             }
-            self.commit(jobs);
+            if !jobs.is_empty() {
+                match &self.role {
+                    Ok(()) => self.commit(jobs),
+                    Err(e) => {
+                        for j in jobs {
+                            let _ = j.reply.send(Err(e.clone()));
+                        }
+                    }
+                }
+            }
+            for reply in checkpoints {
+                let _ = reply.send(self.sign_checkpoint());
+            }
         }
     }
 
-    fn commit(&mut self, jobs: Vec<Job>) {
-        let stopped = self
+    /// Asks the store whether this process sequences now, and takes in
+    /// the log as the store holds it when it (again) does.
+    fn activate(&mut self) {
+        let role = match self.store.activate(&self.shared.contract) {
+            Role::Active(None) => Ok(()),
+            Role::Active(Some(loaded)) => self.take_over(*loaded),
+            Role::Standby(reason) => Err(AppendError::Standby { reason }),
+            Role::Unreachable(reason) => Err(AppendError::Unavailable { reason }),
+        };
+        *self
             .shared
+            .standby
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = role.is_err();
+        self.role = role;
+    }
+
+    /// Replaces the index and checkpoint with the store's, after checking
+    /// that the store's log extends what this process knew: its tree
+    /// holds the latest checkpoint published here, and its checkpoint is
+    /// not older. Anything else means the stored log was rewritten, and
+    /// the recorder stops rather than sign over it.
+    fn take_over(&mut self, loaded: Loaded) -> Result<(), AppendError> {
+        let known = self.shared.latest();
+        if let Some(cp) = &known {
+            let c = cp.checkpoint();
+            let stored = loaded
+                .checkpoint
+                .as_ref()
+                .map_or(0, |s| s.checkpoint().size);
+            let root = loaded.index.tree.root_at(c.size).ok();
+            if stored < c.size || root != Some(c.root) {
+                let reason = format!(
+                    "the stored log does not extend the checkpoint of size {} this recorder published (stored checkpoint size {stored}, log size {}): it was rewritten",
+                    c.size,
+                    loaded.index.tree.size()
+                );
+                self.stop(reason.clone());
+                return Err(AppendError::Stopped { reason });
+            }
+        }
+        *self.shared.index.write().unwrap_or_else(|e| e.into_inner()) = loaded.index;
+        *self
+            .shared
+            .checkpoint
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = loaded.checkpoint;
+        Ok(())
+    }
+
+    /// A checkpoint asked for by [`Recorder::sign_checkpoint`].
+    fn sign_checkpoint(&mut self) -> Result<SignedCheckpoint, CheckpointError> {
+        if let Some(reason) = self.stopped() {
+            return Err(CheckpointError::Store { reason });
+        }
+        match &self.role {
+            Ok(()) => self.shared.publish(self.store.as_mut()),
+            Err(e) => Err(CheckpointError::Store {
+                reason: e.to_string(),
+            }),
+        }
+    }
+
+    fn stopped(&self) -> Option<String> {
+        self.shared
             .stopped
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(reason) = stopped {
+            .clone()
+    }
+
+    fn commit(&mut self, jobs: Vec<AppendJob>) {
+        if let Some(reason) = self.stopped() {
             for j in jobs {
                 let _ = j.reply.send(Err(AppendError::Stopped {
                     reason: reason.clone(),
@@ -1335,6 +1574,9 @@ impl Writer {
         // Plan: dedup, assign seq and time, encode. Only this thread
         // changes the index, so what it reads here stays true until it
         // adds the batch below.
+        let want_rows = self.store.wants_rows();
+        let mut rows: Vec<Row> = Vec::new();
+        let mut entries: Vec<(Entry, [u8; 32])> = Vec::new();
         let mut buf: Vec<u8> = Vec::new();
         let mut leaves: Vec<(Hash, i64)> = Vec::new();
         let mut new_ids: HashMap<String, (u64, [u8; 16])> = HashMap::new();
@@ -1366,7 +1608,7 @@ impl Writer {
                 }
             };
             for job in &jobs {
-                let mark = (buf.len(), leaves.len());
+                let mark = (buf.len(), leaves.len(), rows.len(), entries.len());
                 let mut job_ids: Vec<String> = Vec::new();
                 let mut job_sub = None;
                 let mut signed_as: Option<(String, String, u64, bool)> = None;
@@ -1376,7 +1618,8 @@ impl Writer {
                                id: &str,
                                entry: Option<&Entry>,
                                buf: &mut Vec<u8>,
-                               leaves: &mut Vec<(Hash, i64)>| {
+                               leaves: &mut Vec<(Hash, i64)>,
+                               rows: &mut Vec<Row>| {
                     let seq = base + leaves.len() as u64;
                     let time = now_ns().max(last_time);
                     let mut event = event.clone();
@@ -1386,6 +1629,15 @@ impl Writer {
                     let leaf = cfr_merkle::leaf_hash(&cbor);
                     segment::encode_record_with(buf, id, &cbor, entry);
                     leaves.push((leaf, time));
+                    if want_rows {
+                        rows.push(Row {
+                            seq,
+                            time,
+                            leaf,
+                            cbor,
+                            id: None,
+                        });
+                    }
                     last_time = time;
                     Receipt {
                         seq,
@@ -1419,10 +1671,14 @@ impl Writer {
                                 None,
                                 &mut buf,
                                 &mut leaves,
+                                &mut rows,
                             );
                             if let Some(id) = &sub.id {
                                 new_ids.insert(id.clone(), (r.seq, digest));
                                 job_ids.push(id.clone());
+                                if let Some(row) = rows.last_mut().filter(|_| want_rows) {
+                                    row.id = Some((id.clone(), digest));
+                                }
                             }
                             receipts.push(r);
                         }
@@ -1462,8 +1718,12 @@ impl Writer {
                                         (i == 0).then_some(&entry),
                                         &mut buf,
                                         &mut leaves,
+                                        &mut rows,
                                     );
                                     receipts.push(r);
+                                }
+                                if want_rows {
+                                    entries.push((entry.clone(), *v.digest()));
                                 }
                                 new_subs.insert(
                                     key.clone(),
@@ -1490,6 +1750,8 @@ impl Writer {
                     // All or nothing: undo this job's part of the batch.
                     buf.truncate(mark.0);
                     leaves.truncate(mark.1);
+                    rows.truncate(mark.2);
+                    entries.truncate(mark.3);
                     for id in job_ids {
                         new_ids.remove(&id);
                     }
@@ -1516,17 +1778,61 @@ impl Writer {
             }
             new_size = base + leaves.len() as u64;
         }
-        if !buf.is_empty() {
-            if let Err(e) = self
-                .write(&buf, leaves.len() as u64)
-                .and_then(|()| self.raise_mark(new_size))
-            {
+        let any_signed = plans.iter().any(|p| matches!(p, Planned::Signed { .. }));
+        // A store that commits the checkpoint with the batch (PostgreSQL,
+        // without witnesses) gets it signed now over the tree the batch
+        // makes; it is published only once the transaction is committed.
+        // With witnesses it is signed after the commit, as for the file
+        // store: no witness is shown a tree that was not stored.
+        let mut in_commit = None;
+        if !leaves.is_empty()
+            && any_signed
+            && self.shared.key.is_some()
+            && self.shared.cosigner.is_none()
+            && self.store.checkpoint_in_commit()
+        {
+            let root = {
+                let index = self.shared.read_index();
+                let more: Vec<Hash> = leaves.iter().map(|l| l.0).collect();
+                index.tree.root_with(&more)
+            };
+            match self.shared.sign(new_size, root) {
+                Ok(cp) => in_commit = Some((prev_of(self.shared.latest().as_ref()), cp)),
+                Err(e) => {
+                    let e = AppendError::Checkpoint {
+                        reason: e.to_string(),
+                    };
+                    for (job, plan) in jobs.into_iter().zip(plans) {
+                        let _ = job.reply.send(Err(match plan {
+                            Planned::Failed(f) => f,
+                            _ => e.clone(),
+                        }));
+                    }
+                    return;
+                }
+            }
+        }
+        if !leaves.is_empty() {
+            let batch = Batch {
+                first: new_size - leaves.len() as u64,
+                end: new_size,
+                bytes: &buf,
+                rows: &rows,
+                entries: &entries,
+            };
+            let stored = self
+                .store
+                .commit(&batch, in_commit.as_ref().map(|(prev, cp)| (*prev, cp)));
+            if let Err(e) = stored {
                 for (job, plan) in jobs.into_iter().zip(plans) {
                     let _ = job.reply.send(Err(match plan {
                         Planned::Failed(f) => f,
                         Planned::Events(_) | Planned::Signed { .. } => e.clone(),
                     }));
                 }
+                // A store that lost its footing (another sequencer, an
+                // uncertain commit) is asked again before the next batch.
+                self.activate();
                 return;
             }
             let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
@@ -1537,11 +1843,19 @@ impl Writer {
             index.ids.extend(new_ids);
             index.subs.extend(new_subs);
         }
-        // One checkpoint for the whole commit, signed (and cosigned) now
-        // that its events are durable and below the mark.
-        let any_signed = plans.iter().any(|p| matches!(p, Planned::Signed { .. }));
-        let checkpoint = match (any_signed, &self.shared.key) {
-            (true, Some(_)) => Some(self.publish()),
+        // One checkpoint for the whole commit: the one committed with it,
+        // or one signed (and cosigned) now that its events are durable
+        // and below the mark.
+        let checkpoint = match (any_signed, &self.shared.key, in_commit) {
+            (true, Some(_), Some((_, cp))) => {
+                *self
+                    .shared
+                    .checkpoint
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner()) = Some(cp.clone());
+                Some(Ok(cp))
+            }
+            (true, Some(_), None) => Some(self.publish()),
             _ => None,
         };
         for (job, plan) in jobs.into_iter().zip(plans) {
@@ -1578,19 +1892,19 @@ impl Writer {
         }
     }
 
-    /// Publishes a checkpoint over the batch just made durable and writes
-    /// it to the `checkpoint` file. A failure to write stops the recorder
-    /// (the disk is failing); a failure to publish (witnesses) does not.
-    fn publish(&self) -> Result<SignedCheckpoint, AppendError> {
-        let cp = self.shared.publish().map_err(|e| AppendError::Checkpoint {
-            reason: e.to_string(),
-        })?;
-        if let Err(e) = self.shared.persist_checkpoint() {
-            let reason = format!("writing the checkpoint failed: {e}");
-            self.stop(reason.clone());
-            return Err(AppendError::Checkpoint { reason });
-        }
-        Ok(cp)
+    /// Publishes a checkpoint over the batch just made durable, stored
+    /// first (the `checkpoint` file; a compare-and-swap in the database).
+    /// A failure to store stops the file store (the disk is failing); a
+    /// failure to publish (witnesses) does not.
+    fn publish(&mut self) -> Result<SignedCheckpoint, AppendError> {
+        self.shared
+            .publish(self.store.as_mut())
+            .map_err(|e| AppendError::Checkpoint {
+                reason: match e {
+                    CheckpointError::Io { .. } => format!("writing the checkpoint failed: {e}"),
+                    e => e.to_string(),
+                },
+            })
     }
 
     /// The receipt of a submission's events against `cp`.
@@ -1629,20 +1943,91 @@ impl Writer {
         })
     }
 
+    fn stop(&self, reason: String) {
+        *self
+            .shared
+            .stopped
+            .lock()
+            .unwrap_or_else(|e| e.into_inner()) = Some(reason);
+    }
+}
+
+/// The log directory as a store: the current segment file, the
+/// acknowledgement mark and the `checkpoint` file.
+struct FileStore {
+    shared: Arc<Shared>,
+    segs_dir: PathBuf,
+    path: PathBuf,
+    file: File,
+    len: u64,
+    /// The acknowledgement mark, raised after each batch is synced and
+    /// before it is acknowledged.
+    marks: acked::MarkFile,
+    /// A new segment is started once the current one reaches this size.
+    segment_bytes: u64,
+    /// The size of the checkpoint in the `checkpoint` file.
+    persisted: u64,
+}
+
+impl Store for FileStore {
+    fn wants_rows(&self) -> bool {
+        false
+    }
+
+    fn checkpoint_in_commit(&self) -> bool {
+        false
+    }
+
+    fn activate(&mut self, _contract: &Contract) -> Role {
+        Role::Active(None)
+    }
+
+    fn poll_interval(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(1)
+    }
+
+    /// Writes the batch's records in one write, syncs them, then raises
+    /// the acknowledgement mark over them.
+    fn commit(
+        &mut self,
+        batch: &Batch<'_>,
+        checkpoint: Option<(Prev, &SignedCheckpoint)>,
+    ) -> Result<(), AppendError> {
+        debug_assert!(checkpoint.is_none());
+        self.write(batch.bytes, batch.first)?;
+        self.raise_mark(batch.end)
+    }
+
+    /// Writes the checkpoint to the `checkpoint` file (atomically, synced)
+    /// unless it is there already. A failure stops the recorder: the disk
+    /// is failing.
+    fn store_checkpoint(
+        &mut self,
+        _prev: Prev,
+        checkpoint: &SignedCheckpoint,
+    ) -> Result<(), CheckpointError> {
+        if self.persisted >= checkpoint.checkpoint().size && self.persisted > 0 {
+            return Ok(());
+        }
+        let path = self.shared.dir.join(CHECKPOINT_FILE);
+        if let Err(source) = write_atomically(&path, checkpoint.to_note().as_bytes()) {
+            let e = CheckpointError::Io { path, source };
+            self.stop(format!("writing the checkpoint failed: {e}"));
+            return Err(e);
+        }
+        self.persisted = checkpoint.checkpoint().size;
+        Ok(())
+    }
+}
+
+impl FileStore {
     /// Writes one batch and syncs it. On a write error the segment is cut
     /// back to its previous length (the batch was never acknowledged); if
     /// that, or the sync, fails, the recorder stops: after a failed fsync
     /// the kernel may have dropped dirty pages, so only a fresh open (which
     /// rescans the file) can say what is durable.
-    fn write(&mut self, buf: &[u8], _events: u64) -> Result<(), AppendError> {
-        if self.len >= self.opts.segment_bytes {
-            let first = self
-                .shared
-                .index
-                .read()
-                .unwrap_or_else(|e| e.into_inner())
-                .tree
-                .size();
+    fn write(&mut self, buf: &[u8], first: u64) -> Result<(), AppendError> {
+        if self.len >= self.segment_bytes {
             let rotated = create_segment(&self.segs_dir, first).and_then(|path| {
                 let file = OpenOptions::new().append(true).open(&path)?;
                 Ok((path, file))
@@ -1716,7 +2101,14 @@ impl Writer {
 /// disturbed), checking every record. Only ask for events known to be
 /// durable (for example up to a signed checkpoint): a running recorder's
 /// unsynced tail is visible to readers but may not survive a crash.
+///
+/// For a log in PostgreSQL ([`crate::pg`]) the events are read in one
+/// snapshot, each checked against its stored leaf hash. Call these
+/// functions from a thread that is not running an async runtime.
 pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Result<(), ReadError> {
+    if let Some(config) = crate::pg::read_config(dir)? {
+        return crate::pg::for_each_event(dir, &config, upto, each);
+    }
     let w = walk(dir, |r: Record| {
         if r.event.seq < upto {
             each(r.event);
@@ -1736,6 +2128,9 @@ pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Res
 /// submission that straddles `upto` is left out (a prefix cut inside it
 /// holds some of its events, unattributed).
 pub fn submissions(dir: &Path, upto: u64) -> Result<Vec<Entry>, ReadError> {
+    if let Some(config) = crate::pg::read_config(dir)? {
+        return crate::pg::submissions(dir, &config, upto);
+    }
     let mut out = Vec::new();
     let w = walk(dir, |r: Record| {
         if let Some(e) = r.entry {
@@ -1756,12 +2151,18 @@ pub fn submissions(dir: &Path, upto: u64) -> Result<Vec<Entry>, ReadError> {
 /// How many valid events the log at `dir` holds now, read-only and
 /// without the lock (a running recorder's unsynced tail included).
 pub fn count_events(dir: &Path) -> Result<u64, OpenError> {
+    if let Some(config) = crate::pg::read_config(dir)? {
+        return crate::pg::count_events(dir, &config);
+    }
     Ok(walk(dir, |_| {})?.events)
 }
 
 /// The contract text, contract and last signed checkpoint of the log at
 /// `dir`, read without the lock.
 pub fn inspect(dir: &Path) -> Result<(String, Contract, Option<SignedCheckpoint>), OpenError> {
+    if let Some(config) = crate::pg::read_config(dir)? {
+        return crate::pg::inspect(dir, &config);
+    }
     let (text, contract) = read_contract(dir)?;
     let cp = read_checkpoint(dir, &contract)?;
     Ok((text, contract, cp))

@@ -48,7 +48,11 @@
 //! Other errors are JSON `{"error": text, ...}` too: `408` a body that did
 //! not arrive in time, `413` an oversized body, `415` an unknown content
 //! type, `503` a storage failure (nothing of the request is stored; retry
-//! later, with the same id) or no checkpoint published (the witnesses did
+//! later, with the same id), a standby (another recorder sequences this
+//! log in PostgreSQL: send to another of its recorders), a database that
+//! cannot be reached or whose commit's outcome is unknown (nothing is
+//! acknowledged; a retry with the same id gets the receipt if it was
+//! committed), or no checkpoint published (the witnesses did
 //! not cosign: the events are durable but not acknowledged; a retry with
 //! the same id gets the receipt once a checkpoint is published).
 //!
