@@ -1057,6 +1057,11 @@ impl Recorder {
             stopped: Mutex::new(None),
         });
         let (tx, rx) = sync_channel(opts.queue.max(1));
+        let checkpoints =
+            CheckpointFile::spawn(shared.clone()).map_err(|source| OpenError::Io {
+                path: dir.to_owned(),
+                source,
+            })?;
         let writer = Writer {
             shared: shared.clone(),
             segs_dir,
@@ -1065,6 +1070,7 @@ impl Recorder {
             len,
             marks,
             opts,
+            checkpoints,
         };
         let handle = std::thread::Builder::new()
             .name("cfr-recorder-writer".into())
@@ -1266,6 +1272,60 @@ struct Writer {
     /// before it is acknowledged.
     marks: acked::MarkFile,
     opts: RecorderOptions,
+    checkpoints: CheckpointFile,
+}
+
+/// The thread that writes the latest checkpoint to the `checkpoint` file,
+/// off the acknowledgement path: a commit costs the segment's fsync and
+/// the mark's, not also the two of the checkpoint file's atomic rename.
+/// That is safe because the mark is raised before a checkpoint is signed:
+/// every event a checkpoint (or receipt) covers is below the durable mark,
+/// so a crash before the file is written cuts nothing it covers, and the
+/// reopened recorder signs over the same durable prefix again. Requests
+/// coalesce: one write covers every checkpoint signed while it ran.
+struct CheckpointFile {
+    poke: Option<SyncSender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl CheckpointFile {
+    fn spawn(shared: Arc<Shared>) -> std::io::Result<CheckpointFile> {
+        let (poke, rx) = sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("cfr-recorder-checkpoint".into())
+            .spawn(move || {
+                while rx.recv().is_ok() {
+                    if let Err(e) = shared.persist_checkpoint() {
+                        // The disk is failing: stop, as a failed segment
+                        // write does.
+                        *shared.stopped.lock().unwrap_or_else(|e| e.into_inner()) =
+                            Some(format!("writing the checkpoint failed: {e}"));
+                    }
+                }
+            })?;
+        Ok(CheckpointFile {
+            poke: Some(poke),
+            thread: Some(thread),
+        })
+    }
+
+    /// Asks for the latest checkpoint to be written (soon).
+    fn request(&self) {
+        if let Some(p) = &self.poke {
+            // Full: a write is pending already, and it writes the latest.
+            let _ = p.try_send(());
+        }
+    }
+}
+
+impl Drop for CheckpointFile {
+    /// Writes what was asked for, then stops.
+    fn drop(&mut self) {
+        self.poke = None;
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
 }
 
 /// What one job will produce once the batch is durable.
@@ -1562,18 +1622,15 @@ impl Writer {
         }
     }
 
-    /// Publishes a checkpoint over the batch just made durable and writes
-    /// it to the `checkpoint` file. A failure to write stops the recorder
-    /// (the disk is failing); a failure to publish (witnesses) does not.
+    /// Publishes a checkpoint over the batch just made durable (and below
+    /// the mark) and asks for it to be written to the `checkpoint` file
+    /// ([`CheckpointFile`]: a failure to write stops the recorder, the disk
+    /// is failing); a failure to publish (witnesses) does not stop it.
     fn publish(&self) -> Result<SignedCheckpoint, AppendError> {
         let cp = self.shared.publish().map_err(|e| AppendError::Checkpoint {
             reason: e.to_string(),
         })?;
-        if let Err(e) = self.shared.persist_checkpoint() {
-            let reason = format!("writing the checkpoint failed: {e}");
-            self.stop(reason.clone());
-            return Err(AppendError::Checkpoint { reason });
-        }
+        self.checkpoints.request();
         Ok(cp)
     }
 
