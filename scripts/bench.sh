@@ -23,7 +23,8 @@
 # Env: CFR_BENCH_DIR (work dir, default /tmp/cfr-bench; the workload is
 # kept there and reused when N matches), CFR_BENCH_BASELINE (an older
 # cfr-bundle binary: its seal and verify are timed too, in the same run),
-# CFR_BENCH_KEEP=1 keeps the work dir, CFR_BENCH_RECORDER=0 skips the
+# CFR_BENCH_BASELINE_RECORDER (an older recorder benchmark binary, run
+# after this one), CFR_BENCH_KEEP=1 keeps the work dir, CFR_BENCH_RECORDER=0 skips the
 # recorder.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -69,14 +70,12 @@ timed() {
 	T[$label]=$(printf '%s\n' "${ts[@]}" | median)
 	M[$label]=$(printf '%s\n' "${ms[@]}" | median)
 }
-seal() { # BIN OUT
-	"$1" seal "$W/events.jsonl" --contract "$W/contract.toml" --key "$W/keys/recorder.key" -o "$2"
-}
-timed seal seal "$bin" "$W/e.cfr"
+sealargs=("$W/events.jsonl" --contract "$W/contract.toml" --key "$W/keys/recorder.key")
+timed seal "$bin" seal "${sealargs[@]}" -o "$W/e.cfr"
 timed verify "$bin" verify "$W/e.cfr"
 timed verify-native "$bin" verify "$W/e.cfr" --native
 if [ -n "${CFR_BENCH_BASELINE:-}" ]; then
-	timed seal-baseline seal "$CFR_BENCH_BASELINE" "$W/b.cfr"
+	timed seal-baseline "$CFR_BENCH_BASELINE" seal "${sealargs[@]}" -o "$W/b.cfr"
 	timed verify-baseline "$CFR_BENCH_BASELINE" verify "$W/e.cfr"
 	rm -f "$W/b.cfr"
 fi
@@ -108,6 +107,9 @@ rm -f "$W/sha.bin"
 rec=""
 if [ "${CFR_BENCH_RECORDER:-1}" != 0 ]; then
 	rec=$(CFR_BENCH_DIR="$W" "$rel/examples/bench" "$SECS" 1 8 64)
+	if [ -n "${CFR_BENCH_BASELINE_RECORDER:-}" ]; then
+		rec_base=$(CFR_BENCH_DIR="$W" "$CFR_BENCH_BASELINE_RECORDER" "$SECS" 1 8 64)
+	fi
 fi
 verifies=$(echo "$rec" | sed -n 's/.*floors (same run): \([0-9]*\) strict Ed25519.*/\1/p')
 fsyncs=$(echo "$rec" | sed -n 's/.* \([0-9]*\) fsync\/s .*/\1/p')
@@ -142,4 +144,10 @@ if [ -n "$rec" ]; then
 	echo "| disk fsync floor | $fsyncs fsync/s | | | | |"
 	echo
 	echo "$rec" | sed -n '/^| events\/submission/,$p'
+	if [ -n "${rec_base:-}" ]; then
+		echo
+		echo "Baseline recorder ($CFR_BENCH_BASELINE_RECORDER), same run:"
+		echo
+		echo "$rec_base" | sed -n '/^floors/p; /^| events\/submission/,$p'
+	fi
 fi
