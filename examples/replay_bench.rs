@@ -1,5 +1,8 @@
 //! Benchmark (not a test): replay a bundle's log with the WASM analyzer
 //! and with the native engine, same chunks, same process; prints medians.
+//! It also runs the analyzer through a bare wasmtime driver of the ABI,
+//! configured as `cfr-replay`'s sandbox, with and without fuel metering,
+//! to show what the metering costs (verification always meters).
 //!
 //! `cargo run --release --example replay_bench -- evidence.cfr [runs]`
 
@@ -34,6 +37,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let analyzer = cfr_replay::Analyzer::compile(&module)?;
     let compile = t.elapsed().as_secs_f64();
 
+    let mut fueled = Vec::new();
+    let mut unmetered = Vec::new();
+    let mut bare = Vec::new();
+    for _ in 0..runs {
+        for (fuel, times) in [(true, &mut fueled), (false, &mut unmetered)] {
+            let t = Instant::now();
+            bare.push(bare_replay(&module, &contract_cbor, &chunks, fuel)?);
+            times.push(t.elapsed().as_secs_f64());
+        }
+    }
+
     let (mut wasm, mut native) = (Vec::new(), Vec::new());
     let (mut wv, mut nv) = (Vec::new(), Vec::new());
     for _ in 0..runs {
@@ -56,6 +70,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         native.push(t.elapsed().as_secs_f64());
     }
     assert_eq!(wv, nv, "WASM and native verdicts differ");
+    assert!(
+        bare.iter().all(|v| *v == wv),
+        "the bare driver's verdict differs"
+    );
     let (w, n) = (median(wasm), median(native));
     println!(
         "events {events}, module {} bytes, compile {compile:.3} s",
@@ -70,5 +88,65 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         events as f64 / n
     );
     println!("wasm/native {:.2}x; verdicts byte-identical", w / n);
+    let (f, u) = (median(fueled), median(unmetered));
+    println!(
+        "bare driver with fuel {f:.3} s; wasm, no fuel metering {u:.3} s; metering costs {:.0}%",
+        (f / u - 1.0) * 100.0
+    );
     Ok(())
+}
+
+/// The analyzer ABI (`cfr-analyzer/1`) driven directly with wasmtime,
+/// configured as `cfr_replay::Sandbox` is, with fuel metering on or off.
+fn bare_replay(
+    module: &[u8],
+    contract: &[u8],
+    chunks: &[(Vec<u8>, u64)],
+    fuel: bool,
+) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+    use wasmtime::{Config, Engine, Instance, Module, Store};
+    let mut config = Config::new();
+    config
+        .consume_fuel(fuel)
+        .cranelift_nan_canonicalization(true)
+        .relaxed_simd_deterministic(true);
+    let engine = Engine::new(&config)?;
+    let module = Module::from_binary(&engine, module)?;
+    let mut store = Store::new(&engine, ());
+    if fuel {
+        store.set_fuel(u64::MAX)?;
+    }
+    let instance = Instance::new(&mut store, &module, &[])?;
+    let memory = instance
+        .get_memory(&mut store, "memory")
+        .ok_or("no memory")?;
+    let alloc = instance.get_typed_func::<i32, i32>(&mut store, "cfr_alloc")?;
+    let begin = instance.get_typed_func::<(i32, i32), i32>(&mut store, "cfr_begin")?;
+    let feed = instance.get_typed_func::<(i32, i32), i32>(&mut store, "cfr_feed")?;
+    let finish = instance.get_typed_func::<(), i32>(&mut store, "cfr_finish")?;
+    let out_ptr = instance.get_typed_func::<(), i32>(&mut store, "cfr_output_ptr")?;
+    let out_len = instance.get_typed_func::<(), i32>(&mut store, "cfr_output_len")?;
+    let call = |f: &wasmtime::TypedFunc<(i32, i32), i32>,
+                    store: &mut Store<()>,
+                    bytes: &[u8]|
+     -> Result<(), Box<dyn std::error::Error>> {
+        let len = i32::try_from(bytes.len())?;
+        let ptr = alloc.call(&mut *store, len)?;
+        memory.write(&mut *store, usize::try_from(ptr)?, bytes)?;
+        match f.call(&mut *store, (ptr, len))? {
+            0 => Ok(()),
+            s => Err(format!("status {s}").into()),
+        }
+    };
+    call(&begin, &mut store, contract)?;
+    for (raw, _) in chunks {
+        call(&feed, &mut store, raw)?;
+    }
+    if finish.call(&mut store, ())? != 0 {
+        return Err("cfr_finish failed".into());
+    }
+    let (p, n) = (out_ptr.call(&mut store, ())?, out_len.call(&mut store, ())?);
+    let mut out = vec![0u8; usize::try_from(n)?];
+    memory.read(&store, usize::try_from(p)?, &mut out)?;
+    Ok(out)
 }

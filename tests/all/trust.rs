@@ -644,3 +644,72 @@ fn event_submit_makes_submissions_that_seal_checks() {
     assert!(e.contains("submission \"u-1\" by the user"), "{e}");
     assert!(!b2.exists());
 }
+
+/// Text and JSON reports of `bundle` with the sample's pins, the bundle's
+/// path replaced by `BUNDLE`.
+fn reports(bundle: &Path) -> (String, String) {
+    let trust = sample_dir().join("trust.toml");
+    let trust = trust.to_str().expect("utf8");
+    let text = run(cfr().arg("verify").arg(bundle).args(["--trust", trust]));
+    let json = run(cfr()
+        .arg("verify")
+        .arg(bundle)
+        .args(["--trust", trust, "--json"]));
+    let path = bundle.to_str().expect("utf8");
+    let fix = |(code, out, err): (i32, String, String)| {
+        format!("exit {code}\n{out}{err}").replace(path, "BUNDLE")
+    };
+    (fix(text), fix(json))
+}
+
+/// Submission signatures are checked on every core (and the chunks read
+/// ahead on another thread), yet the reports are byte for byte those of
+/// the sequential verifier that wrote `tests/fixtures/reports/`: of the
+/// sample, and of the sample with 1 response in 3 altered and re-sealed by
+/// the recorder (more bad submissions than a report lists). To re-record
+/// them: `CFR_BLESS=DIR cargo test --test all reports_are`, which also
+/// copies the two bundles into DIR for an older binary to verify.
+#[test]
+fn reports_are_the_same_whatever_thread_checks_the_signatures() {
+    let (_, _, mut events) = open_sample();
+    let mut altered = 0;
+    for e in events
+        .iter_mut()
+        .filter(|e| e.kind == "response")
+        .step_by(3)
+    {
+        e.attrs.insert("status", cfr_model::Value::Int(500));
+        altered += 1;
+    }
+    assert!(
+        altered > cfr_bundle_format::submission::MAX_FINDINGS,
+        "{altered}"
+    );
+    let mut raw = Vec::new();
+    for e in &events {
+        e.encode_into(&mut raw);
+    }
+    let bytes = std::fs::read(sample_bundle()).expect("read");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let forged = dir.path().join("forged.cfr");
+    std::fs::write(&forged, forge_events(&bytes, raw, events.len() as u64)).expect("write");
+    let fixtures = root().join("tests/fixtures/reports");
+    let bless = std::env::var_os("CFR_BLESS").map(PathBuf::from);
+    for (name, bundle) in [("sample", sample_bundle()), ("forged", forged)] {
+        let (text, json) = reports(&bundle);
+        assert!(
+            json.contains("submission-signature-invalid") == (name == "forged"),
+            "{json}"
+        );
+        for (ext, got) in [("txt", text), ("json", json)] {
+            let path = fixtures.join(format!("{name}.{ext}"));
+            if let Some(copies) = &bless {
+                std::fs::create_dir_all(&fixtures).expect("mkdir");
+                std::fs::write(&path, &got).expect("write");
+                std::fs::copy(&bundle, copies.join(format!("{name}.cfr"))).expect("copy");
+            }
+            let want = std::fs::read_to_string(&path).expect("read fixture");
+            assert!(got == want, "{} differs:\n{got}", path.display());
+        }
+    }
+}

@@ -401,22 +401,36 @@ where
             crate::submission::contract_keys(&contract),
             u64::MAX,
             opts.submissions.iter().cloned(),
-        ),
+        )
+        .with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
-    for item in events {
-        let e = match item?.into() {
-            Input::Event(e) => e,
-            Input::Submission(entry) => {
-                s.coverage.add(entry);
-                continue;
+    let walked = (|| {
+        for item in events {
+            let e = match item?.into() {
+                Input::Event(e) => e,
+                Input::Submission(entry) => {
+                    s.coverage.add(entry);
+                    continue;
+                }
+            };
+            s.push(&e)?;
+            if s.next_seq % 65_536 == 0 {
+                progress(s.next_seq);
             }
-        };
-        s.push(&e)?;
-        if s.next_seq % 65_536 == 0 {
-            progress(s.next_seq);
         }
+        s.cut()
+    })();
+    if let Err(err) = walked {
+        // Signatures are checked on other threads: a bad one before this
+        // failure is what a sequential walk would have stopped at.
+        if !matches!(err, SealError::Submission(_)) {
+            s.coverage.settle();
+            if let Some(f) = s.coverage.findings().first() {
+                return Err(SealError::Submission(crate::submission::describe(f)));
+            }
+        }
+        return Err(err);
     }
-    s.cut()?;
     progress(s.next_seq);
     let coverage = std::mem::replace(
         &mut s.coverage,

@@ -534,6 +534,106 @@ struct Open {
     signed_kinds: Vec<(u64, String, String)>,
 }
 
+/// A submission whose last event was read, waiting for the verdict on its
+/// signature (checked here, or on a [`Checkers`] thread).
+struct Closed {
+    index: usize,
+    own: Vec<(String, u64)>,
+    signed_kinds: Vec<(u64, String, String)>,
+    verdict: Option<Result<(), String>>,
+}
+
+/// What the walk found, in the order a sequential walk finds it. Effects
+/// are applied strictly in this order, whatever order the signature
+/// checks finish in, so findings and tallies do not depend on timing.
+enum Effect {
+    Finding(Finding),
+    Closed(Closed),
+}
+
+/// One signature check for a [`Checkers`] thread: the ticket is the
+/// absolute position of its [`Effect::Closed`] in the walk's effects.
+struct Job {
+    ticket: u64,
+    sig: Vec<u8>,
+    digest: [u8; 32],
+    party: String,
+    key: VerifyingKey,
+}
+
+/// Signatures checked per message to a checker thread.
+const JOB_BATCH: usize = 64;
+/// Effects held back at most before the walk waits for the checkers (this
+/// bounds the memory the overlap costs).
+const MAX_PENDING: usize = 1 << 14;
+
+/// Threads that check submission signatures while the walk goes on.
+struct Checkers {
+    jobs: Option<std::sync::mpsc::SyncSender<Vec<Job>>>,
+    results: std::sync::mpsc::Receiver<Vec<(u64, Result<(), String>)>>,
+    batch: Vec<Job>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Checkers {
+    fn spawn(n: usize) -> Checkers {
+        let (jobs, rx) = std::sync::mpsc::sync_channel::<Vec<Job>>(2 * n.max(1));
+        let rx = std::sync::Arc::new(std::sync::Mutex::new(rx));
+        let (tx, results) = std::sync::mpsc::channel();
+        let threads = (0..n.max(1))
+            .map(|_| {
+                let rx = rx.clone();
+                let tx = tx.clone();
+                std::thread::spawn(move || loop {
+                    // The lock is only held to take the next batch.
+                    let next = rx.lock().map(|r| r.recv());
+                    let Ok(Ok(batch)) = next else {
+                        return;
+                    };
+                    let done: Vec<(u64, Result<(), String>)> = batch
+                        .into_iter()
+                        .map(|j| {
+                            let r = verify(&j.sig, &j.digest, &j.party, &j.key)
+                                .map_err(|e| e.to_string());
+                            (j.ticket, r)
+                        })
+                        .collect();
+                    if tx.send(done).is_err() {
+                        return;
+                    }
+                })
+            })
+            .collect();
+        Checkers {
+            jobs: Some(jobs),
+            results,
+            batch: Vec::with_capacity(JOB_BATCH),
+            threads,
+        }
+    }
+
+    fn flush(&mut self) {
+        if self.batch.is_empty() {
+            return;
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(JOB_BATCH));
+        if let Some(jobs) = &self.jobs {
+            // Fails only when every checker stopped; the waiting side then
+            // finds the results missing and says so.
+            let _ = jobs.send(batch);
+        }
+    }
+}
+
+impl Drop for Checkers {
+    fn drop(&mut self) {
+        self.jobs = None;
+        for t in self.threads.drain(..) {
+            let _ = t.join();
+        }
+    }
+}
+
 /// Attribution of a log's events, streamed: which submission or event
 /// signature covers each event, and whether each submission verifies.
 ///
@@ -557,6 +657,13 @@ pub struct Coverage {
     tallies: std::collections::BTreeMap<String, Tally>,
     findings: Vec<Finding>,
     finding_count: u64,
+    /// Effects not applied yet: the first waits for a signature check.
+    pending: std::collections::VecDeque<Effect>,
+    /// Absolute position of `pending[0]` among all effects.
+    pending_base: u64,
+    /// At most this many effects wait for checkers ([`MAX_PENDING`]).
+    max_pending: usize,
+    checkers: Option<Checkers>,
 }
 
 /// Most findings kept (the count goes on).
@@ -592,7 +699,22 @@ impl Coverage {
             tallies: Default::default(),
             findings: Vec::new(),
             finding_count: 0,
+            pending: Default::default(),
+            pending_base: 0,
+            max_pending: MAX_PENDING,
+            checkers: None,
         }
+    }
+
+    /// Checks the submissions' signatures on `threads` threads while the
+    /// walk goes on (a verifier on two cores checks signatures on the core
+    /// the rest leaves idle). Findings, tallies and their order are the
+    /// same as without: results are applied in the walk's order.
+    pub fn with_checkers(mut self, threads: usize) -> Coverage {
+        if threads > 0 {
+            self.checkers = Some(Checkers::spawn(threads));
+        }
+        self
     }
 
     /// [`Coverage::new`] with every entry added.
@@ -655,13 +777,99 @@ impl Coverage {
     }
 
     fn find(&mut self, f: Finding) {
+        if self.pending.is_empty() {
+            self.record(f);
+        } else {
+            self.pending.push_back(Effect::Finding(f));
+        }
+    }
+
+    fn record(&mut self, f: Finding) {
         self.finding_count += 1;
         if self.findings.len() < MAX_FINDINGS {
             self.findings.push(f);
         }
     }
 
-    /// The findings so far (at most [`MAX_FINDINGS`]).
+    /// Applies the effects whose verdicts are in, in order; with `wait`,
+    /// waits for verdicts until at most `keep` effects are left.
+    fn apply_ready(&mut self, wait: bool, keep: usize) {
+        loop {
+            self.take_results(false);
+            while matches!(
+                self.pending.front(),
+                Some(
+                    Effect::Finding(_)
+                        | Effect::Closed(Closed {
+                            verdict: Some(_),
+                            ..
+                        })
+                )
+            ) {
+                self.pending_base += 1;
+                match self.pending.pop_front() {
+                    Some(Effect::Finding(f)) => self.record(f),
+                    Some(Effect::Closed(c)) => self.apply_closed(c),
+                    None => {}
+                }
+            }
+            if !wait || self.pending.len() <= keep {
+                return;
+            }
+            if let Some(c) = &mut self.checkers {
+                c.flush();
+            }
+            self.take_results(true);
+        }
+    }
+
+    /// Fills in the verdicts that arrived; with `block`, waits for one
+    /// batch first.
+    fn take_results(&mut self, block: bool) {
+        let Some(c) = &self.checkers else {
+            return;
+        };
+        let mut got = Vec::new();
+        if block {
+            match c.results.recv() {
+                Ok(r) => got.push(r),
+                Err(_) => {
+                    // Every checker stopped (they do not, short of a
+                    // panic): what was not checked is not valid.
+                    for e in &mut self.pending {
+                        if let Effect::Closed(Closed {
+                            verdict: v @ None, ..
+                        }) = e
+                        {
+                            *v = Some(Err("the signature check did not complete".into()));
+                        }
+                    }
+                    return;
+                }
+            }
+        }
+        while let Ok(r) = c.results.try_recv() {
+            got.push(r);
+        }
+        for (ticket, verdict) in got.into_iter().flatten() {
+            let at = ticket.checked_sub(self.pending_base).map(|i| i as usize);
+            if let Some(Effect::Closed(c)) = at.and_then(|i| self.pending.get_mut(i)) {
+                c.verdict = Some(verdict);
+            }
+        }
+    }
+
+    /// Waits for every signature check and applies what it found.
+    pub fn settle(&mut self) {
+        if let Some(c) = &mut self.checkers {
+            c.flush();
+        }
+        self.apply_ready(true, 0);
+    }
+
+    /// The findings so far (at most [`MAX_FINDINGS`]), in the order of the
+    /// events; with checkers, a finding about a signature still being
+    /// checked is listed once it is checked ([`Coverage::settle`] waits).
     pub fn findings(&self) -> &[Finding] {
         &self.findings
     }
@@ -742,7 +950,8 @@ impl Coverage {
 
     fn unattributed(&mut self, e: &Event) {
         let t = self.tallies.entry(e.actor.clone()).or_default();
-        t.first_unattributed.get_or_insert(e.seq);
+        // The least seq, whatever order verdicts on signatures come in.
+        t.first_unattributed = Some(t.first_unattributed.map_or(e.seq, |s| s.min(e.seq)));
         if self.signed_kinds.contains(&e.kind) {
             let f = Finding::SignedKindUncovered {
                 seq: e.seq,
@@ -759,10 +968,46 @@ impl Coverage {
         };
         let entry = &self.entries[open.index];
         let digest = open.hasher.finish(&self.contract_id);
-        let verdict = match self.keys.get(&entry.party) {
-            Some(key) => verify(&entry.sig, &digest, &entry.party, key).map_err(|e| e.to_string()),
-            None => Err(format!("no key for {:?}", entry.party)),
+        let ticket = self.pending_base + self.pending.len() as u64;
+        let verdict = match (self.keys.get(&entry.party), &mut self.checkers) {
+            (Some(key), Some(c)) => {
+                c.batch.push(Job {
+                    ticket,
+                    sig: entry.sig.clone(),
+                    digest,
+                    party: entry.party.clone(),
+                    key: *key,
+                });
+                if c.batch.len() >= JOB_BATCH {
+                    c.flush();
+                }
+                None
+            }
+            (Some(key), None) => {
+                Some(verify(&entry.sig, &digest, &entry.party, key).map_err(|e| e.to_string()))
+            }
+            (None, _) => Some(Err(format!("no key for {:?}", entry.party))),
         };
+        let closed = Closed {
+            index: open.index,
+            own: open.own,
+            signed_kinds: open.signed_kinds,
+            verdict,
+        };
+        if self.pending.is_empty() && closed.verdict.is_some() {
+            self.apply_closed(closed);
+        } else {
+            self.pending.push_back(Effect::Closed(closed));
+            let wait = self.pending.len() > self.max_pending;
+            self.apply_ready(wait, self.max_pending / 2);
+        }
+    }
+
+    /// Applies a closed submission's verdict; only ever called once every
+    /// effect before it was applied (so `record`, not `find`).
+    fn apply_closed(&mut self, open: Closed) {
+        let entry = &self.entries[open.index];
+        let verdict = open.verdict.unwrap_or_else(|| Err("not checked".into()));
         match verdict {
             Ok(()) => {
                 for (actor, _) in &open.own {
@@ -777,13 +1022,13 @@ impl Coverage {
                     count: entry.count,
                     reason,
                 };
-                self.find(f);
+                self.record(f);
                 for (actor, seq) in &open.own {
                     let t = self.tallies.entry(actor.clone()).or_default();
                     t.first_unattributed = Some(t.first_unattributed.map_or(*seq, |s| s.min(*seq)));
                 }
                 for (seq, kind, actor) in open.signed_kinds {
-                    self.find(Finding::SignedKindUncovered { seq, kind, actor });
+                    self.record(Finding::SignedKindUncovered { seq, kind, actor });
                 }
             }
         }
@@ -799,6 +1044,8 @@ impl Coverage {
         u64,
         Vec<Entry>,
     ) {
+        self.settle();
+        self.checkers = None;
         if let Some(open) = &self.open {
             let entry = &self.entries[open.index];
             let f = Finding::Invalid {
@@ -900,6 +1147,80 @@ mod tests {
         e.encode_into(&mut buf);
         assert_eq!(decode_seq(&buf).unwrap(), vec![e.clone(), e]);
         assert!(decode_seq(&buf[..buf.len() - 1]).is_err());
+    }
+
+    /// A log of runs of three events by the user, the provider and the
+    /// grid (an attestor whose `outage` kind must be signed), each run one
+    /// submission; some signatures are bad, some submissions hold another
+    /// party's event, and one id repeats: more findings than are kept.
+    fn walk(checkers: usize, max_pending: usize) -> (String, u64) {
+        let contract = cfr_contract::Contract::from_toml(include_str!(
+            "../../../samples/storage-month/contract.toml"
+        ))
+        .unwrap();
+        let signer = |party: &str| {
+            SigningKey::from_bytes(
+                &[match party {
+                    "user" => 3,
+                    "provider" => 4,
+                    _ => 5,
+                }; 32],
+            )
+        };
+        let keys: std::collections::BTreeMap<String, VerifyingKey> = ["user", "provider", "grid"]
+            .iter()
+            .map(|p| (p.to_string(), signer(p).verifying_key()))
+            .collect();
+        let (mut events, mut entries) = (Vec::new(), Vec::new());
+        for run in 0..400u64 {
+            let party = ["user", "provider", "grid"][run as usize % 3];
+            let kind = ["request", "response", "outage"][run as usize % 3];
+            let first = events.len() as u64;
+            for i in 0..3u64 {
+                let mut e = ev(kind, party);
+                e.seq = first + i;
+                if run % 11 == 5 && i == 1 {
+                    e.actor = "user".into();
+                }
+                events.push(e);
+            }
+            let id = if run == 200 {
+                "s-7".to_owned()
+            } else {
+                format!("s-{run}")
+            };
+            let mut d = digest(&contract.id, party, &id, events[first as usize..].iter());
+            if run % 7 == 3 {
+                d[0] ^= 1;
+            }
+            entries.push(Entry {
+                party: party.into(),
+                id,
+                first,
+                count: 3,
+                sig: sign(&signer(party), &d),
+            });
+        }
+        let mut c = Coverage::with_entries(&contract, keys, events.len() as u64, entries)
+            .with_checkers(checkers);
+        c.max_pending = max_pending;
+        for e in &events {
+            c.push(e, None);
+        }
+        let (tallies, findings, count, entries) = c.finish();
+        (format!("{tallies:?}\n{findings:#?}\n{entries:?}"), count)
+    }
+
+    #[test]
+    fn signatures_checked_on_other_threads_find_the_same_in_the_same_order() {
+        let (sequential, count) = walk(0, MAX_PENDING);
+        assert!(count > MAX_FINDINGS as u64, "{count} findings");
+        assert!(sequential.contains("SignatureInvalid"), "{sequential}");
+        assert!(sequential.contains("ActorMismatch"), "{sequential}");
+        assert!(sequential.contains("SignedKindUncovered"), "{sequential}");
+        for (threads, max_pending) in [(1, MAX_PENDING), (2, MAX_PENDING), (3, 4), (2, 1)] {
+            assert_eq!(walk(threads, max_pending), (sequential.clone(), count));
+        }
     }
 
     #[test]

@@ -139,12 +139,17 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
 
     // Signed submissions (check 5), read before the events they cover.
     let mut coverage = match bundle.submissions() {
-        Ok(entries) => Some(cfr_bundle_format::submission::Coverage::with_entries(
-            &contract,
-            submission_keys(&contract, &opts.trust, &keys),
-            m.log.events,
-            entries,
-        )),
+        Ok(entries) => Some(
+            cfr_bundle_format::submission::Coverage::with_entries(
+                &contract,
+                submission_keys(&contract, &opts.trust, &keys),
+                m.log.events,
+                entries,
+            )
+            // Signatures on every core: the replay has its own thread, and
+            // the pass over the events leaves the rest idle.
+            .with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        ),
         Err((code, detail)) => {
             checks[CheckId::EventSignatures].fail(code, detail);
             None
@@ -207,131 +212,146 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         .map(|e| (e.name.as_str(), e.sha256))
         .collect();
     let total = m.log.events;
-    'chunks: for entry in &m.log.chunks {
-        let chunk = match bundle.chunk(entry) {
-            Ok(ch) => ch,
-            Err(e) => {
-                checks[CheckId::Events].fail(e.code(), e.to_string());
-                if let Ok(raw) = bundle
-                    .read_member_max(&entry.name, cfr_bundle_format::seal::MAX_CHUNK_BYTES * 2)
-                {
-                    if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
-                        let d: [u8; 32] = Sha256::digest(&raw).into();
-                        if &d != want {
-                            checks[CheckId::Archive].fail(
-                                "member-digest-mismatch",
-                                format!(
-                                    "{}: SHA-256 {} but the manifest says {}",
-                                    entry.name,
-                                    hex(&d),
-                                    hex(want)
-                                ),
-                            );
+    // Chunk n+1 is read, hashed and decompressed on another thread while
+    // chunk n is decoded and checked here (the channel holds one chunk).
+    std::thread::scope(|scope| {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let (reader, entries) = (&bundle, &m.log.chunks);
+        scope.spawn(move || {
+            for entry in entries {
+                let chunk = reader.chunk(entry);
+                let failed = chunk.is_err();
+                if tx.send(chunk).is_err() || failed {
+                    return;
+                }
+            }
+        });
+        'chunks: for (entry, read) in m.log.chunks.iter().zip(rx) {
+            let chunk = match read {
+                Ok(ch) => ch,
+                Err(e) => {
+                    checks[CheckId::Events].fail(e.code(), e.to_string());
+                    if let Ok(raw) = bundle
+                        .read_member_max(&entry.name, cfr_bundle_format::seal::MAX_CHUNK_BYTES * 2)
+                    {
+                        if let (Some(raw), Some(want)) = (raw, listed.get(entry.name.as_str())) {
+                            let d: [u8; 32] = Sha256::digest(&raw).into();
+                            if &d != want {
+                                checks[CheckId::Archive].fail(
+                                    "member-digest-mismatch",
+                                    format!(
+                                        "{}: SHA-256 {} but the manifest says {}",
+                                        entry.name,
+                                        hex(&d),
+                                        hex(want)
+                                    ),
+                                );
+                            }
                         }
                     }
-                }
-                events_ok = false;
-                break 'chunks;
-            }
-        };
-        if let Some(want) = listed.get(entry.name.as_str()) {
-            if *want != chunk.sha256 {
-                checks[CheckId::Archive].fail(
-                    "member-digest-mismatch",
-                    format!(
-                        "{}: SHA-256 {} but the manifest says {}",
-                        entry.name,
-                        hex(&chunk.sha256),
-                        hex(want)
-                    ),
-                );
-            }
-        }
-        if entry.first != next_seq {
-            checks[CheckId::Events].fail(
-                "event-seq-gap",
-                format!(
-                    "{} starts at seq {}, expected {next_seq}",
-                    entry.name, entry.first
-                ),
-            );
-        }
-        let mut n_in_chunk = 0u64;
-        for r in chunk.events() {
-            let (e, bytes) = match r {
-                Ok(x) => x,
-                Err(err) => {
-                    checks[CheckId::Events].fail(err.code(), err.to_string());
                     events_ok = false;
                     break 'chunks;
                 }
             };
-            n_in_chunk += 1;
-            if e.seq != next_seq {
-                let code = if e.seq < next_seq {
-                    "event-seq-duplicate"
-                } else {
-                    "event-seq-gap"
-                };
+            if let Some(want) = listed.get(entry.name.as_str()) {
+                if *want != chunk.sha256 {
+                    checks[CheckId::Archive].fail(
+                        "member-digest-mismatch",
+                        format!(
+                            "{}: SHA-256 {} but the manifest says {}",
+                            entry.name,
+                            hex(&chunk.sha256),
+                            hex(want)
+                        ),
+                    );
+                }
+            }
+            if entry.first != next_seq {
                 checks[CheckId::Events].fail(
-                    code,
+                    "event-seq-gap",
                     format!(
-                        "{}: seq {} where {next_seq} was expected",
-                        entry.name, e.seq
+                        "{} starts at seq {}, expected {next_seq}",
+                        entry.name, entry.first
                     ),
                 );
-                events_ok = false;
             }
-            if let Some(t) = last_time {
-                if e.time < t {
+            let mut n_in_chunk = 0u64;
+            for r in chunk.events() {
+                let (e, bytes) = match r {
+                    Ok(x) => x,
+                    Err(err) => {
+                        checks[CheckId::Events].fail(err.code(), err.to_string());
+                        events_ok = false;
+                        break 'chunks;
+                    }
+                };
+                n_in_chunk += 1;
+                if e.seq != next_seq {
+                    let code = if e.seq < next_seq {
+                        "event-seq-duplicate"
+                    } else {
+                        "event-seq-gap"
+                    };
                     checks[CheckId::Events].fail(
-                        "event-time-backwards",
+                        code,
                         format!(
-                            "seq {}: time {} is before the previous event's",
-                            e.seq,
-                            cfr_model::time::format_rfc3339(e.time)
+                            "{}: seq {} where {next_seq} was expected",
+                            entry.name, e.seq
                         ),
                     );
                     events_ok = false;
                 }
+                if let Some(t) = last_time {
+                    if e.time < t {
+                        checks[CheckId::Events].fail(
+                            "event-time-backwards",
+                            format!(
+                                "seq {}: time {} is before the previous event's",
+                                e.seq,
+                                cfr_model::time::format_rfc3339(e.time)
+                            ),
+                        );
+                        events_ok = false;
+                    }
+                }
+                let (valid, own_sig) = check_event(
+                    &contract,
+                    &e,
+                    &mut checks,
+                    &mut sig_checked,
+                    coverage.is_none(),
+                );
+                if !valid {
+                    events_ok = false;
+                }
+                if let Some(c) = &mut coverage {
+                    c.push(&e, own_sig);
+                }
+                let leaf = cfr_merkle::leaf_hash(bytes);
+                root.push(leaf);
+                if Some(root.size()) == earlier_size {
+                    earlier_root = Some(root.root());
+                }
+                if let Some(r) = &mut receipts {
+                    r.leaf(e.seq, &leaf);
+                    r.root(root.size(), || root.root());
+                }
+                first_time.get_or_insert(e.time);
+                last_time = Some(e.time);
+                next_seq = e.seq.saturating_add(1);
             }
-            let (valid, own_sig) = check_event(
-                &contract,
-                &e,
-                &mut checks,
-                &mut sig_checked,
-                coverage.is_none(),
+            let _ = n_in_chunk;
+            feed_replay(
+                &mut replay,
+                chunk.raw,
+                entry.events,
+                &mut checks[CheckId::Replay],
             );
-            if !valid {
-                events_ok = false;
+            if let Some(p) = opts.progress.as_deref_mut() {
+                p(next_seq, total);
             }
-            if let Some(c) = &mut coverage {
-                c.push(&e, own_sig);
-            }
-            let leaf = cfr_merkle::leaf_hash(bytes);
-            root.push(leaf);
-            if Some(root.size()) == earlier_size {
-                earlier_root = Some(root.root());
-            }
-            if let Some(r) = &mut receipts {
-                r.leaf(e.seq, &leaf);
-                r.root(root.size(), || root.root());
-            }
-            first_time.get_or_insert(e.time);
-            last_time = Some(e.time);
-            next_seq = e.seq.saturating_add(1);
         }
-        let _ = n_in_chunk;
-        feed_replay(
-            &mut replay,
-            chunk.raw,
-            entry.events,
-            &mut checks[CheckId::Replay],
-        );
-        if let Some(p) = opts.progress.as_deref_mut() {
-            p(next_seq, total);
-        }
-    }
+    });
     if events_ok {
         if next_seq != m.log.events {
             checks[CheckId::Events].fail(
