@@ -127,8 +127,8 @@ fn bare_replay(
     let out_ptr = instance.get_typed_func::<(), i32>(&mut store, "cfr_output_ptr")?;
     let out_len = instance.get_typed_func::<(), i32>(&mut store, "cfr_output_len")?;
     let call = |f: &wasmtime::TypedFunc<(i32, i32), i32>,
-                    store: &mut Store<()>,
-                    bytes: &[u8]|
+                store: &mut Store<()>,
+                bytes: &[u8]|
      -> Result<(), Box<dyn std::error::Error>> {
         let len = i32::try_from(bytes.len())?;
         let ptr = alloc.call(&mut *store, len)?;
