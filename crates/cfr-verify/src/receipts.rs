@@ -2,7 +2,7 @@
 //! recorder promised a party, each a `cfr-receipt/1` it signed, checked
 //! against the log the bundle carries.
 //!
-//! A receipt is first checked on its own ([`Receipts::new`]): it must be
+//! A receipt is first checked on its own (`Receipts::new`): it must be
 //! for the bundle's contract and verify under the recorder's key (its
 //! checkpoint signed by it, its range proof placing its events in that
 //! tree). One that does not is no statement of this recorder, so it is a
