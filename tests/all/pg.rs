@@ -946,3 +946,56 @@ fn log_append_with_two_urls_reaches_the_recorder_that_took_over() {
     let mut c = Client::new(b.addr.clone());
     assert_eq!(c.size().expect("size"), lines as u64);
 }
+
+/// Witnesses that cosign whatever they are shown, counting the sizes.
+struct CountingWitness(Mutex<Vec<u64>>);
+
+impl cfr_recorder::Cosigner for CountingWitness {
+    fn cosign(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        _old_size: u64,
+        _proof: &[cfr_merkle::Hash],
+        _proof_for: &dyn Fn(u64) -> Result<Vec<cfr_merkle::Hash>, String>,
+    ) -> Result<SignedCheckpoint, String> {
+        self.0
+            .lock()
+            .expect("sizes")
+            .push(checkpoint.checkpoint().size);
+        Ok(checkpoint.clone())
+    }
+}
+
+/// With witnesses, the events are committed before the checkpoint is
+/// shown to them, and it is swapped in after: every size a witness saw
+/// is stored, and the receipts carry those checkpoints.
+#[test]
+fn with_witnesses_the_checkpoint_is_cosigned_after_the_events_are_committed() {
+    let Some(pg) = shared() else { return };
+    let (_t, dir, url) = new_log(pg, None);
+    let contract =
+        cfr_contract::Contract::from_toml(&crate::util::sample_contract()).expect("contract");
+    let witness = Arc::new(CountingWitness(Mutex::new(Vec::new())));
+    let log = Recorder::open(
+        &dir,
+        RecorderOptions {
+            key: Some(key("recorder")),
+            cosigner: Some(witness.clone()),
+            ..RecorderOptions::default()
+        },
+    )
+    .expect("open");
+    for i in 0..3 {
+        let sub = heartbeats("provider", &format!("w-{i}"), 4);
+        let ack = log
+            .append_signed(sub.verify(&contract).expect("verifies"))
+            .expect("append");
+        let cp = verified_checkpoint(&ack.receipt.expect("receipt").checkpoint);
+        assert_eq!(cp.size, 4 * (i + 1));
+        assert_eq!(
+            pg.psql(&url, "SELECT size FROM cfr_checkpoints"),
+            cp.size.to_string()
+        );
+    }
+    assert_eq!(*witness.0.lock().expect("sizes"), vec![4, 8, 12]);
+}
