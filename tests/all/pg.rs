@@ -31,7 +31,7 @@ const PG_USER: &str = "cfrpg";
 /// directory, listening on 127.0.0.1 on a free port, `trust` auth. A
 /// watchdog shell holds the server: when the test process exits (or the
 /// cluster is dropped) its stdin closes and it stops the server and
-/// removes the data directory.
+/// removes the cluster's directory (`CFR_PG_KEEP=1` keeps it).
 pub struct Cluster {
     root: PathBuf,
     bin: PathBuf,
@@ -166,8 +166,8 @@ impl Cluster {
         let script = format!(
             "\"{bin}/postgres\" -D \"{data}\" -p {port} -c listen_addresses=127.0.0.1 \
              -c unix_socket_directories= -c max_connections=200 >>\"{root}/server.log\" 2>&1 & pid=$!; \
-             read _; kill -INT $pid 2>/dev/null; wait $pid; \
-             [ \"$CFR_PG_KEEP\" = 1 ] || rm -rf \"{root}/data\"",
+             read _; if kill -INT $pid 2>/dev/null; then wait $pid; \
+             [ \"$CFR_PG_KEEP\" = 1 ] || rm -rf \"{root}\"; fi",
             bin = self.bin.display(),
             data = self.data().display(),
             port = self.port,
@@ -333,19 +333,17 @@ impl Cluster {
             "pg_ctl stop: {}",
             String::from_utf8_lossy(&out.stderr)
         );
-        // The watchdog of the crashed server must not remove the data.
-        let mut w = self.watchdogs.lock().expect("watchdogs");
-        for (child, stdin) in w.iter_mut() {
-            let _ = child.try_wait();
-            let _ = stdin.flush();
-        }
+        // Its watchdog stays blocked on its stdin until the cluster is
+        // dropped (the dead server is its zombie child until then).
     }
 }
 
 impl Drop for Cluster {
     fn drop(&mut self) {
         let mut w = self.watchdogs.lock().unwrap_or_else(|e| e.into_inner());
-        for (mut child, stdin) in w.drain(..) {
+        // The live server's watchdog (the last) first: it stops the server,
+        // then the directory goes.
+        for (mut child, stdin) in w.drain(..).rev() {
             drop(stdin);
             let _ = child.wait();
         }
@@ -382,15 +380,10 @@ pub fn new_log(cluster: &Cluster, timeout_ms: Option<u64>) -> (tempfile::TempDir
     (tmp, dir, url)
 }
 
+/// Opens the log (waiting while a closed recorder's session, and so its
+/// lock, lingers a moment on the server).
 fn open(dir: &Path) -> Recorder {
-    Recorder::open(
-        dir,
-        RecorderOptions {
-            key: Some(key("recorder")),
-            ..RecorderOptions::default()
-        },
-    )
-    .expect("open")
+    crate::recorder_crash::open(dir)
 }
 
 /// `n` events of `party` (the provider's heartbeats, the user's
@@ -884,9 +877,19 @@ fn a_checkpoint_moved_behind_the_recorders_back_makes_it_stop_not_sign() {
         matches!(&e, cfr_recorder::AppendError::Unavailable { reason } if reason.contains("another recorder advanced the log")),
         "{e}"
     );
-    let e = log
-        .append_signed(sub.verify(&contract).expect("verifies"))
-        .expect_err("the reload refuses");
+    // (Its old session may hold the lock a moment longer: a standby then.)
+    let started = Instant::now();
+    let e = loop {
+        let e = log
+            .append_signed(sub.clone().verify(&contract).expect("verifies"))
+            .expect_err("the reload refuses");
+        if !matches!(e, cfr_recorder::AppendError::Standby { .. })
+            || started.elapsed() > Duration::from_secs(10)
+        {
+            break e;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
     assert!(e.to_string().contains("stored checkpoint"), "{e}");
     assert_eq!(pg.psql(&url, "SELECT count(*) FROM cfr_events"), "10");
     assert_eq!(log.checkpoint().expect("checkpoint").checkpoint().size, 10);
@@ -942,4 +945,57 @@ fn log_append_with_two_urls_reaches_the_recorder_that_took_over() {
     assert!(lines > 10, "{out}");
     let mut c = Client::new(b.addr.clone());
     assert_eq!(c.size().expect("size"), lines as u64);
+}
+
+/// Witnesses that cosign whatever they are shown, counting the sizes.
+struct CountingWitness(Mutex<Vec<u64>>);
+
+impl cfr_recorder::Cosigner for CountingWitness {
+    fn cosign(
+        &self,
+        checkpoint: &SignedCheckpoint,
+        _old_size: u64,
+        _proof: &[cfr_merkle::Hash],
+        _proof_for: &dyn Fn(u64) -> Result<Vec<cfr_merkle::Hash>, String>,
+    ) -> Result<SignedCheckpoint, String> {
+        self.0
+            .lock()
+            .expect("sizes")
+            .push(checkpoint.checkpoint().size);
+        Ok(checkpoint.clone())
+    }
+}
+
+/// With witnesses, the events are committed before the checkpoint is
+/// shown to them, and it is swapped in after: every size a witness saw
+/// is stored, and the receipts carry those checkpoints.
+#[test]
+fn with_witnesses_the_checkpoint_is_cosigned_after_the_events_are_committed() {
+    let Some(pg) = shared() else { return };
+    let (_t, dir, url) = new_log(pg, None);
+    let contract =
+        cfr_contract::Contract::from_toml(&crate::util::sample_contract()).expect("contract");
+    let witness = Arc::new(CountingWitness(Mutex::new(Vec::new())));
+    let log = Recorder::open(
+        &dir,
+        RecorderOptions {
+            key: Some(key("recorder")),
+            cosigner: Some(witness.clone()),
+            ..RecorderOptions::default()
+        },
+    )
+    .expect("open");
+    for i in 0..3 {
+        let sub = heartbeats("provider", &format!("w-{i}"), 4);
+        let ack = log
+            .append_signed(sub.verify(&contract).expect("verifies"))
+            .expect("append");
+        let cp = verified_checkpoint(&ack.receipt.expect("receipt").checkpoint);
+        assert_eq!(cp.size, 4 * (i + 1));
+        assert_eq!(
+            pg.psql(&url, "SELECT size FROM cfr_checkpoints"),
+            cp.size.to_string()
+        );
+    }
+    assert_eq!(*witness.0.lock().expect("sizes"), vec![4, 8, 12]);
 }
