@@ -956,7 +956,7 @@ impl cfr_recorder::Cosigner for CountingWitness {
         checkpoint: &SignedCheckpoint,
         _old_size: u64,
         _proof: &[cfr_merkle::Hash],
-        _proof_for: &dyn Fn(u64) -> Result<Vec<cfr_merkle::Hash>, String>,
+        _proof_for: &(dyn Fn(u64) -> Result<Vec<cfr_merkle::Hash>, String> + Sync),
     ) -> Result<SignedCheckpoint, String> {
         self.0
             .lock()
