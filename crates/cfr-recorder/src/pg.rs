@@ -1158,32 +1158,39 @@ pub(crate) fn for_each_event(
     let url = r.url.clone();
     let n = upto as i64;
     let client = &mut r.client;
+    let rt = &r.rt;
     let bad = |reason: String| {
         ReadError::Open(OpenError::Store {
             url: url.clone(),
             reason,
         })
     };
-    let read = r.rt.block_on(async {
+    // Each page of rows is fetched inside the runtime and handed to
+    // `each` outside it, so that `each` may block (it may feed a channel
+    // of another runtime, as publishing tiles does).
+    let read = (|| {
         let t = |e: tokio_postgres::Error| db_text(&e);
-        let tx = client
-            .build_transaction()
-            .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
-            .read_only(true)
-            .start()
-            .await
+        let tx = rt
+            .block_on(
+                client
+                    .build_transaction()
+                    .isolation_level(tokio_postgres::IsolationLevel::RepeatableRead)
+                    .read_only(true)
+                    .start(),
+            )
             .map_err(t)?;
-        let portal = tx
-            .bind(
+        let portal = rt
+            .block_on(tx.bind(
                 "SELECT seq, leaf, cbor FROM cfr_events WHERE contract = $1 AND seq < $2 ORDER BY seq",
                 &[&id, &n],
-            )
-            .await
+            ))
             .map_err(t)?;
         let mut expected = 0u64;
         loop {
-            let rows = tokio::time::timeout(timeout, tx.query_portal(&portal, 10_000))
-                .await
+            let rows = rt
+                .block_on(async {
+                    tokio::time::timeout(timeout, tx.query_portal(&portal, 10_000)).await
+                })
                 .map_err(|_| format!("reading events: no answer within {timeout:?}"))?
                 .map_err(t)?;
             if rows.is_empty() {
@@ -1204,8 +1211,7 @@ pub(crate) fn for_each_event(
                     ));
                 }
                 let mut d = cfr_model::cbor::Decoder::new(cbor);
-                let event = Event::decode(&mut d)
-                    .map_err(|e| format!("event {seq}: {e}"))?;
+                let event = Event::decode(&mut d).map_err(|e| format!("event {seq}: {e}"))?;
                 d.finish().map_err(|e| format!("event {seq}: {e}"))?;
                 if event.seq != seq as u64 {
                     return Err(format!("event {seq}: its CBOR holds seq {}", event.seq));
@@ -1214,9 +1220,9 @@ pub(crate) fn for_each_event(
                 expected += 1;
             }
         }
-        tx.commit().await.map_err(t)?;
+        rt.block_on(tx.commit()).map_err(t)?;
         Ok::<u64, String>(expected)
-    });
+    })();
     drop(r);
     let got = read.map_err(bad)?;
     if got < upto {

@@ -217,7 +217,26 @@ pub fn seal_log_with_progress(
         }
         _ => None,
     };
-    let summary = seal_judged(&seal_opts, judge, rx.into_iter(), out, &mut |done| {
+    // The stream must end only after the n-th event: a reader that
+    // stopped early (a panic, a lost store) fails the seal, never a
+    // bundle of fewer events than the prefix it says it seals.
+    let given = std::cell::Cell::new(0u64);
+    let events = rx
+        .into_iter()
+        .inspect(|e| given.set(given.get() + u64::from(e.is_ok())))
+        .chain(std::iter::from_fn(|| {
+            (given.get() < n).then(|| {
+                let at = given.get();
+                given.set(n);
+                Err(SealError::Event {
+                    seq: at,
+                    reason: format!(
+                        "the log's reader stopped after {at} of the {n} events to seal"
+                    ),
+                })
+            })
+        }));
+    let summary = seal_judged(&seal_opts, judge, events, out, &mut |done| {
         progress(done, n)
     });
     let _ = reader.join();
