@@ -33,6 +33,14 @@ pub enum LogCmd {
         /// URL without its password (give it in PGPASSWORD).
         #[arg(long, value_name = "URL")]
         store: Option<String>,
+        /// Publish the log as C2SP tlog-tiles to object storage:
+        /// `s3://BUCKET/PREFIX` (settings and credentials from the AWS_*
+        /// environment variables) or `file:///PATH`. `log serve` then
+        /// publishes after its checkpoints, and `log tiles publish DIR`
+        /// needs no --objects. The store must be reachable now, and hold
+        /// no other log there.
+        #[arg(long, value_name = "URL")]
+        objects: Option<String>,
     },
     /// Append events (JSON Lines of {kind, actor, attrs, sig?}) as signed
     /// submissions, to a running recorder (--url) or to a log directory no
@@ -77,7 +85,10 @@ pub enum LogCmd {
         #[arg(long, value_name = "KEY", conflicts_with = "url")]
         recorder_key: Option<PathBuf>,
     },
-    /// Serve a log over HTTP (loopback by default).
+    /// Serve a log over HTTP (loopback by default). A log made with `log
+    /// init --objects` is also published as tiles after its checkpoints
+    /// (at most once a second; a store that fails never stops appends),
+    /// and once more on SIGINT before the recorder stops.
     Serve {
         /// The log directory.
         dir: PathBuf,
@@ -249,9 +260,21 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             dir,
             contract,
             store,
+            objects,
         } => {
             let text = std::fs::read_to_string(&contract)
                 .with_context(|| format!("reading {}", contract.display()))?;
+            if let Some(url) = &objects {
+                // Before anything is created: a store that cannot be
+                // reached, or holds another log, is found now, not at the
+                // first publication.
+                let parsed = cfr_contract::Contract::from_toml(&text)
+                    .map_err(|e| anyhow!("{}: {e}", contract.display()))?;
+                if let Err(why) = crate::tiles_cmd::check_for_init(url, &parsed, store.is_none()) {
+                    eprintln!("cfr-bundle: --objects: {why}; nothing was created");
+                    return Ok(2);
+                }
+            }
             let done = match &store {
                 None => cfr_recorder::init(&dir, &text).map(|()| String::new()),
                 Some(url) => cfr_recorder::pg::init(&dir, &text, url).map(|c| {
@@ -266,8 +289,15 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             };
             match done {
                 Ok(store) => {
+                    let published = match &objects {
+                        Some(url) => {
+                            crate::tiles_cmd::write_config(&dir, url)?;
+                            format!("; published as tiles to {}", url.trim_end_matches('/'))
+                        }
+                        None => String::new(),
+                    };
                     println!(
-                        "initialised log {} for contract {}{store}",
+                        "initialised log {} for contract {}{store}{published}",
                         dir.display(),
                         contract.display()
                     );
@@ -312,6 +342,7 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
             quorum,
         } => {
             let key = crate::read_private_key(&key)?;
+            let objects = crate::tiles_cmd::configured(&dir)?;
             let cosigner = match witness_set(&dir, &witnesses, quorum)? {
                 Ok(set) => set,
                 Err(why) => {
@@ -353,15 +384,23 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 checkpoint_interval: (every > 0)
                     .then(|| std::time::Duration::from_nanos(every as u64)),
             };
+            let publisher = match &objects {
+                Some(url) => Some(crate::tiles_cmd::Publisher::spawn(
+                    Arc::clone(&recorder),
+                    dir.clone(),
+                    url,
+                )?),
+                None => None,
+            };
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()?;
-            rt.block_on(async move {
+            let served = rt.block_on(async move {
                 let listener = tokio::net::TcpListener::bind(&listen)
                     .await
                     .with_context(|| format!("listening on {listen}"))?;
                 println!(
-                    "listening on {} ({} events, log {}{})",
+                    "listening on {} ({} events, log {}{}{})",
                     listener.local_addr()?,
                     recorder.size(),
                     dir.display(),
@@ -369,7 +408,10 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                         ""
                     } else {
                         "; standby: another recorder sequences this log"
-                    }
+                    },
+                    objects
+                        .map(|u| format!("; publishing tiles to {u}"))
+                        .unwrap_or_default()
                 );
                 let _ = std::io::stdout().flush();
                 let shutdown = async {
@@ -377,7 +419,12 @@ pub fn run(cmd: LogCmd) -> Result<u8> {
                 };
                 serve(recorder, listener, opts, shutdown).await?;
                 Ok::<_, anyhow::Error>(())
-            })?;
+            });
+            // The last checkpoint is published before the process ends.
+            if let Some(p) = publisher {
+                p.finish();
+            }
+            served?;
             Ok(0)
         }
         LogCmd::Checkpoint {

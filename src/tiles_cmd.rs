@@ -7,9 +7,12 @@
 
 use anyhow::{anyhow, Context as _, Result};
 use cfr_model::keys::PublicKey;
+use cfr_recorder::Recorder;
 use cfr_tiles::{audit, publish, Objects, ObjectsError, PublishError};
 use clap::Subcommand;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Condvar, Mutex};
+use std::time::Duration;
 
 /// `cfr-bundle log tiles` subcommands.
 #[derive(Subcommand)]
@@ -25,9 +28,10 @@ pub enum TilesCmd {
         dir: PathBuf,
         /// Where: `s3://BUCKET/PREFIX` (settings from AWS_ENDPOINT_URL,
         /// AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_REGION,
-        /// AWS_ALLOW_HTTP) or `file:///PATH`.
+        /// AWS_ALLOW_HTTP) or `file:///PATH`; by default the one `log
+        /// init --objects` gave the log.
         #[arg(long)]
-        objects: String,
+        objects: Option<String>,
     },
     /// Audit a log published as tiles, from the store alone: the
     /// checkpoint's signature, every tile and entry bundle, and the root
@@ -57,6 +61,13 @@ fn runtime() -> Result<tokio::runtime::Runtime> {
 pub fn run(cmd: TilesCmd) -> Result<u8> {
     match cmd {
         TilesCmd::Publish { dir, objects } => {
+            let Some(objects) = objects.map_or_else(|| configured(&dir), |u| Ok(Some(u)))? else {
+                eprintln!(
+                    "cfr-bundle: {} names no object storage (it was made without log init --objects): give --objects URL",
+                    dir.display()
+                );
+                return Ok(2);
+            };
             let (_, contract, cp) = cfr_recorder::inspect(&dir)?;
             let Some(cp) = cp else {
                 eprintln!(
@@ -188,5 +199,195 @@ pub fn download_bundle(url: &str, dir: &Path) -> Result<PathBuf> {
     match runtime()?.block_on(store.download_file(&name, &to, max))? {
         Some(_) => Ok(to),
         None => Err(anyhow!("{url}: no such object")),
+    }
+}
+
+/// The file in a log directory naming where the log is published as
+/// tiles (written by `log init --objects`).
+pub const OBJECTS_FILE: &str = "objects.toml";
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ObjectsToml {
+    format: String,
+    url: String,
+}
+
+/// The object storage URL `dir/objects.toml` names, if the log has one.
+pub fn configured(dir: &Path) -> Result<Option<String>> {
+    let path = dir.join(OBJECTS_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(anyhow!("reading {}: {e}", path.display())),
+    };
+    let t: ObjectsToml =
+        toml::from_str(&text).map_err(|e| anyhow!("{}: {}", path.display(), e.message()))?;
+    if t.format != "cfr-objects/1" {
+        return Err(anyhow!(
+            "{}: format {:?} is not cfr-objects/1",
+            path.display(),
+            t.format
+        ));
+    }
+    Objects::open(&t.url).map_err(|e| anyhow!("{}: {e}", path.display()))?;
+    Ok(Some(t.url))
+}
+
+/// Before `log init --objects URL` creates anything: `url` must name a
+/// reachable store whose `checkpoint`, if any, is this contract's log's.
+/// A fresh log (`fresh`: the file store) refuses a prefix where its
+/// contract's log is already published with events, since a new log's
+/// tiles would be refused there. `Err` says why, for the user.
+pub fn check_for_init(
+    url: &str,
+    contract: &cfr_contract::Contract,
+    fresh: bool,
+) -> Result<(), String> {
+    let store = Objects::open(url).map_err(|e| e.to_string())?;
+    let origin = cfr_bundle_format::seal::origin(&contract.id);
+    let key = contract.parties.recorder.key.0;
+    let there = runtime()
+        .map_err(|e| e.to_string())?
+        .block_on(cfr_tiles::published(&store, &origin, &key))
+        .map_err(|e| e.to_string())?;
+    match there {
+        Some(cp) if fresh && cp.size > 0 => Err(format!(
+            "{} already holds a published log of this contract (size {}): a new log's tiles would be refused there; give another prefix",
+            store.url_of(cfr_tiles::CHECKPOINT),
+            cp.size
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Writes `dir/objects.toml` naming `url`.
+pub fn write_config(dir: &Path, url: &str) -> Result<()> {
+    let text = format!(
+        "# This log is published as C2SP tlog-tiles here (cfr-bundle log init --objects);\n\
+         # `log serve` publishes after its checkpoints. Credentials come from the\n\
+         # AWS_* environment variables, never from this file.\n\
+         format = \"cfr-objects/1\"\n\
+         url = {}\n",
+        toml::Value::String(url.trim_end_matches('/').to_owned())
+    );
+    let path = dir.join(OBJECTS_FILE);
+    let tmp = dir.join(format!("{OBJECTS_FILE}.tmp"));
+    std::fs::write(&tmp, text)
+        .and_then(|()| std::fs::File::open(&tmp)?.sync_all())
+        .and_then(|()| std::fs::rename(&tmp, &path))
+        .with_context(|| format!("writing {}", path.display()))
+}
+
+/// A running recorder's publisher: a thread that publishes the log as
+/// tiles after its checkpoints, at most once a second, coalescing the
+/// checkpoints signed meanwhile (only the latest is published). A
+/// failure (the store unreachable, a refusal) never touches appends: it is
+/// said on stderr and retried with backoff up to 30 s. Only the recorder
+/// that sequences publishes (a standby's view is not current).
+pub struct Publisher {
+    stop: Arc<(Mutex<bool>, Condvar)>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+impl Publisher {
+    /// Starts publishing `recorder`'s log (the one at `dir`) to `url`.
+    pub fn spawn(recorder: Arc<Recorder>, dir: PathBuf, url: &str) -> Result<Publisher> {
+        let store = Objects::open(url)?;
+        let stop = Arc::new((Mutex::new(false), Condvar::new()));
+        let signal = Arc::clone(&stop);
+        let thread = std::thread::Builder::new()
+            .name("tiles-publisher".into())
+            .spawn(move || publish_loop(&recorder, &dir, &store, &signal))?;
+        Ok(Publisher { stop, thread })
+    }
+
+    /// Publishes the latest checkpoint once more if it is not yet, then
+    /// stops.
+    pub fn finish(self) {
+        let (lock, cv) = &*self.stop;
+        *lock.lock().unwrap_or_else(|e| e.into_inner()) = true;
+        cv.notify_all();
+        let _ = self.thread.join();
+    }
+}
+
+fn publish_loop(recorder: &Recorder, dir: &Path, store: &Objects, stop: &(Mutex<bool>, Condvar)) {
+    const POLL: Duration = Duration::from_millis(250);
+    const EVERY: Duration = Duration::from_secs(1);
+    const MAX_BACKOFF: Duration = Duration::from_secs(30);
+    let rt = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("cfr-bundle: the tiles publisher cannot start: {e}");
+            return;
+        }
+    };
+    let contract = recorder.contract();
+    let origin = cfr_bundle_format::seal::origin(&contract.id);
+    let key = contract.parties.recorder.key.0;
+    let mut done: Option<(u64, cfr_merkle::Hash)> = None;
+    let mut wait = Duration::ZERO;
+    let mut backoff = EVERY;
+    let mut failing = false;
+    loop {
+        let stopping = {
+            let (lock, cv) = stop;
+            let guard = lock.lock().unwrap_or_else(|e| e.into_inner());
+            let (guard, _) = cv
+                .wait_timeout_while(guard, wait, |s| !*s)
+                .unwrap_or_else(|e| e.into_inner());
+            *guard
+        };
+        wait = POLL;
+        let latest = recorder.checkpoint().filter(|_| recorder.is_active());
+        if let Some(cp) = latest {
+            let c = cp.checkpoint();
+            if done != Some((c.size, c.root)) {
+                let reader = dir.to_owned();
+                let result = rt.block_on(publish(store, &cp, &origin, &key, move |n, each| {
+                    cfr_recorder::for_each_event(&reader, n, |e| each(&e.encode()))
+                        .map_err(|e| e.to_string())
+                }));
+                match result {
+                    Ok(p) => {
+                        eprintln!(
+                            "published tiles up to size {} to {} ({} written, {} already there){}",
+                            p.size,
+                            store.url(),
+                            p.written,
+                            p.same,
+                            if failing {
+                                "; publishing works again"
+                            } else {
+                                ""
+                            }
+                        );
+                        done = Some((c.size, c.root));
+                        failing = false;
+                        backoff = EVERY;
+                        wait = EVERY;
+                    }
+                    Err(e) => {
+                        eprintln!(
+                            "cfr-bundle: publishing tiles of size {} to {}: {}; appends go on, trying again in {} s",
+                            c.size,
+                            store.url(),
+                            crate::one_line(crate::causes(&e)),
+                            backoff.as_secs()
+                        );
+                        failing = true;
+                        wait = backoff;
+                        backoff = (backoff * 2).min(MAX_BACKOFF);
+                    }
+                }
+            }
+        }
+        if stopping {
+            return;
+        }
     }
 }

@@ -999,3 +999,80 @@ fn with_witnesses_the_checkpoint_is_cosigned_after_the_events_are_committed() {
     }
     assert_eq!(*witness.0.lock().expect("sizes"), vec![4, 8, 12]);
 }
+
+/// `log init --store postgres://... --objects URL`, as design section 15
+/// has it: the sequencing recorder publishes the log as tiles; when it is
+/// killed, the standby that takes over goes on publishing from the
+/// database, and the tiles verify at every size.
+#[test]
+fn the_recorder_that_takes_over_goes_on_publishing_the_tiles() {
+    let Some(pg) = shared() else { return };
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("log");
+    let objects = format!("file://{}", tmp.path().join("objects").display());
+    let s = crate::util::sample_dir();
+    let (code, out, err) = crate::util::run(
+        crate::util::cfr()
+            .args(["log", "init"])
+            .arg(&dir)
+            .arg("--contract")
+            .arg(s.join("contract.toml"))
+            .args(["--store", &pg.database(), "--objects", &objects]),
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("in PostgreSQL") && out.contains("published as tiles"),
+        "{out}"
+    );
+    let append = |urls: &[&str], file: &str| {
+        let urls: Vec<String> = urls.iter().map(|a| format!("http://{a}")).collect();
+        crate::util::run(
+            crate::util::cfr()
+                .args(["log", "append"])
+                .arg(s.join(file))
+                .args(["--url", &urls.join(","), "--contract"])
+                .arg(s.join("contract.toml"))
+                .arg("--key")
+                .arg(format!(
+                    "provider={}",
+                    s.join("keys/provider.key").display()
+                ))
+                .arg("--key")
+                .arg(format!("user={}", s.join("keys/user.key").display())),
+        )
+    };
+    let published = |size: u64, by: &mut crate::recorder_crash::Process| {
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let (code, out, err) = crate::util::run(
+                crate::util::cfr()
+                    .args(["log", "tiles", "verify", &objects, "--contract"])
+                    .arg(s.join("contract.toml")),
+            );
+            if code == 0 && out.contains(&format!(" size {size} root ")) {
+                return;
+            }
+            if Instant::now() > deadline {
+                let said = by.kill_and_read_stderr();
+                panic!("size {size} never published: {out}{err}\nthe recorder said:\n{said}");
+            }
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    let mut a = crate::recorder_crash::Process::start(&dir);
+    assert!(
+        a.banner.contains("publishing tiles to file://"),
+        "{}",
+        a.banner
+    );
+    let mut b = crate::recorder_crash::Process::start(&dir);
+    assert!(b.banner.contains("standby"), "{}", b.banner);
+    let (code, out, err) = append(&[&a.addr], "live-1.jsonl");
+    assert_eq!(code, 0, "{out}{err}");
+    published(40, &mut a);
+    a.kill();
+    // The submissions reach B once it takes over (A's URL first: refused).
+    let (code, out, err) = append(&[&a.addr, &b.addr], "live-2.jsonl");
+    assert_eq!(code, 0, "{out}{err}");
+    published(60, &mut b);
+}

@@ -104,6 +104,19 @@ impl Process {
         }
     }
 
+    /// SIGKILL, reap, and what it said on stderr.
+    pub(crate) fn kill_and_read_stderr(&mut self) -> String {
+        use std::io::Read as _;
+        self.kill();
+        let mut err = String::new();
+        let _ = self
+            .child
+            .stderr
+            .take()
+            .map(|mut e| e.read_to_string(&mut err));
+        err
+    }
+
     /// SIGKILL, and reap.
     pub(crate) fn kill(&mut self) {
         let _ = self.child.kill();

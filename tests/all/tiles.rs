@@ -36,6 +36,24 @@ impl Moto {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
+        Moto::start_on(port)
+    }
+
+    /// Kills the server: the store is unreachable until [`Moto::revive`].
+    fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    /// A new server on the same port, with the bucket again (empty: moto
+    /// keeps its objects in memory).
+    fn revive(&mut self) {
+        let new = Moto::start_on(self.port).expect("moto_server started before");
+        let old = std::mem::replace(self, new);
+        drop(old);
+    }
+
+    fn start_on(port: u16) -> Option<Moto> {
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .stdin(Stdio::null())
@@ -571,4 +589,216 @@ fn tiles_on_a_local_directory() {
     assert_eq!(code, 0, "{out}{err}");
     let (code, _, err) = run(cfr().args(["log", "tiles", "verify", &url]));
     assert_eq!(code, 2, "a key is required: {err}");
+}
+
+/// A `log serve` of `dir` with the store's settings, stderr to `err`:
+/// (process, address).
+fn serve_published(moto: &Moto, dir: &Path, err: &Path) -> (Child, String) {
+    use std::io::{BufRead as _, BufReader};
+    let mut server = moto
+        .env(
+            cfr()
+                .args(["log", "serve"])
+                .arg(dir)
+                .arg("--key")
+                .arg(sample_dir().join("keys/recorder.key"))
+                .args(["--listen", "127.0.0.1:0", "--checkpoint-interval", "0s"]),
+        )
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(err).expect("stderr file"))
+        .spawn()
+        .expect("serve");
+    let mut line = String::new();
+    BufReader::new(server.stdout.take().expect("stdout"))
+        .read_line(&mut line)
+        .expect("read");
+    assert!(
+        line.contains("; publishing tiles to s3://cfr-test/live"),
+        "{line}"
+    );
+    let addr = line
+        .strip_prefix("listening on ")
+        .and_then(|l| l.split_whitespace().next())
+        .expect("address")
+        .to_owned();
+    (server, addr)
+}
+
+fn append_live(moto: &Moto, addr: &str, file: &str) -> (i32, String, String) {
+    let s = sample_dir();
+    run(moto.env(
+        cfr()
+            .args(["log", "append"])
+            .arg(s.join(file))
+            .args(["--url", &format!("http://{addr}"), "--contract"])
+            .arg(s.join("contract.toml"))
+            .arg("--key")
+            .arg(format!(
+                "provider={}",
+                s.join("keys/provider.key").display()
+            ))
+            .arg("--key")
+            .arg(format!("user={}", s.join("keys/user.key").display())),
+    ))
+}
+
+/// Waits until `log tiles verify` accepts the bucket's log at `size`.
+fn wait_published(moto: &Moto, prefix: &str, size: u64, log: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(120);
+    loop {
+        let (code, out, err) = verify(moto, prefix);
+        if code == 0 && out.contains(&format!(" size {size} root ")) {
+            return out;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recorder did not publish size {size}: {out}{err}\nits stderr:\n{}",
+            std::fs::read_to_string(log).unwrap_or_default()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+/// `log init --objects`: the recorder publishes its log as tiles by
+/// itself, after its checkpoints; an unreachable store delays the tiles
+/// but never an append, and the recorder catches up when it is back; a
+/// prefix holding another log, or no store at all, is refused at init.
+#[test]
+fn a_recorder_made_with_objects_publishes_its_tiles_and_catches_up_after_an_outage() {
+    let Some(mut moto) = Moto::start() else {
+        return;
+    };
+    python_has_cryptography();
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("rec");
+    let contract = sample_dir().join("contract.toml");
+    let init = |moto: &Moto, dir: &Path, url: &str| {
+        run(moto.env(
+            cfr()
+                .args(["log", "init"])
+                .arg(dir)
+                .arg("--contract")
+                .arg(&contract)
+                .args(["--objects", url]),
+        ))
+    };
+    let (code, out, err) = init(&moto, &dir, "s3://cfr-test/live/");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("published as tiles to s3://cfr-test/live"),
+        "{out}"
+    );
+    let config = std::fs::read_to_string(dir.join("objects.toml")).expect("objects.toml");
+    assert!(
+        config.contains("url = \"s3://cfr-test/live\"") && !config.contains("testing-secret"),
+        "{config}"
+    );
+
+    let log = tmp.path().join("serve.err");
+    let (mut server, addr) = serve_published(&moto, &dir, &log);
+    let (code, out, err) = append_live(&moto, &addr, "live-1.jsonl");
+    assert_eq!(code, 0, "{out}{err}");
+    wait_published(&moto, "live", 40, &log);
+    // What the bucket holds is the recorder's latest checkpoint, byte for byte.
+    let (code, served, err) = run(cfr().args(["log", "checkpoint", "--url", &addr]));
+    assert_eq!(code, 0, "{err}");
+    let note = String::from_utf8(moto.get("live/checkpoint").expect("checkpoint")).expect("utf-8");
+    assert_eq!(note.trim_end(), served.trim_end());
+
+    // The store goes away: appends go on, with their receipts; the
+    // recorder says why it cannot publish.
+    moto.kill();
+    let (code, out, err) = append_live(&moto, &addr, "live-2.jsonl");
+    assert_eq!(code, 0, "appends must not wait for the store: {out}{err}");
+    let deadline = Instant::now() + Duration::from_secs(120);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains("publishing tiles of size 60 to s3://cfr-test/live")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no word of the failed publication"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    let said = std::fs::read_to_string(&log).unwrap_or_default();
+    assert!(
+        said.contains("appends go on") && !said.contains("testing-secret"),
+        "{said}"
+    );
+
+    // Back (empty, as moto keeps nothing): the whole log is published
+    // again, and an independent reading of the bucket gives the root.
+    moto.revive();
+    wait_published(&moto, "live", 60, &log);
+    let v = recompute(&moto, "live", &[40]).expect("recomputed");
+    assert_eq!((v["size"].as_u64(), &v["computed"]), (Some(60), &v["root"]));
+    // ... and its first 40 leaves the root published before the outage.
+    let before = cfr_merkle::SignedCheckpoint::parse(note.as_bytes()).expect("note");
+    assert_eq!(
+        v["roots_at"]["40"].as_str(),
+        Some(hex::encode(before.checkpoint().root).as_str())
+    );
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("publishing works again"),
+        "the recovery is said"
+    );
+    // SIGINT: the recorder stops (after a last publication, here none due).
+    let st = Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(st.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(s) = server.try_wait().expect("wait") {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the recorder did not stop on SIGINT"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    // `log tiles publish DIR` finds the store in the log's configuration.
+    let (code, out, err) = run(moto.env(cfr().args(["log", "tiles", "publish"]).arg(&dir)));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("checkpoint already this one"), "{out}");
+
+    // A new log is refused where this contract's log is published, where
+    // another log's checkpoint lies, and where no store answers; each
+    // time nothing is created.
+    let other = tmp.path().join("other");
+    let (code, _, err) = init(&moto, &other, "s3://cfr-test/live");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("s3://cfr-test/live/checkpoint already holds a published log of this contract (size 60)"),
+        "{err}"
+    );
+    moto.put("junk/checkpoint", b"not a signed note\n");
+    let (code, _, err) = init(&moto, &other, "s3://cfr-test/junk");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("s3://cfr-test/junk/checkpoint is not this log's checkpoint"),
+        "{err}"
+    );
+    let mut nowhere = cfr();
+    moto.env(
+        nowhere
+            .args(["log", "init"])
+            .arg(&other)
+            .arg("--contract")
+            .arg(&contract),
+    )
+    .args(["--objects", "s3://cfr-test/live2"])
+    .env("AWS_ENDPOINT_URL", "http://127.0.0.1:1");
+    let (code, _, err) = run(&mut nowhere);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("nothing was created"), "{err}");
+    assert!(!other.exists(), "init created {}", other.display());
+    // moto is stopped by its Drop.
+    drop(moto);
 }

@@ -1,11 +1,11 @@
 //! Publishing a log as tiles: immutable tiles first, each written only if
 //! absent, then the checkpoint by compare-and-swap.
 
-use crate::objects::{Created, Objects, ObjectsError};
+use crate::objects::{Created, Fetched, Objects, ObjectsError};
 use crate::tile::{Tile, TileError, Tiler};
 use bytes::Bytes;
 use cfr_merkle::ed25519_dalek::VerifyingKey;
-use cfr_merkle::{Hash, SignedCheckpoint, MAX_NOTE_LEN};
+use cfr_merkle::{Checkpoint, Hash, SignedCheckpoint, MAX_NOTE_LEN};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
 
 /// The name of the signed checkpoint under a log's prefix.
@@ -170,32 +170,16 @@ where
     let size = cp.size;
     let cp_url = objects.url_of(CHECKPOINT);
     // What is published now, if anything.
-    let previous = match objects.get(CHECKPOINT, MAX_NOTE_LEN as u64).await {
-        Ok(None) => None,
-        Ok(Some(f)) => {
-            let there = SignedCheckpoint::parse(&f.bytes)
-                .and_then(|s| s.verify(origin, key).cloned())
-                .map_err(|e| PublishError::Foreign {
-                    url: cp_url.clone(),
-                    reason: e.to_string(),
-                })?;
-            if there.size > size {
-                return Err(PublishError::Behind {
-                    url: cp_url,
-                    published: there.size,
-                    ours: size,
-                });
-            }
-            Some((there, f))
-        }
-        Err(ObjectsError::TooLarge { .. }) => {
-            return Err(PublishError::Foreign {
+    let previous = published_note(objects, origin, key).await?;
+    if let Some((there, _)) = &previous {
+        if there.size > size {
+            return Err(PublishError::Behind {
                 url: cp_url,
-                reason: "larger than any checkpoint note".into(),
-            })
+                published: there.size,
+                ours: size,
+            });
         }
-        Err(e) => return Err(e.into()),
-    };
+    }
     let previous_size = previous.as_ref().map(|(c, _)| c.size);
 
     // The log's tiles, computed on a blocking thread from its entries.
@@ -368,6 +352,42 @@ where
                 Ok(Some(f)) if f.bytes.as_ref() == note.as_bytes() => Ok(out),
                 _ => Err(PublishError::Raced { url: cp_url }),
             }
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The checkpoint published under `objects`, if any, verified as this
+/// log's: signed by `key` under `origin`. Anything else at `checkpoint`
+/// (another log's note, or not a note) is [`PublishError::Foreign`].
+pub async fn published(
+    objects: &Objects,
+    origin: &str,
+    key: &VerifyingKey,
+) -> Result<Option<Checkpoint>, PublishError> {
+    Ok(published_note(objects, origin, key).await?.map(|(c, _)| c))
+}
+
+/// [`published`], with the object as read (for a compare-and-swap).
+async fn published_note(
+    objects: &Objects,
+    origin: &str,
+    key: &VerifyingKey,
+) -> Result<Option<(Checkpoint, Fetched)>, PublishError> {
+    let foreign = |reason: String| PublishError::Foreign {
+        url: objects.url_of(CHECKPOINT),
+        reason,
+    };
+    match objects.get(CHECKPOINT, MAX_NOTE_LEN as u64).await {
+        Ok(None) => Ok(None),
+        Ok(Some(f)) => {
+            let there = SignedCheckpoint::parse(&f.bytes)
+                .and_then(|s| s.verify(origin, key).cloned())
+                .map_err(|e| foreign(e.to_string()))?;
+            Ok(Some((there, f)))
+        }
+        Err(ObjectsError::TooLarge { .. }) => {
+            Err(foreign("larger than any checkpoint note".into()))
         }
         Err(e) => Err(e.into()),
     }
