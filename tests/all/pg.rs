@@ -64,6 +64,16 @@ fn find_bin() -> Option<PathBuf> {
     found.pop().map(|(_, b)| b)
 }
 
+/// `runuser` (util-linux), found where Debian puts it even when /usr/sbin
+/// is not on PATH.
+fn runuser() -> PathBuf {
+    ["/usr/sbin/runuser", "/sbin/runuser", "/usr/bin/runuser"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .unwrap_or_else(|| PathBuf::from("runuser"))
+}
+
 fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -107,11 +117,17 @@ impl Cluster {
                 assert!(st.success(), "useradd {PG_USER} failed");
             }
         }
-        let root = tempfile::Builder::new()
-            .prefix("cfr-pg-")
-            .tempdir()
-            .expect("tempdir")
-            .keep();
+        // As root, the server's user must reach the directory: under /tmp
+        // (world-traversable), whatever TMPDIR says.
+        let mut root = tempfile::Builder::new();
+        root.prefix("cfr-pg-");
+        let root = if runas {
+            root.tempdir_in("/tmp")
+        } else {
+            root.tempdir()
+        }
+        .expect("tempdir")
+        .keep();
         let cluster = Cluster {
             root,
             bin,
@@ -131,7 +147,17 @@ impl Cluster {
             .command("initdb")
             .arg("-D")
             .arg(cluster.data())
-            .args(["-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync"])
+            // The C locale: the machine's LANG may name one not installed.
+            .args([
+                "-U",
+                "postgres",
+                "-A",
+                "trust",
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--no-sync",
+            ])
             .output()
             .expect("initdb runs");
         assert!(
@@ -151,13 +177,15 @@ impl Cluster {
     /// A command running a server binary, as the server's user.
     fn command(&self, name: &str) -> Command {
         let exe = self.bin.join(name);
-        if self.runas {
-            let mut c = Command::new("runuser");
+        let mut c = if self.runas {
+            let mut c = Command::new(runuser());
             c.args(["-u", PG_USER, "--"]).arg(exe);
             c
         } else {
             Command::new(exe)
-        }
+        };
+        c.env("LC_ALL", "C").env_remove("LANG");
+        c
     }
 
     /// Starts the server (again) on the same data directory and port,
@@ -174,7 +202,7 @@ impl Cluster {
             root = self.root.display()
         );
         let mut cmd = if self.runas {
-            let mut c = Command::new("runuser");
+            let mut c = Command::new(runuser());
             c.args(["-u", PG_USER, "--", "sh", "-c", &script]);
             c
         } else {
@@ -182,6 +210,7 @@ impl Cluster {
             c.args(["-c", &script]);
             c
         };
+        cmd.env("LC_ALL", "C").env_remove("LANG");
         let mut child = cmd
             .stdin(Stdio::piped())
             .stdout(Stdio::null())
