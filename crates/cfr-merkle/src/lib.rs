@@ -97,7 +97,7 @@ pub use proof::{
     root_from_inclusion_proof, verify_consistency, verify_inclusion, verify_range, ProofError,
 };
 pub use proof_builder::InclusionProofBuilder;
-pub use tree::{Tree, TreeError};
+pub use tree::{MemNodes, NodeStore, Tree, TreeError};
 
 /// The Ed25519 implementation used for checkpoint signatures, re-exported
 /// so callers use the same version.
