@@ -137,6 +137,7 @@
 mod acked;
 pub mod client;
 pub mod error;
+mod nodes;
 pub mod pg;
 mod recorder;
 pub mod seal;

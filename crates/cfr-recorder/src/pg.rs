@@ -459,6 +459,8 @@ pub(crate) struct PgStore {
     contract_toml: String,
     lock_key: i64,
     session: Option<Session>,
+    /// Where the index's files go (the log directory).
+    dir: std::path::PathBuf,
 }
 
 impl PgStore {
@@ -485,6 +487,7 @@ impl PgStore {
             contract_toml: contract_toml.to_owned(),
             lock_key: lock_key(&contract.id),
             session: None,
+            dir: dir.to_owned(),
         };
         on_plain_thread(move || {
             store.connect().map_err(store_err)?;
@@ -625,6 +628,8 @@ impl PgStore {
         let timeout = self.timeout;
         let id = self.contract_id.clone();
         let toml_text = self.contract_toml.clone();
+        let mut index = Index::new(&self.dir)
+            .map_err(|e| format!("the index's files in {}: {e}", self.dir.display()))?;
         let Some(s) = &mut self.session else {
             return Err("not connected".into());
         };
@@ -688,7 +693,6 @@ impl PgStore {
                     }
                 }
             };
-            let mut index = Index::new();
             let portal = tx
                 .bind(
                     "SELECT seq, time, leaf, id, id_digest, cbor FROM cfr_events WHERE contract = $1 ORDER BY seq",
@@ -730,8 +734,9 @@ impl PgStore {
                         ));
                     }
                     last_time = time;
-                    index.tree.push(h);
-                    index.times.push(time);
+                    index
+                        .push(h, time)
+                        .map_err(|e| format!("the recorder's index: {e}"))?;
                     if let (Some(rid), Some(d)) = (rid, digest) {
                         let d: [u8; 16] = d
                             .try_into()

@@ -5,6 +5,7 @@ use crate::error::NotTorn;
 use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
+use crate::nodes::{Column, FileNodes};
 use crate::segment::{self, Record};
 use crate::store::{Batch, Loaded, Prev, Role, Row, Store};
 use crate::submission::{content_digest, Submission, Verified};
@@ -751,11 +752,15 @@ impl Lock {
     }
 }
 
-/// The in-memory index over the durable log: only events already synced
-/// to disk are in it.
+/// The index over the durable log: only events already synced to disk
+/// are in it. The tree's nodes and the times are on disk
+/// ([`crate::nodes`]), so memory does not grow with the events; the
+/// submissions' ids, for idempotent retries, stay in memory (one entry
+/// per submission).
 pub(crate) struct Index {
-    pub(crate) tree: Tree,
-    pub(crate) times: Vec<i64>,
+    pub(crate) tree: Tree<FileNodes>,
+    times: Column<8>,
+    last_time: Option<i64>,
     pub(crate) ids: HashMap<String, (u64, [u8; 16])>,
     /// Signed submissions by (party, id).
     pub(crate) subs: HashMap<(String, String), Span>,
@@ -770,17 +775,48 @@ pub(crate) struct Span {
 }
 
 impl Index {
-    pub(crate) fn new() -> Index {
-        Index {
-            tree: Tree::new(),
-            times: Vec::new(),
+    /// An empty index, its files (unlinked) in `dir`.
+    pub(crate) fn new(dir: &Path) -> std::io::Result<Index> {
+        Ok(Index {
+            tree: Tree::with_store(FileNodes::new(dir)?),
+            times: Column::new(dir)?,
+            last_time: None,
             ids: HashMap::new(),
             subs: HashMap::new(),
+        })
+    }
+
+    /// Appends an event's leaf hash and time. On an error the index
+    /// cannot hold the log any more: the caller stops.
+    pub(crate) fn push(&mut self, leaf: Hash, time: i64) -> std::io::Result<()> {
+        self.tree.try_push(leaf)?;
+        self.times.push(time.to_le_bytes())?;
+        self.last_time = Some(time);
+        Ok(())
+    }
+
+    /// The time of event `seq` (`seq` below the size).
+    pub(crate) fn time(&self, seq: u64) -> std::io::Result<i64> {
+        self.times.get(seq).map(i64::from_le_bytes)
+    }
+
+    /// The number of events whose time is at or before `until` (times
+    /// never decrease).
+    fn count_until(&self, until: i64) -> std::io::Result<u64> {
+        let (mut lo, mut hi) = (0, self.times.len());
+        while lo < hi {
+            let mid = lo + (hi - lo) / 2;
+            if self.time(mid)? <= until {
+                lo = mid + 1;
+            } else {
+                hi = mid;
+            }
         }
+        Ok(lo)
     }
 
     fn last_time(&self) -> Option<i64> {
-        self.times.last().copied()
+        self.last_time
     }
 }
 
@@ -840,7 +876,10 @@ impl Shared {
         let last = self.latest();
         let (size, root) = {
             let index = self.read_index();
-            (index.tree.size(), index.tree.root())
+            let root = index.tree.try_root().map_err(|e| CheckpointError::Store {
+                reason: format!("the recorder's index: {e}"),
+            })?;
+            (index.tree.size(), root)
         };
         let old_size = last.as_ref().map_or(0, |c| c.checkpoint().size);
         if let Some(prev) = last.as_ref() {
@@ -1012,14 +1051,19 @@ impl Recorder {
         let checkpoint = read_checkpoint(dir, &contract)?;
         let mark = read_mark(dir)?;
         let promised = Promised::of(checkpoint.as_ref(), mark);
-        let mut index = Index::new();
+        let mut index = Index::new(dir).map_err(|source| OpenError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
+        let mut index_failed = None;
         // The digest of the signed submission being read, to answer a
         // retry of it after a restart.
         let mut open_sub: Option<(Entry, cfr_bundle_format::submission::Hasher)> = None;
         let contract_id = contract.id.clone();
         let w = walk(dir, |r| {
-            index.tree.push(cfr_merkle::leaf_hash(&r.cbor));
-            index.times.push(r.event.time);
+            if let Err(e) = index.push(cfr_merkle::leaf_hash(&r.cbor), r.event.time) {
+                index_failed.get_or_insert(e);
+            }
             if !r.id.is_empty() {
                 index
                     .ids
@@ -1106,6 +1150,12 @@ impl Recorder {
             }
             torn = Some((path.clone(), inc.offset, inc.seq, inc.bytes_after));
         }
+        if let Some(source) = index_failed {
+            return Err(OpenError::Io {
+                path: dir.to_owned(),
+                source,
+            });
+        }
         let size = index.tree.size();
         if let Some(cp) = &checkpoint {
             let c = cp.checkpoint();
@@ -1115,10 +1165,13 @@ impl Recorder {
                     log_size: size,
                 });
             }
-            let root = index
-                .tree
-                .root_at(c.size)
-                .map_err(|_| OpenError::CheckpointMismatch { size: c.size })?;
+            let root = index.tree.root_at(c.size).map_err(|e| match e {
+                cfr_merkle::TreeError::Store { reason } => OpenError::Io {
+                    path: dir.to_owned(),
+                    source: std::io::Error::other(reason),
+                },
+                _ => OpenError::CheckpointMismatch { size: c.size },
+            })?;
             if root != c.root {
                 return Err(OpenError::CheckpointMismatch { size: c.size });
             }
@@ -1226,15 +1279,26 @@ impl Recorder {
         self.read_index().tree.size()
     }
 
-    /// Time of event `seq`.
-    pub fn time_of(&self, seq: u64) -> Option<i64> {
-        let i = usize::try_from(seq).ok()?;
-        self.read_index().times.get(i).copied()
+    /// Time of event `seq`: `None` if there is no such event.
+    ///
+    /// # Errors
+    ///
+    /// When the index (on disk) cannot be read.
+    pub fn time_of(&self, seq: u64) -> std::io::Result<Option<i64>> {
+        let index = self.read_index();
+        if seq >= index.tree.size() {
+            return Ok(None);
+        }
+        index.time(seq).map(Some)
     }
 
     /// Number of events whose time is at or before `until`.
-    pub fn size_until(&self, until: i64) -> u64 {
-        self.read_index().times.partition_point(|t| *t <= until) as u64
+    ///
+    /// # Errors
+    ///
+    /// When the index (on disk) cannot be read.
+    pub fn size_until(&self, until: i64) -> std::io::Result<u64> {
+        self.read_index().count_until(until)
     }
 
     fn read_index(&self) -> std::sync::RwLockReadGuard<'_, Index> {
@@ -1362,10 +1426,15 @@ impl Recorder {
     pub fn inclusion_proof(&self, seq: u64, size: u64) -> Result<InclusionProof, ProofError> {
         let index = self.read_index();
         let path = index.tree.inclusion_proof(seq, size)?;
+        let leaf = index.tree.try_leaf(seq).map_err(|e| {
+            ProofError::Range(cfr_merkle::TreeError::Store {
+                reason: e.to_string(),
+            })
+        })?;
         Ok(InclusionProof {
             seq,
             size,
-            leaf: index.tree.leaf(seq).unwrap_or_default(),
+            leaf: leaf.unwrap_or_default(),
             root: index.tree.root_at(size)?,
             path,
         })
@@ -1587,13 +1656,22 @@ impl Writer {
             let index = self.shared.index.read().unwrap_or_else(|e| e.into_inner());
             let base = index.tree.size();
             let mut last_time = index.last_time().unwrap_or(i64::MIN);
-            // The receipt of an event already durable or planned in this batch.
+            // The receipt of an event already durable or planned in this
+            // batch. An index that cannot be read (on disk) fails the
+            // whole batch below: no receipt is made of a guess.
+            let unreadable: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
             let original = |seq: u64, leaves: &[(Hash, i64)]| {
                 let (leaf, time) = if seq < base {
-                    (
-                        index.tree.leaf(seq).unwrap_or_default(),
-                        index.times.get(seq as usize).copied().unwrap_or_default(),
-                    )
+                    let read = index
+                        .tree
+                        .try_leaf(seq)
+                        .and_then(|leaf| Ok((leaf.unwrap_or_default(), index.time(seq)?)));
+                    read.unwrap_or_else(|e| {
+                        unreadable
+                            .borrow_mut()
+                            .get_or_insert(format!("the recorder's index, at seq {seq}: {e}"));
+                        Default::default()
+                    })
                 } else {
                     leaves
                         .get((seq - base) as usize)
@@ -1777,6 +1855,16 @@ impl Writer {
                 }
             }
             new_size = base + leaves.len() as u64;
+            if let Some(reason) = unreadable.into_inner() {
+                drop(index);
+                self.stop(reason.clone());
+                for job in jobs {
+                    let _ = job.reply.send(Err(AppendError::Stopped {
+                        reason: reason.clone(),
+                    }));
+                }
+                return;
+            }
         }
         let any_signed = plans.iter().any(|p| matches!(p, Planned::Signed { .. }));
         // A store that commits the checkpoint with the batch (PostgreSQL,
@@ -1794,9 +1882,14 @@ impl Writer {
             let root = {
                 let index = self.shared.read_index();
                 let more: Vec<Hash> = leaves.iter().map(|l| l.0).collect();
-                index.tree.root_with(&more)
+                index.tree.try_root_with(&more)
             };
-            match self.shared.sign(new_size, root) {
+            let signed = root
+                .map_err(|e| CheckpointError::Store {
+                    reason: format!("the recorder's index: {e}"),
+                })
+                .and_then(|root| self.shared.sign(new_size, root));
+            match signed {
                 Ok(cp) => in_commit = Some((prev_of(self.shared.latest().as_ref()), cp)),
                 Err(e) => {
                     let e = AppendError::Checkpoint {
@@ -1836,9 +1929,22 @@ impl Writer {
                 return;
             }
             let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
-            for (leaf, time) in &leaves {
-                index.tree.push(*leaf);
-                index.times.push(*time);
+            let pushed = leaves
+                .iter()
+                .try_for_each(|(leaf, time)| index.push(*leaf, *time));
+            if let Err(e) = pushed {
+                // The batch is durable, but the index cannot hold it:
+                // nothing of it is acknowledged (a retry after a restart
+                // finds it), and the recorder stops.
+                drop(index);
+                let reason = format!("the recorder's index could not be written: {e}");
+                self.stop(reason.clone());
+                for job in jobs {
+                    let _ = job.reply.send(Err(AppendError::Stopped {
+                        reason: reason.clone(),
+                    }));
+                }
+                return;
             }
             index.ids.extend(new_ids);
             index.subs.extend(new_subs);

@@ -141,7 +141,13 @@ pub fn seal_log_with_progress(
             let cp = rec.sign_checkpoint()?;
             let size = cp.checkpoint().size;
             let times = match opts.prefix {
-                Prefix::Until(t) => Some(vec![t, rec.size_until(t) as i64]),
+                Prefix::Until(t) => {
+                    let n = rec.size_until(t).map_err(|source| OpenError::Io {
+                        path: dir.to_owned(),
+                        source,
+                    })?;
+                    Some(vec![t, n as i64])
+                }
                 _ => None,
             };
             let text = rec.contract_toml().to_owned();

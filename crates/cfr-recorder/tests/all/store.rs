@@ -665,7 +665,7 @@ fn sealed_prefixes_verify_and_are_consistent() {
     log.append((0..20).map(request).collect()).expect("append");
     log.append(vec![outage().signed(&key("grid"), CONTRACT_ID)])
         .expect("append");
-    let middle = log.time_of(10).expect("time");
+    let middle = log.time_of(10).expect("index").expect("time");
     drop(log);
     let k = key("recorder");
     let seal = |prefix, name: &str| {
