@@ -87,8 +87,8 @@ pub enum LogCmd {
     },
     /// Serve a log over HTTP (loopback by default). A log made with `log
     /// init --objects` is also published as tiles after its checkpoints
-    /// (at most once a second; a store that fails never stops appends),
-    /// and once more on SIGINT before the recorder stops.
+    /// (the latest one, paced to a fifth of a core; a store that fails
+    /// never stops appends), and once more on SIGINT before it stops.
     Serve {
         /// The log directory.
         dir: PathBuf,

@@ -1108,4 +1108,11 @@ fn the_recorder_that_takes_over_goes_on_publishing_the_tiles() {
     let (code, out, err) = append(&[&a.addr, &b.addr], "live-2.jsonl");
     assert_eq!(code, 0, "{out}{err}");
     published(60, &mut b);
+    // B proved its tree extends what A published, and read only the
+    // events after it from the database.
+    let said = b.kill_and_read_stderr();
+    assert!(
+        said.contains("published tiles up to size 60") && said.contains("events read from seq 40;"),
+        "{said}"
+    );
 }

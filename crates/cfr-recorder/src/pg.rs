@@ -1154,6 +1154,7 @@ pub(crate) fn submissions(
 pub(crate) fn for_each_event(
     dir: &Path,
     config: &PgConfig,
+    from: u64,
     upto: u64,
     mut each: impl FnMut(Event),
 ) -> Result<(), ReadError> {
@@ -1162,6 +1163,7 @@ pub(crate) fn for_each_event(
     let id = r.contract_id.clone();
     let url = r.url.clone();
     let n = upto as i64;
+    let start = from as i64;
     let client = &mut r.client;
     let rt = &r.rt;
     let bad = |reason: String| {
@@ -1186,11 +1188,11 @@ pub(crate) fn for_each_event(
             .map_err(t)?;
         let portal = rt
             .block_on(tx.bind(
-                "SELECT seq, leaf, cbor FROM cfr_events WHERE contract = $1 AND seq < $2 ORDER BY seq",
-                &[&id, &n],
+                "SELECT seq, leaf, cbor FROM cfr_events WHERE contract = $1 AND seq >= $3 AND seq < $2 ORDER BY seq",
+                &[&id, &n, &start],
             ))
             .map_err(t)?;
-        let mut expected = 0u64;
+        let mut expected = from;
         loop {
             let rows = rt
                 .block_on(async {

@@ -371,10 +371,22 @@ struct Walk {
 /// Reads every segment in order, calling `each` for every good record.
 /// The records of a signed submission are given only once all of its
 /// events were read. Changes nothing on disk.
-fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
-    let segs = list_segments(dir)?;
-    let mut expected = 0u64;
-    let mut delivered = 0u64;
+fn walk(dir: &Path, each: impl FnMut(Record)) -> Result<Walk, OpenError> {
+    walk_from(dir, 0, each)
+}
+
+/// [`walk`], from the segment that holds seq `from` on: the segments
+/// wholly before it are not read (a submission never spans segments).
+/// [`Walk::events`] still counts the events before that segment.
+fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
+    let mut segs = list_segments(dir)?;
+    let skip = segs
+        .iter()
+        .rposition(|(first, _)| *first <= from)
+        .unwrap_or(0);
+    segs.drain(..skip);
+    let skipped = segs.first().map_or(0, |(first, _)| *first);
+    let mut expected = skipped;
     let mut last_time = None;
     let mut out = Vec::new();
     let mut sizes = Vec::with_capacity(segs.len());
@@ -388,6 +400,7 @@ fn walk(dir: &Path, mut each: impl FnMut(Record)) -> Result<Walk, OpenError> {
         sizes.push(len);
     }
     let mut pending: Option<Pending> = None;
+    let mut delivered = skipped;
     let incomplete = |p: Pending, sizes: &[u64]| {
         let bytes_after = sizes[p.segment] - p.offset + sizes[p.segment + 1..].iter().sum::<u64>();
         Incomplete {
@@ -2211,12 +2224,23 @@ impl FileStore {
 /// For a log in PostgreSQL ([`crate::pg`]) the events are read in one
 /// snapshot, each checked against its stored leaf hash. Call these
 /// functions from a thread that is not running an async runtime.
-pub fn for_each_event(dir: &Path, upto: u64, mut each: impl FnMut(Event)) -> Result<(), ReadError> {
+pub fn for_each_event(dir: &Path, upto: u64, each: impl FnMut(Event)) -> Result<(), ReadError> {
+    for_each_event_from(dir, 0, upto, each)
+}
+
+/// [`for_each_event`] for events `[from, upto)` only: what is before is
+/// not read (for the file store, the segments wholly before `from`).
+pub fn for_each_event_from(
+    dir: &Path,
+    from: u64,
+    upto: u64,
+    mut each: impl FnMut(Event),
+) -> Result<(), ReadError> {
     if let Some(config) = crate::pg::read_config(dir)? {
-        return crate::pg::for_each_event(dir, &config, upto, each);
+        return crate::pg::for_each_event(dir, &config, from, upto, each);
     }
-    let w = walk(dir, |r: Record| {
-        if r.event.seq < upto {
+    let w = walk_from(dir, from, |r: Record| {
+        if (from..upto).contains(&r.event.seq) {
             each(r.event);
         }
     })?;

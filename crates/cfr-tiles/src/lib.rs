@@ -88,5 +88,5 @@ pub use audit::{audit, AuditError, Audited};
 pub use objects::{Created, Objects, ObjectsError};
 pub use path::{PathError, TileId, TileKind};
 #[cfg(feature = "objects")]
-pub use publish::{publish, published, PublishError, Published, CHECKPOINT};
+pub use publish::{publish, publish_from, published, PublishError, Published, CHECKPOINT};
 pub use tile::{Tile, TileError, Tiler};

@@ -2,11 +2,15 @@
 //! absent, then the checkpoint by compare-and-swap.
 
 use crate::objects::{Created, Fetched, Objects, ObjectsError};
+use crate::path::{TileId, TileKind};
 use crate::tile::{Tile, TileError, Tiler};
 use bytes::Bytes;
 use cfr_merkle::ed25519_dalek::VerifyingKey;
 use cfr_merkle::{Checkpoint, Hash, SignedCheckpoint, MAX_NOTE_LEN};
 use futures_util::stream::{FuturesUnordered, StreamExt as _};
+
+/// A [`publish_from`] proof source that is never called.
+type NoProof = fn(u64) -> Result<Vec<Hash>, String>;
 
 /// The name of the signed checkpoint under a log's prefix.
 pub const CHECKPOINT: &str = "checkpoint";
@@ -21,6 +25,9 @@ pub struct Published {
     pub size: u64,
     /// The size of the checkpoint that was there before, if any.
     pub previous: Option<u64>,
+    /// The first entry read from the log: 0, or (by [`publish_from`],
+    /// with a proof) the size published before.
+    pub from: u64,
     /// Tiles and entry bundles written.
     pub written: u64,
     /// Tiles and entry bundles found already there with the same bytes
@@ -161,6 +168,44 @@ pub async fn publish<F>(
 where
     F: FnOnce(u64, &mut dyn FnMut(&[u8])) -> Result<(), String> + Send + 'static,
 {
+    let no_proof: Option<NoProof> = None;
+    publish_from(
+        objects,
+        checkpoint,
+        origin,
+        key,
+        no_proof,
+        move |_from, size, each| entries(size, each),
+    )
+    .await
+}
+
+/// [`publish`], reading only the entries the store does not hold yet when
+/// it can: for a log that can prove its checkpoint extends the one
+/// published (a running recorder, from its tree).
+///
+/// `prove(old_size)` gives the RFC 9162 consistency proof from the tree of
+/// `old_size` entries to the checkpoint's; it must verify against the
+/// published checkpoint's root (else [`PublishError::Inconsistent`]: the
+/// log was rewritten). The tiler is then resumed from the published right
+/// edge (the partial tiles and entry bundle at the published size, each
+/// checked against the others), and `entries(from, size, each)` is asked
+/// for entries `[from, size)` only. Where the edge is not there as the
+/// published size implies, `from` is 0 and the whole log is read, as by
+/// [`publish`]. Either way the checkpoint is written only if the tiles
+/// give its root.
+pub async fn publish_from<F, P>(
+    objects: &Objects,
+    checkpoint: &SignedCheckpoint,
+    origin: &str,
+    key: &VerifyingKey,
+    prove: Option<P>,
+    entries: F,
+) -> Result<Published, PublishError>
+where
+    P: FnOnce(u64) -> Result<Vec<Hash>, String>,
+    F: FnOnce(u64, u64, &mut dyn FnMut(&[u8])) -> Result<(), String> + Send + 'static,
+{
     let cp = checkpoint
         .verify(origin, key)
         .map_err(|e| PublishError::Checkpoint {
@@ -181,16 +226,32 @@ where
         }
     }
     let previous_size = previous.as_ref().map(|(c, _)| c.size);
+    // With a proof that this tree extends the published one, go on from
+    // the published right edge.
+    let mut resumed = None;
+    if let (Some((there, _)), Some(prove)) = (&previous, prove) {
+        let proof = prove(there.size).map_err(|reason| PublishError::Source { reason })?;
+        if cfr_merkle::verify_consistency(there.size, size, &there.root, &cp.root, &proof).is_err()
+        {
+            return Err(PublishError::Inconsistent {
+                url: cp_url,
+                size: there.size,
+            });
+        }
+        resumed = resume(objects, there.size).await?;
+    }
+    let from = resumed.as_ref().map_or(0, Tiler::size);
 
     // The log's tiles, computed on a blocking thread from its entries.
     let (tx, mut rx) = tokio::sync::mpsc::channel::<Msg>(64);
+    let consistent_from_start = previous.is_none() || resumed.is_some();
     let reader = tokio::task::spawn_blocking(move || {
-        let mut tiler = Tiler::new();
+        let mut tiler = resumed.unwrap_or_default();
         let mut stopped = false;
-        if previous_size == Some(0) {
+        if previous_size == Some(0) && from == 0 {
             stopped |= tx.blocking_send(Msg::RootAt(tiler.root())).is_err();
         }
-        let result = entries(size, &mut |entry: &[u8]| {
+        let result = entries(from, size, &mut |entry: &[u8]| {
             if stopped || tiler.size() >= size {
                 return;
             }
@@ -234,12 +295,13 @@ where
     let mut out = Published {
         size,
         previous: previous_size,
+        from,
         written: 0,
         same: 0,
         skipped: 0,
         checkpoint_written: false,
     };
-    let mut consistent = previous.is_none();
+    let mut consistent = consistent_from_start;
     let mut ended = false;
     let mut puts = FuturesUnordered::new();
     // Objects this run created, removed again if the log turns out to be
@@ -357,6 +419,55 @@ where
     }
 }
 
+/// The tiler at the right edge of the log published at `size`, from its
+/// partial tiles and entry bundle in the store; `None` when they are not
+/// all there as `size` implies (the caller then reads the whole log).
+async fn resume(objects: &Objects, size: u64) -> Result<Option<Tiler>, PublishError> {
+    let mut partial = Vec::new();
+    for l in 0..crate::path::levels(size) {
+        let width = ((size >> (8 * u32::from(l))) % 256) as u16;
+        let mut hashes = Vec::new();
+        if width > 0 {
+            let id = TileId {
+                kind: TileKind::Hash(l),
+                index: size >> (8 * (u32::from(l) + 1)),
+                width,
+            };
+            let Some(bytes) = fetch(objects, &id, u64::from(width) * 32).await? else {
+                return Ok(None);
+            };
+            match crate::tile::parse_hash_tile(&bytes, width) {
+                Ok(h) => hashes = h,
+                Err(_) => return Ok(None),
+            }
+        }
+        partial.push(hashes);
+    }
+    let width = (size % 256) as u16;
+    let mut bundle = Vec::new();
+    if width > 0 {
+        let id = TileId {
+            kind: TileKind::Entries,
+            index: size >> 8,
+            width,
+        };
+        match fetch(objects, &id, crate::tile::max_bundle_len(width)).await? {
+            Some(b) => bundle = b,
+            None => return Ok(None),
+        }
+    }
+    Ok(Tiler::resume(size, partial, bundle))
+}
+
+/// A tile's bytes, `None` if it is missing or larger than it may be.
+async fn fetch(objects: &Objects, id: &TileId, max: u64) -> Result<Option<Vec<u8>>, PublishError> {
+    match objects.get(&id.path(), max).await {
+        Ok(f) => Ok(f.map(|f| f.bytes.to_vec())),
+        Err(ObjectsError::TooLarge { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// The checkpoint published under `objects`, if any, verified as this
 /// log's: signed by `key` under `origin`. Anything else at `checkpoint`
 /// (another log's note, or not a note) is [`PublishError::Foreign`].
@@ -410,6 +521,7 @@ mod tests {
     use cfr_merkle::ed25519_dalek::SigningKey;
     use cfr_merkle::{Checkpoint, Tree};
     use cfr_model::{Attrs, Event, Value};
+    use std::path::Path;
 
     const ORIGIN: &str = "cfr/test";
 
@@ -460,6 +572,119 @@ mod tests {
             },
         )
         .await
+    }
+
+    /// Publishes `entries` with a proof from their tree, recording the
+    /// first entry the publication asked for.
+    async fn put_from(
+        objects: &Objects,
+        entries: &[Vec<u8>],
+        prove_with: &[Vec<u8>],
+        key: &SigningKey,
+    ) -> (Result<Published, PublishError>, Option<u64>) {
+        let cp = signed(entries, key);
+        let tree = Tree::from_leaves(prove_with.iter().map(|e| cfr_merkle::leaf_hash(e)));
+        let size = cp.checkpoint().size;
+        let prove = |old: u64| tree.consistency_proof(old, size).map_err(|e| e.to_string());
+        let asked = std::sync::Arc::new(std::sync::Mutex::new(None));
+        let seen = std::sync::Arc::clone(&asked);
+        let entries = entries.to_vec();
+        let r = publish_from(
+            objects,
+            &cp,
+            ORIGIN,
+            &key.verifying_key(),
+            Some(prove),
+            move |from, n, each| {
+                *seen.lock().expect("lock") = Some(from);
+                entries[from as usize..n as usize]
+                    .iter()
+                    .for_each(|e| each(e));
+                Ok(())
+            },
+        )
+        .await;
+        let from = *asked.lock().expect("lock");
+        (r, from)
+    }
+
+    /// With a proof, a publication reads only the entries after the
+    /// published edge and writes what reading everything would; a proof
+    /// of another log is refused; an edge that is not the log's own makes
+    /// it read everything.
+    #[tokio::test]
+    async fn a_proven_publication_reads_only_the_new_entries() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let objects = Objects::open(&format!("file://{}", tmp.path().display())).expect("open");
+        let whole = tempfile::tempdir().expect("tempdir");
+        let reference = Objects::open(&format!("file://{}", whole.path().display())).expect("open");
+        let key = SigningKey::from_bytes(&[9; 32]);
+        let log = events(70_000, "a");
+        // Nothing there: everything is read.
+        let (p, from) = put_from(&objects, &log[..300], &log[..300], &key).await;
+        assert_eq!((p.expect("publish").size, from), (300, Some(0)));
+        for (size, at) in [
+            (301usize, 300u64),
+            (700, 301),
+            (66_000, 700),
+            (70_000, 66_000),
+        ] {
+            let (p, from) = put_from(&objects, &log[..size], &log[..size], &key).await;
+            let p = p.expect("publish");
+            assert_eq!((p.previous, from), (Some(at), Some(at)), "to {size}");
+        }
+        put(&reference, &log, &key).await.expect("reference");
+        let listing = |dir: &Path| {
+            let mut out = Vec::new();
+            let mut stack = vec![dir.to_owned()];
+            while let Some(d) = stack.pop() {
+                for e in std::fs::read_dir(&d).expect("dir").flatten() {
+                    let p = e.path();
+                    if p.is_dir() {
+                        stack.push(p);
+                    } else {
+                        let name = p.strip_prefix(dir).expect("under").display().to_string();
+                        out.push((name, std::fs::read(&p).expect("read")));
+                    }
+                }
+            }
+            out.sort();
+            out
+        };
+        // Every object of one publication of it all is there, the same
+        // (besides, the earlier publications' partial tiles).
+        let ours: std::collections::HashMap<String, Vec<u8>> =
+            listing(tmp.path()).into_iter().collect();
+        for (name, bytes) in listing(whole.path()) {
+            assert_eq!(ours.get(&name), Some(&bytes), "{name}");
+        }
+        audit(&objects, Some(ORIGIN), &key.verifying_key())
+            .await
+            .expect("audit");
+
+        // Another log under the same key proves nothing about this one.
+        let other = events(70_100, "b");
+        let before = std::fs::read(tmp.path().join(CHECKPOINT)).expect("checkpoint");
+        let (e, from) = put_from(&objects, &other, &other, &key).await;
+        assert!(matches!(e, Err(PublishError::Inconsistent { .. })), "{e:?}");
+        assert_eq!(from, None, "nothing was read");
+        assert_eq!(
+            std::fs::read(tmp.path().join(CHECKPOINT)).expect("checkpoint"),
+            before
+        );
+
+        // An edge whose bundle is not its level-0 tile's: read everything.
+        let edge = tmp.path().join("tile/entries/273.p/112");
+        let mut bundle = std::fs::read(&edge).expect("bundle");
+        let last = bundle.len() - 1;
+        bundle[last] ^= 1;
+        std::fs::write(&edge, &bundle).expect("write");
+        let more = events(70_050, "a");
+        let (p, from) = put_from(&objects, &more, &more, &key).await;
+        assert_eq!((p.expect("publish").size, from), (70_050, Some(0)));
+        audit(&objects, Some(ORIGIN), &key.verifying_key())
+            .await
+            .expect("audit");
     }
 
     #[tokio::test]

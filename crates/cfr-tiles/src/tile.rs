@@ -182,6 +182,40 @@ impl Tiler {
         Tiler::default()
     }
 
+    /// A tiler that goes on from a log of `size` entries, given its
+    /// right edge as its tiles hold it: `partial[l]`, the hashes of level
+    /// `l`'s partial tile (`(size >> 8l) % 256` of them, none where that
+    /// level's tiles are all full), for every level below
+    /// [`levels`](crate::path::levels)`(size)`, and the partial entry
+    /// bundle's bytes. `None` when the widths are not those `size` implies,
+    /// or the bundle's entries do not hash to level 0's hashes.
+    pub fn resume(size: u64, partial: Vec<Vec<Hash>>, bundle: Vec<u8>) -> Option<Tiler> {
+        let levels = usize::from(crate::path::levels(size));
+        if partial.len() != levels {
+            return None;
+        }
+        for (l, hashes) in partial.iter().enumerate() {
+            if hashes.len() as u64 != (size >> (8 * l)) % TILE_WIDTH {
+                return None;
+            }
+        }
+        let width = partial.first().map_or(0, Vec::len);
+        let entries = parse_entry_bundle(&bundle, width as u16).ok()?;
+        let level0 = partial.first().map(Vec::as_slice).unwrap_or_default();
+        if entries
+            .iter()
+            .map(|e| leaf_hash(e))
+            .ne(level0.iter().copied())
+        {
+            return None;
+        }
+        Some(Tiler {
+            size,
+            levels: partial,
+            bundle,
+        })
+    }
+
     /// Entries pushed so far.
     pub fn size(&self) -> u64 {
         self.size
@@ -269,6 +303,60 @@ mod tests {
         format!("entry {i}")
             .repeat((i % 5) as usize + 1)
             .into_bytes()
+    }
+
+    /// A tiler resumed from the right edge of a log's tiles builds the
+    /// same tiles from the later entries as one that read them all.
+    #[test]
+    fn a_resumed_tiler_continues_as_one_that_read_everything() {
+        for (at, to) in [
+            (0u64, 300u64),
+            (256, 700),
+            (300, 70_000),
+            (65_536, 65_900),
+            (69_999, 70_000),
+        ] {
+            let mut whole = Tiler::new();
+            let mut before = Vec::new();
+            for i in 0..at {
+                before.extend(whole.push(&entry(i)).expect("small entry"));
+            }
+            let edge = whole.partial_tiles();
+            let partial: Vec<Vec<Hash>> = (0..crate::path::levels(at))
+                .map(|l| {
+                    edge.iter()
+                        .find(|t| t.id.kind == TileKind::Hash(l))
+                        .map(|t| parse_hash_tile(&t.bytes, t.id.width).expect("tile"))
+                        .unwrap_or_default()
+                })
+                .collect();
+            let bundle = edge
+                .iter()
+                .find(|t| t.id.kind == TileKind::Entries)
+                .map(|t| t.bytes.clone())
+                .unwrap_or_default();
+            let mut resumed = Tiler::resume(at, partial.clone(), bundle.clone()).expect("resumed");
+            assert_eq!(resumed.root(), whole.root(), "at {at}");
+            let (mut a, mut b) = (Vec::new(), Vec::new());
+            for i in at..to {
+                a.extend(whole.push(&entry(i)).expect("small entry"));
+                b.extend(resumed.push(&entry(i)).expect("small entry"));
+            }
+            a.extend(whole.partial_tiles());
+            b.extend(resumed.partial_tiles());
+            assert_eq!(a, b, "from {at} to {to}");
+            // An edge of the wrong width, or a bundle of other entries, is refused.
+            if at % 256 != 0 {
+                let mut short = partial.clone();
+                short[0].pop();
+                assert!(Tiler::resume(at, short, bundle.clone()).is_none());
+                let mut other = Vec::new();
+                for i in 0..at % 256 {
+                    push_entry(&mut other, &entry(i + 1)).expect("entry");
+                }
+                assert!(Tiler::resume(at, partial, other).is_none());
+            }
+        }
     }
 
     #[test]

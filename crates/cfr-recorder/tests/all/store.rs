@@ -5,8 +5,9 @@ use crate::common::*;
 use cfr_merkle::{verify_consistency, verify_inclusion, Checkpoint};
 use cfr_recorder::seal::{prove_consistency, seal_log, LogSealOptions, Prefix};
 use cfr_recorder::{
-    for_each_event, AppendError, NotTorn, OpenError, Recorder, RecorderOptions, RepairError,
-    CHECKPOINT_FILE, LOCK_FILE, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    for_each_event, for_each_event_from, AppendError, NotTorn, OpenError, Recorder,
+    RecorderOptions, RepairError, CHECKPOINT_FILE, LOCK_FILE, QUARANTINE_DIR, SEGMENTS_DIR,
+    TORN_DIR,
 };
 use std::collections::BTreeMap;
 use std::io::Write as _;
@@ -415,6 +416,56 @@ fn a_bad_record_followed_by_valid_ones_is_not_a_torn_tail() {
     // Seq 5 was never acknowledged, so handing it out now is not a reuse.
     let r = log.append(vec![request(50)]).expect("append");
     assert_eq!(r[0].seq, 5);
+}
+
+/// Reading from a seq gives exactly the events from it, across
+/// segments, without reading the segments wholly before it; a range past
+/// the log is short.
+#[test]
+fn events_are_read_from_a_seq_across_segments() {
+    let (_t, dir) = new_log();
+    let opts = RecorderOptions {
+        key: Some(key("recorder")),
+        segment_bytes: 1_500,
+        ..RecorderOptions::default()
+    };
+    let log = open_with(&dir, opts).expect("open");
+    for i in 0..60 {
+        log.append(vec![request(i)]).expect("append");
+    }
+    drop(log);
+    let mut all = Vec::new();
+    for_each_event(&dir, 60, |e| all.push(e)).expect("all");
+    for (from, upto) in [(0u64, 60u64), (1, 2), (17, 60), (59, 60), (30, 30)] {
+        let mut got = Vec::new();
+        for_each_event_from(&dir, from, upto, |e| got.push(e)).expect("from");
+        assert_eq!(got, all[from as usize..upto as usize], "[{from}, {upto})");
+    }
+    // A damaged first segment is not read when the range starts later.
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
+        .expect("segments")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    segs.sort();
+    assert!(segs.len() >= 3, "{segs:?}");
+    let mut bytes = std::fs::read(&segs[0]).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&segs[0], &bytes).expect("write");
+    let mut got = Vec::new();
+    for_each_event_from(&dir, 55, 60, |e| got.push(e)).expect("from 55");
+    assert_eq!(got, all[55..]);
+    assert!(
+        for_each_event(&dir, 60, |_| {}).is_err(),
+        "from 0 it is read, and refused"
+    );
+    assert!(matches!(
+        for_each_event_from(&dir, 55, 61, |_| {}),
+        Err(cfr_recorder::ReadError::Short {
+            wanted: 61,
+            available: 60
+        })
+    ));
 }
 
 #[test]
