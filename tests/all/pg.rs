@@ -951,25 +951,9 @@ fn log_append_with_two_urls_reaches_the_recorder_that_took_over() {
     let b = crate::recorder_crash::Process::start(&dir);
     assert!(b.banner.contains("standby"), "{}", b.banner);
     a.kill();
-    let s = crate::util::sample_dir();
     let receipts = dir.parent().expect("parent").join("receipts");
     let (code, out, err) = crate::util::run(
-        crate::util::cfr()
-            .args(["log", "append"])
-            .arg(s.join("live-1.jsonl"))
-            .arg("--url")
-            .arg(format!("http://{}", a.addr))
-            .arg("--url")
-            .arg(format!("http://{}", b.addr))
-            .arg("--contract")
-            .arg(s.join("contract.toml"))
-            .arg("--key")
-            .arg(format!(
-                "provider={}",
-                s.join("keys/provider.key").display()
-            ))
-            .arg("--key")
-            .arg(format!("user={}", s.join("keys/user.key").display()))
+        crate::util::log_append("live-1.jsonl", &[&a.addr, &b.addr])
             .arg("--receipts")
             .arg(&receipts),
     );
@@ -1057,23 +1041,8 @@ fn the_recorder_that_takes_over_goes_on_publishing_the_tiles() {
         out.contains("in PostgreSQL") && out.contains("published as tiles"),
         "{out}"
     );
-    let append = |urls: &[&str], file: &str| {
-        let urls: Vec<String> = urls.iter().map(|a| format!("http://{a}")).collect();
-        crate::util::run(
-            crate::util::cfr()
-                .args(["log", "append"])
-                .arg(s.join(file))
-                .args(["--url", &urls.join(","), "--contract"])
-                .arg(s.join("contract.toml"))
-                .arg("--key")
-                .arg(format!(
-                    "provider={}",
-                    s.join("keys/provider.key").display()
-                ))
-                .arg("--key")
-                .arg(format!("user={}", s.join("keys/user.key").display())),
-        )
-    };
+    let append =
+        |urls: &[&str], file: &str| crate::util::run(&mut crate::util::log_append(file, urls));
     let published = |size: u64, by: &mut crate::recorder_crash::Process| {
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {

@@ -194,32 +194,25 @@ fn a_lying_recorder_is_contradicted_by_its_own_receipts() {
         assert!(r.first >= 20, "a first-file receipt was contradicted: {f}");
     }
     // The HTML report shows the finding, and the recorder column.
-    let html = t.path().join("b.html");
-    let (code, out, err) = run(cfr()
-        .arg("report")
-        .arg(&bad)
-        .arg("-o")
-        .arg(&html)
-        .arg("--receipts")
-        .arg(&rdir));
-    assert!(code <= 1, "{out}{err}");
-    let page = std::fs::read_to_string(&html).expect("html");
+    let report = |bundle: &Path, html: &Path| {
+        let (code, out, err) = run(cfr()
+            .arg("report")
+            .arg(bundle)
+            .arg("-o")
+            .arg(html)
+            .arg("--receipts")
+            .arg(&rdir));
+        assert!(code <= 1, "{out}{err}");
+        std::fs::read_to_string(html).expect("html")
+    };
+    let page = report(&bad, &t.path().join("b.html"));
     assert!(
         page.contains("<section id=\"recorder\">")
             && page.contains("<th class=\"num\">recorder</th>"),
         "the report names the recorder"
     );
     // The honest bundle's report has no recorder column.
-    let html = t.path().join("a.html");
-    let (code, out, err) = run(cfr()
-        .arg("report")
-        .arg(&good)
-        .arg("-o")
-        .arg(&html)
-        .arg("--receipts")
-        .arg(&rdir));
-    assert!(code <= 1, "{out}{err}");
-    let page = std::fs::read_to_string(&html).expect("html");
+    let page = report(&good, &t.path().join("a.html"));
     assert!(!page.contains("<section id=\"recorder\">"));
 }
 

@@ -2,7 +2,6 @@
 //! serve, seal, and `verify` of what was sealed.
 
 use crate::util::{cfr, run, sample_dir};
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::Stdio;
 
@@ -209,15 +208,7 @@ fn log_serve_append_over_http_and_seal_while_serving() {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|l| l.split_whitespace().next())
-        .expect("address")
-        .to_owned();
+    let (_, addr) = crate::util::listening(&mut server);
     // A second recorder on the same directory is refused.
     let (code, _, err) = run(cfr()
         .args(["log", "serve"])
@@ -322,15 +313,7 @@ fn serve_fresh(dir: &Path) -> (std::process::Child, String) {
         .stderr(Stdio::piped())
         .spawn()
         .expect("serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|l| l.split_whitespace().next())
-        .expect("address")
-        .to_owned();
+    let (_, addr) = crate::util::listening(&mut server);
     (server, addr)
 }
 

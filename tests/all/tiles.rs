@@ -594,7 +594,6 @@ fn tiles_on_a_local_directory() {
 /// A `log serve` of `dir` with the store's settings, stderr to `err`:
 /// (process, address).
 fn serve_published(moto: &Moto, dir: &Path, err: &Path) -> (Child, String) {
-    use std::io::{BufRead as _, BufReader};
     let mut server = moto
         .env(
             cfr()
@@ -608,38 +607,16 @@ fn serve_published(moto: &Moto, dir: &Path, err: &Path) -> (Child, String) {
         .stderr(std::fs::File::create(err).expect("stderr file"))
         .spawn()
         .expect("serve");
-    let mut line = String::new();
-    BufReader::new(server.stdout.take().expect("stdout"))
-        .read_line(&mut line)
-        .expect("read");
+    let (line, addr) = crate::util::listening(&mut server);
     assert!(
         line.contains("; publishing tiles to s3://cfr-test/live"),
         "{line}"
     );
-    let addr = line
-        .strip_prefix("listening on ")
-        .and_then(|l| l.split_whitespace().next())
-        .expect("address")
-        .to_owned();
     (server, addr)
 }
 
 fn append_live(moto: &Moto, addr: &str, file: &str) -> (i32, String, String) {
-    let s = sample_dir();
-    run(moto.env(
-        cfr()
-            .args(["log", "append"])
-            .arg(s.join(file))
-            .args(["--url", &format!("http://{addr}"), "--contract"])
-            .arg(s.join("contract.toml"))
-            .arg("--key")
-            .arg(format!(
-                "provider={}",
-                s.join("keys/provider.key").display()
-            ))
-            .arg("--key")
-            .arg(format!("user={}", s.join("keys/user.key").display())),
-    ))
+    run(moto.env(&mut crate::util::log_append(file, &[addr])))
 }
 
 /// Waits until `log tiles verify` accepts the bucket's log at `size`.

@@ -1371,15 +1371,15 @@ impl Recorder {
             return Err(AppendError::Stopped { reason });
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let tx = self
-            .tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or(AppendError::Closed)?;
-        tx.send(Job::Append { work, reply })
-            .map_err(|_| AppendError::Closed)?;
+        self.send(Job::Append { work, reply })
+            .map_err(|()| AppendError::Closed)?;
         Ok(rx)
+    }
+
+    /// Hands a job to the writer thread; `Err` once it is closed.
+    fn send(&self, job: Job) -> Result<(), ()> {
+        let tx = self.tx.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        tx.ok_or(())?.send(job).map_err(|_| ())
     }
 
     fn stopped(&self) -> Option<String> {
@@ -1413,14 +1413,8 @@ impl Recorder {
             return Err(CheckpointError::NoKey);
         }
         let (reply, rx) = tokio::sync::oneshot::channel();
-        let tx = self
-            .tx
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone()
-            .ok_or(CheckpointError::Closed)?;
-        tx.send(Job::Checkpoint { reply })
-            .map_err(|_| CheckpointError::Closed)?;
+        self.send(Job::Checkpoint { reply })
+            .map_err(|()| CheckpointError::Closed)?;
         rx.blocking_recv().unwrap_or(Err(CheckpointError::Closed))
     }
 

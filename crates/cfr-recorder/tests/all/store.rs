@@ -418,6 +418,22 @@ fn a_bad_record_followed_by_valid_ones_is_not_a_torn_tail() {
     assert_eq!(r[0].seq, 5);
 }
 
+/// Flips a bit in the middle of the first of a log's (three or more)
+/// segments; returns the segments, in order.
+fn damage_first_segment(dir: &Path) -> Vec<PathBuf> {
+    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
+        .expect("segments")
+        .map(|e| e.expect("entry").path())
+        .collect();
+    segs.sort();
+    assert!(segs.len() >= 3, "{segs:?}");
+    let mut bytes = std::fs::read(&segs[0]).expect("read");
+    let at = bytes.len() / 2;
+    bytes[at] ^= 0x01;
+    std::fs::write(&segs[0], &bytes).expect("write");
+    segs
+}
+
 /// Reading from a seq gives exactly the events from it, across
 /// segments, without reading the segments wholly before it; a range past
 /// the log is short.
@@ -442,16 +458,7 @@ fn events_are_read_from_a_seq_across_segments() {
         assert_eq!(got, all[from as usize..upto as usize], "[{from}, {upto})");
     }
     // A damaged first segment is not read when the range starts later.
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
-        .expect("segments")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    segs.sort();
-    assert!(segs.len() >= 3, "{segs:?}");
-    let mut bytes = std::fs::read(&segs[0]).expect("read");
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&segs[0], &bytes).expect("write");
+    damage_first_segment(&dir);
     let mut got = Vec::new();
     for_each_event_from(&dir, 55, 60, |e| got.push(e)).expect("from 55");
     assert_eq!(got, all[55..]);
@@ -481,16 +488,7 @@ fn a_damaged_record_in_an_earlier_segment_is_refused_with_its_place() {
         log.append(vec![request(i)]).expect("append");
     }
     drop(log);
-    let mut segs: Vec<PathBuf> = std::fs::read_dir(dir.join(SEGMENTS_DIR))
-        .expect("segments")
-        .map(|e| e.expect("entry").path())
-        .collect();
-    segs.sort();
-    assert!(segs.len() >= 3, "{segs:?}");
-    let mut bytes = std::fs::read(&segs[0]).expect("read");
-    let at = bytes.len() / 2;
-    bytes[at] ^= 0x01;
-    std::fs::write(&segs[0], &bytes).expect("write");
+    let segs = damage_first_segment(&dir);
     let before = snapshot(&dir);
     let err = open_with(&dir, opts.clone()).err().expect("refused");
     let OpenError::Corrupt { path, seq, .. } = &err else {
