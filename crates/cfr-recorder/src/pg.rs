@@ -766,7 +766,7 @@ impl PgStore {
                     ));
                 }
                 index.subs.insert(
-                    (party, sid),
+                    crate::recorder::sub_key(&party, &sid),
                     Span {
                         first: first as u64,
                         count: count as u64,

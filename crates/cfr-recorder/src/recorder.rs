@@ -775,8 +775,23 @@ pub(crate) struct Index {
     times: Column<8>,
     last_time: Option<i64>,
     pub(crate) ids: HashMap<String, (u64, [u8; 16])>,
-    /// Signed submissions by (party, id).
-    pub(crate) subs: HashMap<(String, String), Span>,
+    /// Signed submissions by [`sub_key`] of (party, id).
+    pub(crate) subs: HashMap<SubKey, Span>,
+}
+
+/// A signed submission's (party, id), as the index keys it: their
+/// SHA-256, 32 bytes whatever the id's length.
+pub(crate) type SubKey = [u8; 32];
+
+/// The [`SubKey`] of `party`'s submission `id` (length-prefixed, so no
+/// two pairs share the bytes hashed).
+pub(crate) fn sub_key(party: &str, id: &str) -> SubKey {
+    use sha2::Digest as _;
+    let mut h = sha2::Sha256::new();
+    h.update((party.len() as u64).to_be_bytes());
+    h.update(party.as_bytes());
+    h.update(id.as_bytes());
+    h.finalize().into()
 }
 
 /// Where a signed submission's events are, and what was signed.
@@ -1096,7 +1111,7 @@ impl Recorder {
             });
             if let Some((entry, h)) = open_sub.take_if(|_| done) {
                 index.subs.insert(
-                    (entry.party, entry.id),
+                    sub_key(&entry.party, &entry.id),
                     Span {
                         first: entry.first,
                         count: entry.count,
@@ -1656,7 +1671,7 @@ impl Writer {
         let mut buf: Vec<u8> = Vec::new();
         let mut leaves: Vec<(Hash, i64)> = Vec::new();
         let mut new_ids: HashMap<String, (u64, [u8; 16])> = HashMap::new();
-        let mut new_subs: HashMap<(String, String), Span> = HashMap::new();
+        let mut new_subs: HashMap<SubKey, Span> = HashMap::new();
         let mut plans: Vec<Planned> = Vec::with_capacity(jobs.len());
         let new_size;
         {
@@ -1769,13 +1784,13 @@ impl Writer {
                         }
                     }
                     Work::Signed(v) => {
-                        let key = (v.party().to_owned(), v.id().to_owned());
+                        let key = sub_key(v.party(), v.id());
                         let known = index.subs.get(&key).or_else(|| new_subs.get(&key));
                         match known {
                             Some(span) if span.digest != *v.digest() => {
                                 failed = Some(AppendError::SubmissionConflict {
-                                    party: key.0.clone(),
-                                    id: key.1.clone(),
+                                    party: v.party().to_owned(),
+                                    id: v.id().to_owned(),
                                     first: span.first,
                                 });
                             }
@@ -1784,14 +1799,19 @@ impl Writer {
                                     (span.first..span.first + span.count)
                                         .map(|seq| original(seq, &leaves)),
                                 );
-                                signed_as = Some((key.0.clone(), key.1.clone(), span.first, true));
+                                signed_as = Some((
+                                    v.party().to_owned(),
+                                    v.id().to_owned(),
+                                    span.first,
+                                    true,
+                                ));
                             }
                             None => {
                                 let first = base + leaves.len() as u64;
                                 let count = v.events().len() as u64;
                                 let entry = Entry {
-                                    party: key.0.clone(),
-                                    id: key.1.clone(),
+                                    party: v.party().to_owned(),
+                                    id: v.id().to_owned(),
                                     first,
                                     count,
                                     sig: v.sig().to_vec(),
@@ -1811,14 +1831,15 @@ impl Writer {
                                     entries.push((entry.clone(), *v.digest()));
                                 }
                                 new_subs.insert(
-                                    key.clone(),
+                                    key,
                                     Span {
                                         first,
                                         count,
                                         digest: *v.digest(),
                                     },
                                 );
-                                signed_as = Some((key.0.clone(), key.1.clone(), first, false));
+                                signed_as =
+                                    Some((v.party().to_owned(), v.id().to_owned(), first, false));
                                 job_sub = Some(key);
                             }
                         }
