@@ -63,7 +63,10 @@
 //!   compare-and-swap: never over a larger or inconsistent checkpoint,
 //!   never over a tile with other bytes (a rewritten log is refused,
 //!   naming the object). It is incremental: the tiles the checkpoint
-//!   already there implies are not written again.
+//!   already there implies are not written again. [`publish_from`] also
+//!   reads only the new entries, for a log that proves (by an RFC 9162
+//!   consistency proof) that its checkpoint extends the published one: it
+//!   resumes from the store's right edge ([`Tiler::resume`]).
 //! * **[`audit()`]** is the other side: from the store alone and the
 //!   recorder's key, it verifies the checkpoint, reads every tile and
 //!   entry bundle (reads bounded by the sizes the names imply), checks
