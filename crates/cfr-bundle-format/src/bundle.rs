@@ -310,6 +310,18 @@ impl Bundle {
     /// bounds and decoded strictly. An error names the member and what is
     /// wrong: `(code, detail)` with code `submission-invalid` or `io`.
     pub fn submissions(&self) -> Result<Vec<crate::submission::Entry>, (&'static str, String)> {
+        let mut out = Vec::new();
+        self.for_each_submission(|e| out.push(e))?;
+        Ok(out)
+    }
+
+    /// [`Bundle::submissions`] one by one, in order, holding one member
+    /// at a time: what `each` was given before an error stands, and the
+    /// error names the member.
+    pub fn for_each_submission(
+        &self,
+        mut each: impl FnMut(crate::submission::Entry),
+    ) -> Result<(), (&'static str, String)> {
         use std::io::Read as _;
         /// Most decompressed bytes one submissions member may hold.
         const MAX_RAW: u64 = 4 * crate::submission::MEMBER_BYTES as u64;
@@ -319,7 +331,6 @@ impl Bundle {
             .filter_map(|m| layout::submissions_index(m.name()).map(|i| (i, m.name())))
             .collect();
         names.sort();
-        let mut out = Vec::new();
         for (want, (i, name)) in names.iter().enumerate() {
             if *i as usize != want {
                 return Err((
@@ -348,9 +359,9 @@ impl Bundle {
             }
             let entries = crate::submission::decode_seq(&plain)
                 .map_err(|e| ("submission-invalid", format!("{name}: {e}")))?;
-            out.extend(entries);
+            entries.into_iter().for_each(&mut each);
         }
-        Ok(out)
+        Ok(())
     }
 
     /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).

@@ -646,7 +646,9 @@ pub struct Coverage {
     entries: Vec<Entry>,
     /// Entries found invalid (they cover nothing).
     invalid: std::collections::BTreeSet<usize>,
-    ids: std::collections::BTreeSet<(String, String)>,
+    /// The (party, id) of every submission added, as 32-byte hashes: one
+    /// id twice is a finding.
+    ids: std::collections::HashSet<[u8; 32]>,
     end: u64,
     log_size: u64,
     keys: std::collections::BTreeMap<String, VerifyingKey>,
@@ -664,6 +666,16 @@ pub struct Coverage {
     /// At most this many effects wait for checkers ([`MAX_PENDING`]).
     max_pending: usize,
     checkers: Option<Checkers>,
+}
+
+/// SHA-256 of a (party, id) pair, length-prefixed so no two pairs share
+/// the bytes hashed.
+fn party_id_key(party: &str, id: &str) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update((party.len() as u64).to_be_bytes());
+    h.update(party.as_bytes());
+    h.update(id.as_bytes());
+    h.finalize().into()
 }
 
 /// Most findings kept (the count goes on).
@@ -754,7 +766,7 @@ impl Coverage {
                 "submission {:?} is by {:?}, which is not a submitting party of the contract",
                 e.id, e.party
             ))
-        } else if !self.ids.insert((e.party.clone(), e.id.clone())) {
+        } else if !self.ids.insert(party_id_key(&e.party, &e.id)) {
             Some(format!(
                 "submission id {:?} of the {} appears twice",
                 e.id, e.party

@@ -137,19 +137,19 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         )?)
     };
 
-    // Signed submissions (check 5), read before the events they cover.
-    let mut coverage = match bundle.submissions() {
-        Ok(entries) => Some(
-            cfr_bundle_format::submission::Coverage::with_entries(
-                &contract,
-                submission_keys(&contract, &opts.trust, &keys),
-                m.log.events,
-                entries,
-            )
-            // Signatures on every core: the replay has its own thread, and
-            // the pass over the events leaves the rest idle.
-            .with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())),
-        ),
+    // Signed submissions (check 5), read before the events they cover,
+    // one member at a time into the walker (no second copy of them all).
+    let mut walker = cfr_bundle_format::submission::Coverage::new(
+        &contract,
+        submission_keys(&contract, &opts.trust, &keys),
+        m.log.events,
+    );
+    let mut coverage = match bundle.for_each_submission(|e| walker.add(e)) {
+        // Signatures on every core: the replay has its own thread, and
+        // the pass over the events leaves the rest idle.
+        Ok(()) => {
+            Some(walker.with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())))
+        }
         Err((code, detail)) => {
             checks[CheckId::EventSignatures].fail(code, detail);
             None
