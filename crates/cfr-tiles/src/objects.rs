@@ -240,6 +240,29 @@ impl Objects {
     /// Reads the object `name`, at most `max` bytes of it (`None` if
     /// there is no such object).
     pub async fn get(&self, name: &str, max: u64) -> Result<Option<Fetched>, ObjectsError> {
+        let mut buf = Vec::new();
+        let version = self
+            .read_bounded(name, max, |chunk| {
+                buf.extend_from_slice(chunk);
+                Ok(())
+            })
+            .await?;
+        Ok(version.map(|version| Fetched {
+            bytes: Bytes::from(buf),
+            version,
+        }))
+    }
+
+    /// Streams the object `name` to `sink`, chunk by chunk, refusing it
+    /// ([`ObjectsError::TooLarge`]) as soon as it says or turns out to be
+    /// larger than `max` bytes. Returns its version, or `None` if there
+    /// is no such object.
+    async fn read_bounded(
+        &self,
+        name: &str,
+        max: u64,
+        mut sink: impl FnMut(&[u8]) -> Result<(), ObjectsError>,
+    ) -> Result<Option<UpdateVersion>, ObjectsError> {
         let got = match self
             .store
             .get_opts(&self.path(name), GetOptions::default())
@@ -262,18 +285,16 @@ impl Objects {
         };
         // The size said may be a lie: count what arrives.
         let mut stream = got.into_stream();
-        let mut buf = Vec::new();
+        let mut read = 0u64;
         while let Some(chunk) = stream.next().await {
             let chunk = chunk.map_err(|e| self.store_error(name, e))?;
-            if buf.len() as u64 + chunk.len() as u64 > max {
+            read += chunk.len() as u64;
+            if read > max {
                 return Err(too_large());
             }
-            buf.extend_from_slice(&chunk);
+            sink(&chunk)?;
         }
-        Ok(Some(Fetched {
-            bytes: Bytes::from(buf),
-            version,
-        }))
+        Ok(Some(version))
     }
 
     /// Writes `bytes` as `name` only if no object is there. An object
@@ -457,37 +478,29 @@ impl Objects {
         to: &Path,
         max: u64,
     ) -> Result<Option<u64>, ObjectsError> {
-        let got = match self
-            .store
-            .get_opts(&self.path(name), GetOptions::default())
-            .await
-        {
-            Ok(g) => g,
-            Err(object_store::Error::NotFound { .. }) => return Ok(None),
-            Err(e) => return Err(self.store_error(name, e)),
-        };
-        let too_large = || ObjectsError::TooLarge {
-            url: self.url_of(name),
-            max,
-        };
-        if got.meta.size > max {
-            return Err(too_large());
-        }
         let local = |source| ObjectsError::Local {
             path: to.to_owned(),
             source,
         };
-        let mut file = std::fs::File::create(to).map_err(local)?;
-        let mut stream = got.into_stream();
+        let mut file = None;
         let mut written = 0u64;
-        while let Some(chunk) = stream.next().await {
-            let chunk = chunk.map_err(|e| self.store_error(name, e))?;
-            written += chunk.len() as u64;
-            if written > max {
-                return Err(too_large());
-            }
-            std::io::Write::write_all(&mut file, &chunk).map_err(local)?;
+        let found = self
+            .read_bounded(name, max, |chunk| {
+                let f = match &mut file {
+                    Some(f) => f,
+                    None => file.insert(std::fs::File::create(to).map_err(local)?),
+                };
+                written += chunk.len() as u64;
+                std::io::Write::write_all(f, chunk).map_err(local)
+            })
+            .await?;
+        if found.is_none() {
+            return Ok(None);
         }
+        let file = match file {
+            Some(f) => f,
+            None => std::fs::File::create(to).map_err(local)?,
+        };
         file.sync_all().map_err(local)?;
         Ok(Some(written))
     }
