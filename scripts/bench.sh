@@ -1,9 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark of design section 11 in one run (a benchmark, not a test:
 # nothing here asserts a time, and CI does not run it). Builds in release,
-# generates the N-event workload once (default 1,000,000 events, every
-# party's events in signed submissions of at most 100, `cfr-workload
-# events N 7 --submissions 100`), then measures, R times each (default 3),
+# generates the N-event workload once (default 1,000,000 events), then
+# measures, R times each (default 3),
 # and prints medians as a Markdown table:
 #
 # - seal (JSON Lines -> bundle, embedding and running the analyzer) and
@@ -18,6 +17,13 @@
 # - the recorder: appends/s and p50/p99 at 1, 8 and 64 clients with
 #   signed submissions of 100 and of 1 event(s)
 #   (crates/cfr-recorder/examples/bench.rs).
+#
+# The workload (CFR_BENCH_WORKLOAD): `batched` (the default, the design's
+# condition "submissions of 100 events": every party's client sends its
+# events 100 at a time, `cfr-workload events N 7 --submissions 100
+# --batched`) or `runs` (each maximal run of one party's consecutive
+# events is a submission, cut at 100: about 1.5 events each, since
+# requests and answers alternate; `--submissions 100`).
 #
 # Usage: scripts/bench.sh [N] [R] [RECORDER_SECONDS]
 # Env: CFR_BENCH_DIR (work dir, default /tmp/cfr-bench; the workload is
@@ -45,12 +51,18 @@ gen=$rel/cfr-workload
 mkdir -p "$W/keys"
 [ "${CFR_BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$W"' EXIT
 
-# The workload, generated once per N.
-if [ "$(cat "$W/n" 2>/dev/null)" != "$N" ]; then
+# The workload, generated once per N and kind.
+mode=${CFR_BENCH_WORKLOAD:-batched}
+case $mode in
+batched) genargs=(--submissions 100 --batched) ;;
+runs) genargs=(--submissions 100) ;;
+*) echo "CFR_BENCH_WORKLOAD is batched or runs, not $mode" >&2; exit 2 ;;
+esac
+if [ "$(cat "$W/n" 2>/dev/null)" != "$N $mode" ]; then
 	"$gen" contract 7 >"$W/contract.toml"
 	"$gen" keys 7 "$W/keys"
-	"$gen" events "$N" 7 --submissions 100 >"$W/events.jsonl"
-	echo "$N" >"$W/n"
+	"$gen" events "$N" 7 "${genargs[@]}" >"$W/events.jsonl"
+	echo "$N $mode" >"$W/n"
 fi
 subs=$(grep -c '^{"submission"' "$W/events.jsonl" || true)
 
@@ -122,7 +134,7 @@ mib() { echo "${M[$1]} / 1024" | bc | xargs printf '%d MiB'; }
 echo "# cfr benchmark (scripts/bench.sh $N $R $SECS)"
 echo
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (dirty)'); $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load at the end:$(uptime | sed 's/.*load average://'); medians of $R runs"
-echo "workload: $N events, $subs signed submissions of at most 100 events (mean $(echo "scale=2; $N / ($subs + (${subs} == 0))" | bc) events each); $(stat -c %s "$W/events.jsonl") B of JSON Lines; bundle $(stat -c %s "$W/e.cfr") B; $raw B of event CBOR"
+echo "workload ($mode, cfr-workload events $N 7 ${genargs[*]}): $N events, $subs signed submissions of at most 100 events (mean $(echo "scale=2; $N / ($subs + (${subs} == 0))" | bc) events each); $(stat -c %s "$W/events.jsonl") B of JSON Lines; bundle $(stat -c %s "$W/e.cfr") B; $raw B of event CBOR"
 echo
 echo "| measure | median | events/s | peak RSS | floor (same run) | ratio |"
 echo "|---|---|---|---|---|---|"

@@ -2,7 +2,7 @@
 //! contract, for samples and benchmarks.
 //!
 //! ```text
-//! cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B] > events.jsonl
+//! cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B [--batched]] > events.jsonl
 //! cfr-workload contract [SEED | KEYDIR] > contract.toml
 //! cfr-workload keys SEED DIR      # the seed-derived keys as PEM
 //! ```
@@ -11,7 +11,10 @@
 //! otherwise they are derived from SEED (benchmarks only). `--flood K`
 //! adds a quota flood of K never-answered requests (within the N events).
 //! `--submissions B` puts every party's events in signed submissions of at
-//! most B consecutive events by one party (see `write_submitted`).
+//! most B consecutive events by one party (see `write_submitted`); with
+//! `--batched`, every party's client holds its events back and sends them
+//! B at a time, as the design's throughput targets assume (see
+//! `write_batched`).
 
 use cfr_workload::{contract_toml, Keys, Workload};
 use std::io::Write as _;
@@ -37,10 +40,17 @@ fn keys(arg: Option<&String>, seed: u64) -> Result<Keys, String> {
 }
 
 fn run(args: &[String]) -> Result<(), String> {
-    let usage = "usage: cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
+    let usage = "usage: cfr-workload events N SEED [KEYDIR] [--flood K] [--submissions B [--batched]] | cfr-workload contract [SEED | KEYDIR] | cfr-workload keys SEED DIR";
     let mut args = args.to_vec();
     let mut flood = 0;
     let mut submissions = 0usize;
+    let batched = match args.iter().position(|a| a == "--batched") {
+        Some(i) => {
+            args.remove(i);
+            true
+        }
+        None => false,
+    };
     if let Some(i) = args.iter().position(|a| a == "--submissions") {
         submissions = args
             .get(i + 1)
@@ -55,6 +65,9 @@ fn run(args: &[String]) -> Result<(), String> {
             .and_then(|k| k.parse().ok())
             .ok_or_else(|| format!("--flood needs a number\n{usage}"))?;
         args.drain(i..i + 2);
+    }
+    if batched && submissions == 0 {
+        return Err(format!("--batched needs --submissions B\n{usage}"));
     }
     let args = &args[..];
     let num = |i: usize| -> Result<u64, String> {
@@ -75,8 +88,12 @@ fn run(args: &[String]) -> Result<(), String> {
                 batch => {
                     let mut raw = Vec::new();
                     w.write_jsonl(&keys, &mut raw).map_err(|e| e.to_string())?;
-                    cfr_workload::write_submitted(&keys, &mut &raw[..], batch, &mut out)
-                        .map_err(|e| e.to_string())?;
+                    let written = if batched {
+                        cfr_workload::write_batched(&keys, &mut &raw[..], batch, &mut out)
+                    } else {
+                        cfr_workload::write_submitted(&keys, &mut &raw[..], batch, &mut out)
+                    };
+                    written.map_err(|e| e.to_string())?;
                 }
             }
         }
