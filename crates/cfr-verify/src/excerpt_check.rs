@@ -232,8 +232,7 @@ pub(crate) fn verify_excerpt(
         &contract,
         &opts.replay,
         &mut checks[CheckId::Replay],
-    )
-    .map(crate::sandbox::Worker::spawn);
+    );
     let mut events_ok = true;
     let mut sig_checked = 0u64;
     let mut runs: Vec<SeqRange> = Vec::new();
@@ -474,11 +473,14 @@ pub(crate) fn verify_excerpt(
             None
         }
         (None, _) => None,
-        (Some(_), _) if !events_ok => {
-            c8.fail(
+        (Some(r), _) if !events_ok => {
+            // An analyzer that did not even start says so; otherwise the
+            // replay is incomplete.
+            let (code, detail) = r.abandon().unwrap_or((
                 "replay-incomplete",
-                "the events could not all be read, so the verdict cannot be replayed",
-            );
+                "the events could not all be read, so the verdict cannot be replayed".to_owned(),
+            ));
+            c8.fail(code, detail);
             None
         }
         (Some(r), Ok(sealed)) => match r.finish() {

@@ -9,7 +9,10 @@ use std::path::Path;
 /// Seals `events` into a bundle at `out` like
 /// [`cfr_bundle_format::seal::seal`], except that the analyzer in `opts`,
 /// if any, is run in the sandbox and its verdict is sealed (the native
-/// engine's is computed too, to report a disagreement).
+/// engine's is computed too, to report a disagreement). The analyzer
+/// compiles on its own thread while the first events are read; a module
+/// that does not compile fails the seal with [`SealError::Analyzer`] once
+/// that is known.
 pub fn seal<I, T>(
     opts: &SealOptions<'_>,
     events: I,
@@ -22,10 +25,9 @@ where
 {
     let analyzer = match &opts.analyzer {
         Some(module) => {
-            let contract = Contract::from_toml(&opts.contract_toml)?;
-            let run = sandbox::start(module, &contract.to_cbor())
-                .map_err(|(_, e)| SealError::Analyzer(e))?;
-            Some(Worker::spawn(run))
+            let contract = Contract::from_toml(&opts.contract_toml)?.to_cbor();
+            let module = module.to_vec();
+            Some(Worker::start(move || sandbox::start(&module, &contract)))
         }
         None => None,
     };

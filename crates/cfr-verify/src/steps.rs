@@ -780,19 +780,28 @@ pub(crate) fn feed_replay(
     }
 }
 
+///
+/// The analyzer compiles on the replay's thread, while the caller reads and
+/// checks the log: a module that does not compile stops the worker, and
+/// its failure is the replay's (from `feed_replay`, `Worker::finish` or
+/// `Worker::abandon`).
 pub(crate) fn start_replay(
     bundle: &Bundle,
     contract: &Contract,
     how: &Replay,
     check: &mut Check,
-) -> Option<ReplayRun> {
+) -> Option<crate::sandbox::Worker> {
+    use crate::sandbox::Worker;
+    let native = |contract| {
+        Some(Worker::spawn(ReplayRun::Native(Box::new(
+            cfr_rules::Engine::new(contract),
+        ))))
+    };
     let contract_cbor = contract.to_cbor();
     let module = match how {
         Replay::Native => {
             check.note("replayed with the rule engine built into this release (--native)");
-            return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
-                contract,
-            ))));
+            return native(contract);
         }
         Replay::Module(m) => {
             check.note(format!(
@@ -810,9 +819,7 @@ pub(crate) fn start_replay(
                 }
                 Ok(None) => {
                     check.note("the bundle carries no analyzer: replayed with the rule engine built into this release");
-                    return Some(ReplayRun::Native(Box::new(cfr_rules::Engine::new(
-                        contract,
-                    ))));
+                    return native(contract);
                 }
                 Err(e) => {
                     check.fail("io", format!("analyzer/analyzer.wasm: {e}"));
@@ -821,11 +828,7 @@ pub(crate) fn start_replay(
             }
         }
     };
-    match crate::sandbox::start(&module, &contract_cbor) {
-        Ok(run) => Some(ReplayRun::Wasm(Box::new(run))),
-        Err((code, detail)) => {
-            check.fail(code, detail);
-            None
-        }
-    }
+    Some(Worker::start(move || {
+        crate::sandbox::start(&module, &contract_cbor).map(|run| ReplayRun::Wasm(Box::new(run)))
+    }))
 }

@@ -201,7 +201,6 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
             &opts.replay,
             &mut checks[CheckId::Replay],
         )
-        .map(crate::sandbox::Worker::spawn)
     } else {
         checks[CheckId::Replay].skip("not checked: the bundle carries no sealed verdict");
         None
@@ -589,10 +588,13 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 8. Replay.
     if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
         if !events_ok {
-            checks[CheckId::Replay].fail(
+            // An analyzer that did not even start says so; otherwise the
+            // replay is incomplete.
+            let (code, detail) = r.abandon().unwrap_or((
                 "replay-incomplete",
-                "the events could not all be read, so the verdict cannot be replayed",
-            );
+                "the events could not all be read, so the verdict cannot be replayed".to_owned(),
+            ));
+            checks[CheckId::Replay].fail(code, detail);
         } else {
             match r.finish() {
                 Ok(bytes) => {
