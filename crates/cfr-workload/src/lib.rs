@@ -126,27 +126,38 @@ pub fn write_submitted(
     let mut importer = cfr_bundle_format::import::Importer::new(&contract);
     let mut s = Submitter::new(keys, &contract);
     let mut run: Vec<(cfr_model::Event, String)> = Vec::new();
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if jsonl.read_line(&mut line)? == 0 {
-            break;
-        }
-        let text = line.trim_end_matches(['\n', '\r']);
-        let Some(e) = importer.line(text).map_err(bad)? else {
-            continue;
-        };
+    each_event(&mut importer, jsonl, |e, text| {
         if run.first().is_some_and(|(f, _)| f.actor != e.actor) || run.len() >= batch.max(1) {
             s.submit(&mut run, out)?;
         }
         if e.actor == "recorder" {
-            writeln!(out, "{text}")?;
-            s.seq += 1;
+            s.write_own(text, out)
         } else {
             run.push((e, text.to_owned()));
+            Ok(())
+        }
+    })?;
+    s.submit(&mut run, out)
+}
+
+/// Imports every line of `jsonl` and hands each event, with its line, to
+/// `f`.
+fn each_event(
+    importer: &mut cfr_bundle_format::import::Importer,
+    jsonl: &mut impl io::BufRead,
+    mut f: impl FnMut(cfr_model::Event, &str) -> io::Result<()>,
+) -> io::Result<()> {
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if jsonl.read_line(&mut line)? == 0 {
+            return Ok(());
+        }
+        let text = line.trim_end_matches(['\n', '\r']);
+        if let Some(e) = importer.line(text).map_err(bad)? {
+            f(e, text)?;
         }
     }
-    s.submit(&mut run, out)
 }
 
 /// Writes `jsonl` as a recorder logs it when every party's client
@@ -155,10 +166,10 @@ pub fn write_submitted(
 /// soon as the user and the provider each hold `batch` of them, every
 /// party sends what it holds in signed submissions of at most `batch`,
 /// the user first, then the provider, then each attestor, so that a
-/// request is never logged after its answer. The recorder stamps each event of such a round with the
-/// time of the round's last event (when it arrived; times are not
-/// signed), so an answer logged one round after its request shows the
-/// round's delay. The recorder's own events are written where they occur.
+/// request is never logged after its answer. The recorder stamps each
+/// event of such a round with the time of the round's last event (when it
+/// arrived; times are not signed), so an answer logged one round after
+/// its request shows the round's delay. The recorder's own events are written where they occur.
 pub fn write_batched(
     keys: &Keys,
     jsonl: &mut impl io::BufRead,
@@ -173,21 +184,10 @@ pub fn write_batched(
     let mut held: Vec<(String, Vec<(cfr_model::Event, String)>)> =
         vec![("user".into(), Vec::new()), ("provider".into(), Vec::new())];
     let mut last_time = None;
-    let mut line = String::new();
-    loop {
-        line.clear();
-        if jsonl.read_line(&mut line)? == 0 {
-            break;
-        }
-        let text = line.trim_end_matches(['\n', '\r']);
-        let Some(e) = importer.line(text).map_err(bad)? else {
-            continue;
-        };
+    each_event(&mut importer, jsonl, |e, text| {
         last_time = Some(e.time);
         if e.actor == "recorder" {
-            writeln!(out, "{text}")?;
-            s.seq += 1;
-            continue;
+            return s.write_own(text, out);
         }
         let i = match held.iter().position(|(party, _)| *party == e.actor) {
             Some(i) => i,
@@ -200,7 +200,8 @@ pub fn write_batched(
         if held[..2].iter().all(|(_, run)| run.len() >= batch.max(1)) {
             send_round(&mut s, &mut held, batch, last_time, out)?;
         }
-    }
+        Ok(())
+    })?;
     send_round(&mut s, &mut held, batch, last_time, out)
 }
 
@@ -256,6 +257,12 @@ impl<'k> Submitter<'k> {
             contract_id: &contract.id,
             seq: 0,
         }
+    }
+
+    /// Writes one of the recorder's own events (in no submission).
+    fn write_own(&mut self, line: &str, out: &mut dyn Write) -> io::Result<()> {
+        self.seq += 1;
+        writeln!(out, "{line}")
     }
 
     /// Writes `run` (events of one party) as one signed submission and
