@@ -169,7 +169,8 @@ fn each_event(
 /// request is never logged after its answer. The recorder stamps each
 /// event of such a round with the time of the round's last event (when it
 /// arrived; times are not signed), so an answer logged one round after
-/// its request shows the round's delay. The recorder's own events are written where they occur.
+/// its request shows the round's delay. The recorder's own events are
+/// written where they occur.
 pub fn write_batched(
     keys: &Keys,
     jsonl: &mut impl io::BufRead,
