@@ -128,7 +128,8 @@ impl Sandbox {
             .map_err(Clone::clone)
     }
 
-    /// Validates and compiles an analyzer module.
+    /// Validates and compiles an analyzer module (its functions on every
+    /// core: wasmtime's `parallel-compilation`).
     ///
     /// Fails if the bytes are not a valid module, if the module imports
     /// anything (all imports are listed in the error), or if an export the
