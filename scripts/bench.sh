@@ -27,7 +27,7 @@
 #
 # Usage: scripts/bench.sh [N] [R] [RECORDER_SECONDS]
 # Env: CFR_BENCH_DIR (work dir, default /tmp/cfr-bench; the workload is
-# kept there and reused when N matches), CFR_BENCH_BASELINE (an older
+# kept there and reused when N and the workload match), CFR_BENCH_BASELINE (an older
 # cfr-bundle binary: its seal and verify are timed too, in the same run),
 # CFR_BENCH_BASELINE_RECORDER (an older recorder benchmark binary, run
 # after this one), CFR_BENCH_KEEP=1 keeps the work dir, CFR_BENCH_RECORDER=0 skips the

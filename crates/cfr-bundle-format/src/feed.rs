@@ -73,6 +73,14 @@ impl Queue {
         self.changed.wait(g).unwrap_or_else(|p| p.into_inner())
     }
 
+    /// No more chunks will come; with `abandon`, none is judged either.
+    fn close(&self, abandon: bool) {
+        let mut g = self.lock();
+        g.closed = true;
+        g.abandoned |= abandon;
+        self.changed.notify_all();
+    }
+
     /// The next chunk, or None once the queue is closed and empty (or
     /// abandoned).
     fn take(&self) -> Option<(Vec<u8>, u64)> {
@@ -182,12 +190,7 @@ impl Worker {
     }
 
     fn end(&mut self, abandon: bool) -> Outcome {
-        {
-            let mut g = self.queue.lock();
-            g.closed = true;
-            g.abandoned |= abandon;
-            self.queue.changed.notify_all();
-        }
+        self.queue.close(abandon);
         match self.handle.take().map(std::thread::JoinHandle::join) {
             Some(Ok(outcome)) => outcome,
             Some(Err(_)) | None => Outcome::Ran(Err((
@@ -202,10 +205,7 @@ impl Drop for Worker {
     /// A worker dropped unfinished is abandoned: its thread ends.
     fn drop(&mut self) {
         if self.handle.is_some() {
-            let mut g = self.queue.lock();
-            g.closed = true;
-            g.abandoned = true;
-            self.queue.changed.notify_all();
+            self.queue.close(true);
         }
     }
 }

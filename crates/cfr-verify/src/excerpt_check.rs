@@ -474,13 +474,7 @@ pub(crate) fn verify_excerpt(
         }
         (None, _) => None,
         (Some(r), _) if !events_ok => {
-            // An analyzer that did not even start says so; otherwise the
-            // replay is incomplete.
-            let (code, detail) = r.abandon().unwrap_or((
-                "replay-incomplete",
-                "the events could not all be read, so the verdict cannot be replayed".to_owned(),
-            ));
-            c8.fail(code, detail);
+            steps::replay_incomplete(r, c8);
             None
         }
         (Some(r), Ok(sealed)) => match r.finish() {

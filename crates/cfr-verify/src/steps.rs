@@ -764,6 +764,17 @@ impl crate::sandbox::Feed for ReplayRun {
     }
 }
 
+/// Fails check 8 when the events could not all be read: with the
+/// analyzer's own failure if it did not even start, otherwise
+/// `replay-incomplete`. The worker is stopped without its verdict.
+pub(crate) fn replay_incomplete(replay: crate::sandbox::Worker, check: &mut Check) {
+    let (code, detail) = replay.abandon().unwrap_or((
+        "replay-incomplete",
+        "the events could not all be read, so the verdict cannot be replayed".to_owned(),
+    ));
+    check.fail(code, detail);
+}
+
 /// Queues a chunk for the replay worker; when the worker has stopped
 /// early, takes it and records its error in `check` (check 8).
 pub(crate) fn feed_replay(
@@ -780,11 +791,12 @@ pub(crate) fn feed_replay(
     }
 }
 
+/// Starts the replay check 8 asks for, on its own thread.
 ///
 /// The analyzer compiles on the replay's thread, while the caller reads and
 /// checks the log: a module that does not compile stops the worker, and
 /// its failure is the replay's (from `feed_replay`, `Worker::finish` or
-/// `Worker::abandon`).
+/// [`replay_incomplete`]).
 pub(crate) fn start_replay(
     bundle: &Bundle,
     contract: &Contract,

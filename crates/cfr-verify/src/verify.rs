@@ -20,8 +20,8 @@ pub use crate::report::{
 };
 use crate::steps::{
     check_analyzer, check_contract_signatures, check_event, check_manifest_signatures,
-    check_members, check_timestamp, contract_of, feed_replay, read_checkpoint, signers,
-    small_member, start_replay, submission_keys,
+    check_members, check_timestamp, contract_of, feed_replay, read_checkpoint, replay_incomplete,
+    signers, small_member, start_replay, submission_keys,
 };
 
 /// Whether the file at `path` starts with a ustar header (the magic
@@ -588,13 +588,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     // 8. Replay.
     if let (Some(r), Some(sealed)) = (replay, &sealed_verdict) {
         if !events_ok {
-            // An analyzer that did not even start says so; otherwise the
-            // replay is incomplete.
-            let (code, detail) = r.abandon().unwrap_or((
-                "replay-incomplete",
-                "the events could not all be read, so the verdict cannot be replayed".to_owned(),
-            ));
-            checks[CheckId::Replay].fail(code, detail);
+            replay_incomplete(r, &mut checks[CheckId::Replay]);
         } else {
             match r.finish() {
                 Ok(bytes) => {
