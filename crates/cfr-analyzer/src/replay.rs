@@ -1,8 +1,7 @@
 //! The analysis behind the ABI: contract in, events in chunks, verdict out.
 
 use cfr_contract::Contract;
-use cfr_model::EventSeq;
-use cfr_rules::{Engine, EngineError};
+use cfr_rules::{Engine, EngineError, FeedError};
 use std::fmt;
 
 /// Why a replay failed; its text is what the host reports.
@@ -79,19 +78,14 @@ impl Replay {
     pub fn feed(&mut self, chunk: &[u8]) -> Result<(), AnalysisError> {
         let index = self.chunks;
         self.chunks += 1;
-        let mut events = EventSeq::new(chunk);
-        loop {
-            let offset = events.position();
-            let Some(next) = events.next() else {
-                return Ok(());
-            };
-            let (event, _) = next.map_err(|e| AnalysisError::Event {
+        self.engine.feed(chunk).map_err(|e| match e {
+            FeedError::Event { offset, error } => AnalysisError::Event {
                 chunk: index,
                 offset,
-                reason: e.to_string(),
-            })?;
-            self.engine.push(&event).map_err(AnalysisError::Engine)?;
-        }
+                reason: error.to_string(),
+            },
+            FeedError::Engine(e) => AnalysisError::Engine(e),
+        })
     }
 
     /// Ends the replay and returns the verdict (canonical CBOR).

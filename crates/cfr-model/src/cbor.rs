@@ -257,6 +257,23 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Skips the next `N` bytes if they are exactly `bytes`, and says
+    /// whether it did. A fast path for a fixed item such as a map key's
+    /// canonical encoding: the comparison is unrolled, with no call.
+    pub fn skip_exact<const N: usize>(&mut self, bytes: &[u8; N]) -> bool {
+        let next = self
+            .pos
+            .checked_add(N)
+            .and_then(|end| self.buf.get(self.pos..end));
+        match next {
+            Some(next) if next.iter().zip(bytes).all(|(a, b)| a == b) => {
+                self.pos += N;
+                true
+            }
+            _ => false,
+        }
+    }
+
     fn take(&mut self, n: usize) -> Result<&'a [u8], CborError> {
         let end = self
             .pos

@@ -175,33 +175,65 @@ impl Attrs {
         }
     }
 
-    fn decode(d: &mut Decoder<'_>) -> Result<Attrs, CborError> {
+    /// Decodes a canonical attribute map into `self`, reusing the
+    /// strings of its entries and of `spare` (entries kept for later
+    /// events) instead of allocating. The map is valid at every step:
+    /// only fully decoded entries are in it, so after an error it holds
+    /// the entries decoded before the bad one.
+    fn decode_into(
+        &mut self,
+        d: &mut Decoder<'_>,
+        spare: &mut Vec<(String, Value)>,
+    ) -> Result<(), CborError> {
+        // Reversed, so that `pop` hands entry i the strings entry i had
+        // in the previous event (its key is usually the same name).
+        spare.extend(self.0.drain(..).rev());
         let n = d.map_len()?;
-        let mut out: Vec<(String, Value)> = Vec::with_capacity(n.min(64) as usize);
         for _ in 0..n {
             let at = d.position();
             let k = d.text()?;
-            if let Some((prev, _)) = out.last() {
+            if let Some((prev, _)) = self.0.last() {
                 if text_key_cmp(prev, k) != std::cmp::Ordering::Less {
                     return Err(d.error_at(at, crate::cbor::CborErrorKind::MapKeyOrder));
                 }
             }
+            let (mut key, mut value) = spare.pop().unwrap_or((String::new(), Value::Int(0)));
             let vat = d.position();
-            let v = match d.clone().head()? {
-                Head::Uint(_) | Head::Nint(_) => Value::Int(d.int()?),
-                Head::Text(_) => Value::Text(d.text()?.to_owned()),
-                Head::Bytes(_) => Value::Bytes(d.bytes()?.to_vec()),
-                Head::Bool(_) => Value::Bool(d.bool()?),
+            match d.clone().head()? {
+                Head::Uint(_) | Head::Nint(_) => value = Value::Int(d.int()?),
+                Head::Text(_) => {
+                    let t = d.text()?;
+                    match &mut value {
+                        Value::Text(s) => {
+                            s.clear();
+                            s.push_str(t);
+                        }
+                        other => *other = Value::Text(t.to_owned()),
+                    }
+                }
+                Head::Bytes(_) => {
+                    let b = d.bytes()?;
+                    match &mut value {
+                        Value::Bytes(v) => {
+                            v.clear();
+                            v.extend_from_slice(b);
+                        }
+                        other => *other = Value::Bytes(b.to_vec()),
+                    }
+                }
+                Head::Bool(_) => value = Value::Bool(d.bool()?),
                 _ => {
                     return Err(d.unexpected(
                         vat,
                         format!("attribute {k:?}: value must be int, text, bool or bytes"),
                     ))
                 }
-            };
-            out.push((k.to_owned(), v));
+            }
+            key.clear();
+            key.push_str(k);
+            self.0.push((key, value));
         }
-        Ok(Attrs(out))
+        Ok(())
     }
 }
 
@@ -220,6 +252,14 @@ pub const SIGNATURE_LEN: usize = 64;
 
 /// The domain-separation string inside every event signing payload.
 pub const EVENT_SIG_CONTEXT: &str = "cfr-event-sig/1";
+
+// The event map's keys in canonical CBOR (a text head and the name).
+const KEY_SEQ: &[u8; 4] = b"\x63seq";
+const KEY_SIG: &[u8; 4] = b"\x63sig";
+const KEY_KIND: &[u8; 5] = b"\x64kind";
+const KEY_TIME: &[u8; 5] = b"\x64time";
+const KEY_ACTOR: &[u8; 6] = b"\x65actor";
+const KEY_ATTRS: &[u8; 6] = b"\x65attrs";
 
 /// A recorded event.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
@@ -243,22 +283,22 @@ impl Event {
     pub fn encode_into(&self, buf: &mut Vec<u8>) {
         let n = if self.sig.is_some() { 6 } else { 5 };
         write_head(buf, 5, n);
-        buf.extend_from_slice(b"\x63seq");
+        buf.extend_from_slice(KEY_SEQ);
         write_head(buf, 0, self.seq);
         if let Some(sig) = &self.sig {
-            buf.extend_from_slice(b"\x63sig");
+            buf.extend_from_slice(KEY_SIG);
             write_head(buf, 2, SIGNATURE_LEN as u64);
             buf.extend_from_slice(sig);
         }
-        buf.extend_from_slice(b"\x64kind");
+        buf.extend_from_slice(KEY_KIND);
         write_head(buf, 3, self.kind.len() as u64);
         buf.extend_from_slice(self.kind.as_bytes());
-        buf.extend_from_slice(b"\x64time");
+        buf.extend_from_slice(KEY_TIME);
         write_int(buf, self.time);
-        buf.extend_from_slice(b"\x65actor");
+        buf.extend_from_slice(KEY_ACTOR);
         write_head(buf, 3, self.actor.len() as u64);
         buf.extend_from_slice(self.actor.as_bytes());
-        buf.extend_from_slice(b"\x65attrs");
+        buf.extend_from_slice(KEY_ATTRS);
         self.attrs.encode_into(buf);
     }
 
@@ -272,12 +312,43 @@ impl Event {
     /// Decodes one event from `d`, strictly: exactly the keys of the
     /// event schema, in canonical order, canonically encoded.
     pub fn decode(d: &mut Decoder<'_>) -> Result<Event, CborError> {
+        let mut event = Event {
+            seq: 0,
+            time: 0,
+            kind: String::new(),
+            actor: String::new(),
+            attrs: Attrs::new(),
+            sig: None,
+        };
+        event.decode_into(d, &mut Vec::new())?;
+        Ok(event)
+    }
+
+    /// [`Event::decode`] into `self`, reusing its strings (and those of
+    /// `spare`) rather than allocating: see [`EventReader`]. After an
+    /// error, `self` holds a mix of the old event and the new one.
+    fn decode_into(
+        &mut self,
+        d: &mut Decoder<'_>,
+        spare: &mut Vec<(String, Value)>,
+    ) -> Result<(), CborError> {
         let start = d.position();
         let n = d.map_len()?;
         if n != 5 && n != 6 {
             return Err(d.unexpected(start, format!("event map has {n} entries, expected 5 or 6")));
         }
-        let key = |d: &mut Decoder<'_>, want: &str| -> Result<(), CborError> {
+        // Each key is first matched as its canonical bytes (a text head
+        // and the name): the usual case, and exactly what reading the
+        // text and comparing it would accept. Anything else is read as
+        // text, to name what is wrong.
+        fn key<const N: usize>(
+            d: &mut Decoder<'_>,
+            canonical: &[u8; N],
+            want: &str,
+        ) -> Result<(), CborError> {
+            if d.skip_exact(canonical) {
+                return Ok(());
+            }
             let at = d.position();
             let k = d.text()?;
             if k == want {
@@ -285,11 +356,11 @@ impl Event {
             } else {
                 Err(d.unexpected(at, format!("event key {k:?} where {want:?} was expected")))
             }
-        };
-        key(d, "seq")?;
-        let seq = d.uint()?;
-        let sig = if n == 6 {
-            key(d, "sig")?;
+        }
+        key(d, KEY_SEQ, "seq")?;
+        self.seq = d.uint()?;
+        self.sig = if n == 6 {
+            key(d, KEY_SIG, "sig")?;
             let at = d.position();
             let b = d.bytes()?;
             let arr: [u8; SIGNATURE_LEN] = b.try_into().map_err(|_| {
@@ -299,22 +370,18 @@ impl Event {
         } else {
             None
         };
-        key(d, "kind")?;
-        let kind = d.text()?.to_owned();
-        key(d, "time")?;
-        let time = d.int()?;
-        key(d, "actor")?;
-        let actor = d.text()?.to_owned();
-        key(d, "attrs")?;
-        let attrs = Attrs::decode(d)?;
-        Ok(Event {
-            seq,
-            time,
-            kind,
-            actor,
-            attrs,
-            sig,
-        })
+        key(d, KEY_KIND, "kind")?;
+        let kind = d.text()?;
+        self.kind.clear();
+        self.kind.push_str(kind);
+        key(d, KEY_TIME, "time")?;
+        self.time = d.int()?;
+        key(d, KEY_ACTOR, "actor")?;
+        let actor = d.text()?;
+        self.actor.clear();
+        self.actor.push_str(actor);
+        key(d, KEY_ATTRS, "attrs")?;
+        self.attrs.decode_into(d, spare)
     }
 
     /// Decodes a single event occupying all of `buf`.
@@ -376,20 +443,99 @@ impl<'a> EventSeq<'a> {
     }
 }
 
-impl Iterator for EventSeq<'_> {
-    type Item = Result<(Event, std::ops::Range<usize>), CborError>;
-
-    fn next(&mut self) -> Option<Self::Item> {
+impl EventSeq<'_> {
+    /// Runs `decode` on the next event and frames its result with the
+    /// event's byte range; after an error the sequence ends, since the
+    /// rest cannot be framed.
+    fn step<T>(
+        &mut self,
+        decode: impl FnOnce(&mut Decoder<'_>) -> Result<T, CborError>,
+    ) -> Option<Result<(T, std::ops::Range<usize>), CborError>> {
         if self.d.is_empty() {
             return None;
         }
         let start = self.d.position();
-        let r = Event::decode(&mut self.d).map(|e| (e, start..self.d.position()));
+        let r = decode(&mut self.d).map(|t| (t, start..self.d.position()));
         if r.is_err() {
-            // Stop after the first error: the rest cannot be framed.
             self.d = Decoder::new(&[]);
         }
         Some(r)
+    }
+}
+
+impl Iterator for EventSeq<'_> {
+    type Item = Result<(Event, std::ops::Range<usize>), CborError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        self.step(Event::decode)
+    }
+}
+
+/// Reads events into one [`Event`] that it reuses, so that a long log is
+/// decoded without an allocation per event: each event's kind, actor,
+/// attribute names and text or byte values are copied into the strings
+/// the previous events left, which grow to the longest seen and stay.
+/// The result is exactly what [`Event::decode`] gives, with the same
+/// errors.
+///
+/// ```
+/// use cfr_model::{Attrs, Event, EventReader, EventSeq, Value};
+///
+/// let mut log = Vec::new();
+/// for seq in 0..3 {
+///     let mut attrs = Attrs::new();
+///     attrs.insert("id", Value::Text(format!("r-{seq}")));
+///     let e = Event { seq, time: 0, kind: "request".into(), actor: "user".into(), attrs, sig: None };
+///     e.encode_into(&mut log);
+/// }
+/// let mut reader = EventReader::new();
+/// let mut events = EventSeq::new(&log);
+/// let mut ids = Vec::new();
+/// while let Some(next) = reader.next(&mut events) {
+///     let (event, _bytes) = next?;
+///     ids.push(event.attrs.get("id").cloned());
+/// }
+/// assert_eq!(ids[2], Some(Value::Text("r-2".into())));
+/// # Ok::<(), cfr_model::cbor::CborError>(())
+/// ```
+#[derive(Debug)]
+pub struct EventReader {
+    event: Event,
+    spare: Vec<(String, Value)>,
+}
+
+impl Default for EventReader {
+    fn default() -> Self {
+        EventReader::new()
+    }
+}
+
+impl EventReader {
+    /// A reader with nothing allocated yet.
+    pub fn new() -> Self {
+        EventReader {
+            event: Event {
+                seq: 0,
+                time: 0,
+                kind: String::new(),
+                actor: String::new(),
+                attrs: Attrs::new(),
+                sig: None,
+            },
+            spare: Vec::new(),
+        }
+    }
+
+    /// Decodes the next event of `events` into the reused event, with its
+    /// byte range in the sequence; `None` at the end. After an error the
+    /// sequence ends, as [`EventSeq`]'s iterator does.
+    pub fn next<'r>(
+        &'r mut self,
+        events: &mut EventSeq<'_>,
+    ) -> Option<Result<(&'r Event, std::ops::Range<usize>), CborError>> {
+        let EventReader { event, spare } = self;
+        let r = events.step(|d| event.decode_into(d, spare))?;
+        Some(r.map(|((), range)| (&*event, range)))
     }
 }
 
@@ -398,6 +544,7 @@ impl Iterator for EventSeq<'_> {
 mod tests {
     use super::*;
     use crate::cbor;
+    use crate::cbor::CborError;
 
     fn sample() -> Event {
         let mut attrs = Attrs::new();
@@ -465,6 +612,26 @@ mod tests {
     }
 
     #[test]
+    fn event_keys_off_their_canonical_bytes_are_named() {
+        let good = sample().encode();
+        // "seq" with a two-byte head: the same text, not canonical.
+        let mut bad = good.clone();
+        bad.splice(1..2, [0x78, 3]);
+        let e = Event::from_cbor(&bad).unwrap_err();
+        assert_eq!(e.offset, 1);
+        assert!(matches!(e.kind, cbor::CborErrorKind::NonMinimalHead), "{e}");
+        // Another key of the same length where "kind" belongs.
+        let mut bad = good.clone();
+        let at = bad.windows(5).position(|w| w == KEY_KIND).unwrap();
+        bad[at + 1] = b'k' ^ 0x20;
+        let e = Event::from_cbor(&bad).unwrap_err().to_string();
+        assert!(
+            e.contains(r#"event key "Kind" where "kind" was expected"#),
+            "{e}"
+        );
+    }
+
+    #[test]
     fn sequence_reader() {
         let mut buf = Vec::new();
         let mut e = sample();
@@ -478,7 +645,129 @@ mod tests {
         assert!(EventSeq::new(&buf).last().unwrap().is_err());
     }
 
+    /// What a reused reader and [`Event::decode`] each make of `bytes`:
+    /// the events with their byte ranges, then the error text if any.
+    fn both_ways(bytes: &[u8]) -> (Vec<String>, Vec<String>) {
+        let show = |r: Result<(&Event, std::ops::Range<usize>), CborError>| match r {
+            Ok((e, range)) => format!("{e:?} at {range:?}"),
+            Err(e) => format!("error: {e}"),
+        };
+        let fresh = EventSeq::new(bytes)
+            .map(|r| {
+                show(
+                    r.as_ref()
+                        .map(|(e, range)| (e, range.clone()))
+                        .map_err(Clone::clone),
+                )
+            })
+            .collect();
+        let mut reader = EventReader::new();
+        let mut events = EventSeq::new(bytes);
+        let mut reused = Vec::new();
+        while let Some(r) = reader.next(&mut events) {
+            reused.push(show(r));
+        }
+        (fresh, reused)
+    }
+
+    /// Events whose attributes change in number, names and types from one
+    /// to the next, so that every reuse path is taken.
+    fn varied(n: u64) -> Vec<Event> {
+        (0..n)
+            .map(|i| {
+                let mut attrs = Attrs::new();
+                for j in 0..(i * 7 % 5) {
+                    let value = match (i + j) % 4 {
+                        0 => Value::Int(i as i64 - 3),
+                        1 => Value::Text("x".repeat((i * 3 + j) as usize % 9)),
+                        2 => Value::Bool(i % 2 == 0),
+                        _ => Value::Bytes(vec![j as u8; (i % 6) as usize]),
+                    };
+                    attrs.insert(
+                        ["id", "ok", "op", "size", "object"][((i + j) % 5) as usize],
+                        value,
+                    );
+                }
+                Event {
+                    seq: i,
+                    time: i as i64 * 1_000,
+                    kind: ["request", "response", "hb"][(i % 3) as usize].into(),
+                    actor: ["user", "provider"][(i % 2) as usize].into(),
+                    attrs,
+                    sig: (i % 3 == 1).then_some([i as u8; 64]),
+                }
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_reused_reader_decodes_exactly_what_decode_does() {
+        let events = varied(60);
+        let mut buf = Vec::new();
+        for e in &events {
+            e.encode_into(&mut buf);
+        }
+        let (fresh, reused) = both_ways(&buf);
+        assert_eq!(fresh.len(), 60);
+        assert_eq!(fresh, reused);
+        let mut reader = EventReader::new();
+        let mut seq = EventSeq::new(&buf);
+        for want in &events {
+            let (got, _) = reader.next(&mut seq).unwrap().unwrap();
+            assert_eq!(got, want);
+        }
+        assert!(reader.next(&mut seq).is_none());
+    }
+
+    #[test]
+    fn a_reused_reader_keeps_its_strings_instead_of_allocating() {
+        let mut buf = Vec::new();
+        let mut e = sample();
+        for i in 0..4 {
+            e.seq = i;
+            e.attrs
+                .insert("object", Value::Text(format!("invoices/{i}.pdf")));
+            e.encode_into(&mut buf);
+        }
+        let mut reader = EventReader::new();
+        let mut seq = EventSeq::new(&buf);
+        let address = |e: &Event| {
+            let object = match e.attrs.get("object") {
+                Some(Value::Text(t)) => t.as_ptr(),
+                other => panic!("object is {other:?}"),
+            };
+            (e.kind.as_ptr(), e.actor.as_ptr(), object)
+        };
+        let first = address(reader.next(&mut seq).unwrap().unwrap().0);
+        for _ in 1..4 {
+            let (e, _) = reader.next(&mut seq).unwrap().unwrap();
+            assert_eq!(address(e), first, "event {} got new strings", e.seq);
+        }
+    }
+
+    #[test]
+    fn a_reused_reader_fails_where_decode_fails_and_then_stops() {
+        let mut buf = Vec::new();
+        for e in varied(12) {
+            e.encode_into(&mut buf);
+        }
+        // A bad byte in every position in turn: the same events before
+        // it, the same error, nothing after it.
+        for pos in 0..buf.len() {
+            let mut bad = buf.clone();
+            bad[pos] ^= 0x20;
+            let (fresh, reused) = both_ways(&bad);
+            assert_eq!(fresh, reused, "byte {pos} changed");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn a_reused_reader_agrees_with_decode_on_garbage(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..300)) {
+            let (fresh, reused) = both_ways(&bytes);
+            proptest::prop_assert_eq!(fresh, reused);
+        }
+
         #[test]
         fn decode_garbage_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..200)) {
             for r in EventSeq::new(&bytes) { let _ = r; }

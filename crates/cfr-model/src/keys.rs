@@ -8,6 +8,7 @@ use ed25519_dalek::pkcs8::{DecodePrivateKey, EncodePrivateKey, KeypairBytes};
 pub use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
+#[cfg(not(target_arch = "wasm32"))]
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
@@ -147,6 +148,7 @@ pub fn write_new_keypair(base: &Path) -> Result<(PathBuf, PathBuf, SigningKey), 
     Ok((key_path, pub_path, key))
 }
 
+#[cfg(not(target_arch = "wasm32"))]
 fn with_suffix(base: &Path, ext: &str) -> PathBuf {
     let mut s = base.as_os_str().to_owned();
     s.push(".");

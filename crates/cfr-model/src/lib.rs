@@ -32,7 +32,7 @@ pub mod keys;
 pub mod party;
 pub mod time;
 
-pub use event::{Attrs, Event, EventSeq, Value, ValueType};
+pub use event::{Attrs, Event, EventReader, EventSeq, Value, ValueType};
 pub use party::Party;
 
 use sha2::{Digest as _, Sha256};

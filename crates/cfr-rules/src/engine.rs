@@ -1,7 +1,7 @@
 //! The streaming engine: events in, verdict out.
 
 use crate::attribution::{Attributor, ExcuseEvent, Excuser};
-use crate::error::EngineError;
+use crate::error::{EngineError, FeedError};
 use crate::plan::{Hook, Hooks, Plan, Role, RuleCfg, RuleMeta, SourceCfg};
 use crate::rules::availability::{self, AvailabilityState, Finished};
 use crate::rules::deadline::{self, DeadlineState};
@@ -12,7 +12,7 @@ use crate::rules::rate::RateState;
 use crate::rules::{Outcome, Raw, Span};
 use crate::verdict::{Incident, LogSpan, RuleStats, Totals, Verdict};
 use cfr_contract::Contract;
-use cfr_model::{Event, Value};
+use cfr_model::{Event, EventReader, EventSeq, Value};
 use std::collections::BTreeSet;
 
 enum RuleState {
@@ -62,6 +62,8 @@ pub struct Engine {
     span: Span,
     /// The shortest service-level period, ns, if any rule has one.
     min_period: Option<i64>,
+    /// The event [`Engine::feed`] decodes into, reused.
+    reader: EventReader,
 }
 
 impl std::fmt::Debug for Engine {
@@ -110,6 +112,7 @@ impl Engine {
             hooks: plan.hooks,
             span: Span::default(),
             min_period: contract.min_sla_period_ns(),
+            reader: EventReader::new(),
         }
     }
 
@@ -180,6 +183,30 @@ impl Engine {
             }
         }
         Ok(())
+    }
+
+    /// Judges a chunk of encoded events: an RFC 8742 CBOR sequence of
+    /// canonical events, as a bundle's log chunks hold them. Each event is
+    /// decoded into one event that the engine reuses, so a log is judged
+    /// without an allocation per event, and [`Engine::push`] judges it.
+    /// Stops at the first event that does not decode or that the engine
+    /// refuses; the events before it are judged.
+    pub fn feed(&mut self, chunk: &[u8]) -> Result<(), FeedError> {
+        let mut events = EventSeq::new(chunk);
+        let mut reader = std::mem::take(&mut self.reader);
+        let judged = loop {
+            let offset = events.position();
+            let ev = match reader.next(&mut events) {
+                None => break Ok(()),
+                Some(Ok((ev, _))) => ev,
+                Some(Err(error)) => break Err(FeedError::Event { offset, error }),
+            };
+            if let Err(e) = self.push(ev) {
+                break Err(FeedError::Engine(e));
+            }
+        };
+        self.reader = reader;
+        judged
     }
 
     /// Ends the log: decides pending triggers, closes open windows,

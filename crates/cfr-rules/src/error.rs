@@ -67,6 +67,40 @@ impl fmt::Display for EngineError {
 
 impl std::error::Error for EngineError {}
 
+/// Why [`Engine::feed`](crate::Engine::feed) stopped in a chunk of encoded
+/// events. The events before the one named were judged.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum FeedError {
+    /// An event does not decode: it is not canonical CBOR of the event
+    /// schema.
+    Event {
+        /// Byte offset of the event in the chunk.
+        offset: usize,
+        /// What the decoder reported.
+        error: CborError,
+    },
+    /// The engine refused an event that decoded.
+    Engine(EngineError),
+}
+
+impl fmt::Display for FeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FeedError::Event { offset, error } => write!(f, "byte {offset}: bad event: {error}"),
+            FeedError::Engine(e) => e.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for FeedError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            FeedError::Event { error, .. } => Some(error),
+            FeedError::Engine(e) => Some(e),
+        }
+    }
+}
+
 /// Why [`Verdict::from_cbor`](crate::Verdict::from_cbor) rejected its input.
 #[derive(Clone, Debug, PartialEq, Eq)]
 #[non_exhaustive]

@@ -98,7 +98,7 @@ mod rules;
 pub mod verdict;
 
 pub use engine::{analyze, Engine};
-pub use error::{EngineError, VerdictError};
+pub use error::{EngineError, FeedError, VerdictError};
 pub use verdict::{
     Incident, LogSpan, Money, Party, RuleStats, SlaMeasure, SlaPeriod, Totals, Verdict,
     VERDICT_FORMAT,

@@ -561,12 +561,10 @@ fn gather(bundle: &Bundle, ranges: &[SeqRange]) -> Result<Vec<Piece>, ExcerptErr
 fn judge_natively(contract: &Contract, pieces: &[Piece]) -> Result<Verdict, ExcerptError> {
     let mut engine = cfr_rules::Engine::new(contract);
     for p in pieces {
-        for item in cfr_model::EventSeq::new(&p.raw) {
-            let (e, _) = item.map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
-            engine
-                .push(&e)
-                .map_err(|e| ExcerptError::Analyzer(e.to_string()))?;
-        }
+        engine.feed(&p.raw).map_err(|e| match e {
+            cfr_rules::FeedError::Event { error, .. } => ExcerptError::Analyzer(error.to_string()),
+            cfr_rules::FeedError::Engine(e) => ExcerptError::Analyzer(e.to_string()),
+        })?;
     }
     Ok(engine.finish())
 }

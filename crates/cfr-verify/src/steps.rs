@@ -744,15 +744,12 @@ impl crate::sandbox::Feed for ReplayRun {
     fn feed(&mut self, raw: &[u8], events: u64) -> Result<(), ReplayFailure> {
         match self {
             ReplayRun::Wasm(r) => crate::sandbox::Feed::feed(r.as_mut(), raw, events),
-            ReplayRun::Native(engine) => {
-                for item in cfr_model::EventSeq::new(raw) {
-                    let (e, _) = item.map_err(|e| ("event-noncanonical", e.to_string()))?;
-                    engine
-                        .push(&e)
-                        .map_err(|e| ("replay-failed", e.to_string()))?;
+            ReplayRun::Native(engine) => engine.feed(raw).map_err(|e| match e {
+                cfr_rules::FeedError::Event { error, .. } => {
+                    ("event-noncanonical", error.to_string())
                 }
-                Ok(())
-            }
+                cfr_rules::FeedError::Engine(e) => ("replay-failed", e.to_string()),
+            }),
         }
     }
 
