@@ -4,7 +4,13 @@
 //! configured as `cfr-replay`'s sandbox, with and without fuel metering,
 //! to show what the metering costs (verification always meters).
 //!
-//! `cargo run --release --example replay_bench -- evidence.cfr [runs]`
+//! `cargo run --release --example replay_bench -- evidence.cfr [runs] [module.wasm]`
+//!
+//! With a third argument, the bare driver runs that module instead of the
+//! bundle's (an unstripped build of the same analyzer, say), and with
+//! `CFR_BENCH_PERFMAP=1` it writes `/tmp/perf-PID.map`, so that
+//! `perf report` names the guest's functions. The timed replays always use
+//! the bundle's analyzer.
 
 use cfr_bundle_format::bundle::Bundle;
 use std::time::Instant;
@@ -32,6 +38,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let module = b
         .read_member_max("analyzer/analyzer.wasm", 64 << 20)?
         .ok_or("the bundle has no analyzer")?;
+    let bare_module = match args.get(2) {
+        Some(path) => std::fs::read(path)?,
+        None => module.clone(),
+    };
 
     let t = Instant::now();
     let analyzer = cfr_replay::Analyzer::compile(&module)?;
@@ -43,7 +53,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     for _ in 0..runs {
         for (fuel, times) in [(true, &mut fueled), (false, &mut unmetered)] {
             let t = Instant::now();
-            bare.push(bare_replay(&module, &contract_cbor, &chunks, fuel)?);
+            bare.push(bare_replay(&bare_module, &contract_cbor, &chunks, fuel)?);
             times.push(t.elapsed().as_secs_f64());
         }
     }
@@ -62,9 +72,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let t = Instant::now();
         let mut engine = cfr_rules::Engine::new(&contract);
         for (raw, _) in &chunks {
-            for item in cfr_model::EventSeq::new(raw) {
-                engine.push(&item?.0)?;
-            }
+            engine.feed(raw)?;
         }
         nv = engine.finish().to_cbor();
         native.push(t.elapsed().as_secs_f64());
@@ -110,6 +118,9 @@ fn bare_replay(
         .consume_fuel(fuel)
         .cranelift_nan_canonicalization(true)
         .relaxed_simd_deterministic(true);
+    if std::env::var_os("CFR_BENCH_PERFMAP").is_some() {
+        config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+    }
     let engine = Engine::new(&config)?;
     let module = Module::from_binary(&engine, module)?;
     let mut store = Store::new(&engine, ());
