@@ -60,12 +60,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let (mut wasm, mut native) = (Vec::new(), Vec::new());
     let (mut wv, mut nv) = (Vec::new(), Vec::new());
+    let mut fuel = 0;
     for _ in 0..runs {
         let t = Instant::now();
         let mut run = analyzer.start(&contract_cbor, &cfr_replay::Limits::default())?;
         for (raw, n) in &chunks {
             run.feed(raw, *n)?;
         }
+        fuel = run.fuel_consumed();
         wv = run.finish()?;
         wasm.push(t.elapsed().as_secs_f64());
 
@@ -96,6 +98,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         events as f64 / n
     );
     println!("wasm/native {:.2}x; verdicts byte-identical", w / n);
+    // Fuel counts the guest's work and does not depend on the machine's
+    // load: the figure to compare two analyzers by.
+    println!(
+        "fuel consumed by the feeds {fuel} ({:.0} per event)",
+        fuel as f64 / events as f64
+    );
     let (f, u) = (median(fueled), median(unmetered));
     println!(
         "bare driver with fuel {f:.3} s; wasm, no fuel metering {u:.3} s; metering costs {:.0}%",

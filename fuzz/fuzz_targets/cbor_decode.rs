@@ -1,8 +1,10 @@
 //! Strict canonical CBOR: whatever decodes must re-encode to the same bytes,
 //! and every event of a CBOR sequence must re-encode to its own byte range.
+//! The reusing reader (`EventReader`, what the analyzer and the engine
+//! use) must read the same sequence exactly as a fresh decode does.
 #![no_main]
 
-use cfr_model::{cbor, EventSeq};
+use cfr_model::{cbor, EventReader, EventSeq};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,4 +33,12 @@ fuzz_target!(|data: &[u8]| {
             Err(_) => break,
         }
     }
+    let fresh: Vec<_> = EventSeq::new(data).collect();
+    let mut reader = EventReader::new();
+    let mut events = EventSeq::new(data);
+    let mut reused = Vec::new();
+    while let Some(r) = reader.next(&mut events) {
+        reused.push(r.map(|(e, range)| (e.clone(), range)));
+    }
+    assert_eq!(fresh, reused, "the reusing reader reads the sequence differently");
 });
