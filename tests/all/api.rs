@@ -49,6 +49,63 @@ fn events_stream_every_event_in_order_across_chunks() {
     assert_eq!(events, from_chunks);
 }
 
+/// What a chunk's `events()` and its reused-event `reader()` each make of
+/// it: every event with its bytes, then the error if any.
+fn chunk_both_ways(chunk: &cfr_bundle_format::bundle::Chunk) -> (Vec<String>, Vec<String>) {
+    let fresh = chunk
+        .events()
+        .map(|r| match r {
+            Ok((e, bytes)) => format!("{e:?} {bytes:?}"),
+            Err(e) => format!("{}: {e}", e.code()),
+        })
+        .collect();
+    let mut reader = cfr_model::EventReader::new();
+    let mut events = chunk.reader();
+    let mut reused = Vec::new();
+    while let Some(r) = events.next(&mut reader) {
+        reused.push(match r {
+            Ok((e, bytes)) => format!("{e:?} {bytes:?}"),
+            Err(e) => format!("{}: {e}", e.code()),
+        });
+    }
+    (fresh, reused)
+}
+
+#[test]
+fn a_chunks_reused_event_reader_reads_what_its_events_do_even_when_damaged() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let b = Bundle::open(&bundle_300(dir.path())).expect("opens");
+    let mut chunk = b.chunk(&b.manifest.log.chunks[1]).expect("chunk");
+    let (fresh, reused) = chunk_both_ways(&chunk);
+    assert_eq!(fresh.len() as u64, chunk.entry.events);
+    assert_eq!(fresh, reused);
+    let raw = chunk.raw.clone();
+    // A flipped byte every 7 bytes, a truncation, an extra event: the same
+    // events before the damage, the same error, nothing after it.
+    for pos in (0..raw.len()).step_by(7) {
+        chunk.raw = raw.clone();
+        chunk.raw[pos] ^= 0x41;
+        let (fresh, reused) = chunk_both_ways(&chunk);
+        assert_eq!(fresh, reused, "byte {pos} flipped");
+    }
+    chunk.raw = raw[..raw.len() - 3].to_vec();
+    let (fresh, reused) = chunk_both_ways(&chunk);
+    assert!(
+        fresh
+            .last()
+            .is_some_and(|l| l.starts_with("event-noncanonical")),
+        "{fresh:?}"
+    );
+    assert_eq!(fresh, reused);
+    chunk.raw = [&raw[..], &raw[..40]].concat();
+    let (fresh, reused) = chunk_both_ways(&chunk);
+    assert!(
+        fresh.last().is_some_and(|l| l.contains("more than")),
+        "{fresh:?}"
+    );
+    assert_eq!(fresh, reused);
+}
+
 #[test]
 fn events_yield_what_precedes_a_bad_event_then_one_error_and_stop() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -8,7 +8,7 @@ use crate::seal::MAX_CHUNK_BYTES;
 use crate::tar::{TarError, TarLimits, TarMember, TarReader};
 use cfr_contract::Contract;
 use cfr_model::cbor::{CborError, Decoder};
-use cfr_model::Event;
+use cfr_model::{Event, EventReader};
 use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -165,20 +165,52 @@ impl Chunk {
             if done {
                 return None;
             }
-            let r = self.decode_next(&mut pos, &mut index);
+            let r = self.decode_next(&mut pos, &mut index, Event::decode);
             done = !matches!(r, Some(Ok(_)));
             r.map(|r| r.map(|(e, range)| (e, &self.raw[range])))
         })
     }
 
+    /// The chunk's events as [`Chunk::events`] yields them, each decoded
+    /// into the reused event of an [`EventReader`], so that a long log is
+    /// read without an allocation per event.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), Box<dyn std::error::Error>> {
+    /// use cfr_bundle_format::bundle::Bundle;
+    /// use cfr_model::EventReader;
+    ///
+    /// let bundle = Bundle::open(std::path::Path::new("evidence.cfr"))?;
+    /// let mut reader = EventReader::new();
+    /// for entry in &bundle.manifest.log.chunks {
+    ///     let chunk = bundle.chunk(entry)?;
+    ///     let mut events = chunk.reader();
+    ///     while let Some(next) = events.next(&mut reader) {
+    ///         let (event, cbor) = next?;
+    ///         println!("{} {} ({} bytes)", event.seq, event.kind, cbor.len());
+    ///     }
+    /// }
+    /// # Ok(())
+    /// # }
+    /// ```
+    pub fn reader(&self) -> ChunkEvents<'_> {
+        ChunkEvents {
+            chunk: self,
+            pos: 0,
+            index: 0,
+            done: false,
+        }
+    }
+
     /// Decodes the event at byte `*pos`, the `*index`-th of the chunk, and
     /// moves past it; `None` at the end of the chunk, or the count error
     /// when the chunk holds fewer events than declared.
-    fn decode_next(
+    fn decode_next<T>(
         &self,
         pos: &mut usize,
         index: &mut u64,
-    ) -> Option<Result<(Event, std::ops::Range<usize>), EventsError>> {
+        decode: impl FnOnce(&mut Decoder<'_>) -> Result<T, CborError>,
+    ) -> Option<Result<(T, std::ops::Range<usize>), EventsError>> {
         let rest = self.raw.get(*pos..).unwrap_or_default();
         if rest.is_empty() {
             return (*index != self.entry.events).then(|| {
@@ -202,7 +234,7 @@ impl Chunk {
         }
         let start = *pos;
         let mut d = Decoder::new(rest);
-        match Event::decode(&mut d) {
+        match decode(&mut d) {
             Ok(e) => {
                 *pos = start + d.position();
                 *index += 1;
@@ -218,6 +250,33 @@ impl Chunk {
                 },
             })),
         }
+    }
+}
+
+/// A chunk's events read one at a time into an [`EventReader`]: see
+/// [`Chunk::reader`].
+pub struct ChunkEvents<'c> {
+    chunk: &'c Chunk,
+    pos: usize,
+    index: u64,
+    done: bool,
+}
+
+impl<'c> ChunkEvents<'c> {
+    /// The next event, decoded into `reader`'s reused event, with its
+    /// canonical bytes; `None` at the end. The same events and errors as
+    /// [`Chunk::events`], which also ends after the first error.
+    pub fn next<'r>(
+        &mut self,
+        reader: &'r mut EventReader,
+    ) -> Option<Result<(&'r Event, &'c [u8]), EventsError>> {
+        if self.done {
+            return None;
+        }
+        let chunk = self.chunk;
+        let r = chunk.decode_next(&mut self.pos, &mut self.index, |d| reader.read(d));
+        self.done = !matches!(r, Some(Ok(_)));
+        r.map(|r| r.map(|(e, range)| (e, &chunk.raw[range])))
     }
 }
 
@@ -480,7 +539,7 @@ impl Bundle {
                 return None;
             }
             let next = match &mut current {
-                Some((chunk, pos, index)) => chunk.decode_next(pos, index),
+                Some((chunk, pos, index)) => chunk.decode_next(pos, index, Event::decode),
                 None => {
                     let entry = chunks.next()?;
                     match self.chunk(entry) {

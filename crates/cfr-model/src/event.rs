@@ -526,6 +526,15 @@ impl EventReader {
         }
     }
 
+    /// Decodes one event from `d` into the reused event, as
+    /// [`Event::decode`] would. After an error the reused event holds a
+    /// mix of two events; read it only after a success.
+    pub fn read<'r>(&'r mut self, d: &mut Decoder<'_>) -> Result<&'r Event, CborError> {
+        let EventReader { event, spare } = self;
+        event.decode_into(d, spare)?;
+        Ok(event)
+    }
+
     /// Decodes the next event of `events` into the reused event, with its
     /// byte range in the sequence; `None` at the end. After an error the
     /// sequence ends, as [`EventSeq`]'s iterator does.

@@ -225,6 +225,9 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 }
             }
         });
+        // Every event is decoded into this one, reused (no allocation per
+        // event).
+        let mut decoded = cfr_model::EventReader::new();
         'chunks: for (entry, read) in m.log.chunks.iter().zip(rx) {
             let chunk = match read {
                 Ok(ch) => ch,
@@ -275,7 +278,8 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 );
             }
             let mut n_in_chunk = 0u64;
-            for r in chunk.events() {
+            let mut events = chunk.reader();
+            while let Some(r) = events.next(&mut decoded) {
                 let (e, bytes) = match r {
                     Ok(x) => x,
                     Err(err) => {
@@ -315,7 +319,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 }
                 let (valid, own_sig) = check_event(
                     &contract,
-                    &e,
+                    e,
                     &mut checks,
                     &mut sig_checked,
                     coverage.is_none(),
@@ -324,7 +328,7 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     events_ok = false;
                 }
                 if let Some(c) = &mut coverage {
-                    c.push(&e, own_sig);
+                    c.push(e, own_sig);
                 }
                 let leaf = cfr_merkle::leaf_hash(bytes);
                 root.push(leaf);
