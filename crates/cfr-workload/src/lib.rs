@@ -123,10 +123,9 @@ pub fn write_submitted(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let contract = contract(keys)?;
-    let mut importer = cfr_bundle_format::import::Importer::new(&contract);
     let mut s = Submitter::new(keys, &contract);
     let mut run: Vec<(cfr_model::Event, String)> = Vec::new();
-    each_event(&mut importer, jsonl, |e, text| {
+    each_event(&contract, jsonl, |e, text| {
         if run.first().is_some_and(|(f, _)| f.actor != e.actor) || run.len() >= batch.max(1) {
             s.submit(&mut run, out)?;
         }
@@ -140,13 +139,14 @@ pub fn write_submitted(
     s.submit(&mut run, out)
 }
 
-/// Imports every line of `jsonl` and hands each event, with its line, to
-/// `f`.
+/// Imports every line of `jsonl` under `contract` and hands each event,
+/// with its line, to `f`.
 fn each_event(
-    importer: &mut cfr_bundle_format::import::Importer,
+    contract: &cfr_contract::Contract,
     jsonl: &mut impl io::BufRead,
     mut f: impl FnMut(cfr_model::Event, &str) -> io::Result<()>,
 ) -> io::Result<()> {
+    let mut importer = cfr_bundle_format::import::Importer::new(contract);
     let mut line = String::new();
     loop {
         line.clear();
@@ -178,14 +178,13 @@ pub fn write_batched(
     out: &mut impl Write,
 ) -> io::Result<()> {
     let contract = contract(keys)?;
-    let mut importer = cfr_bundle_format::import::Importer::new(&contract);
     let mut s = Submitter::new(keys, &contract);
     // The user's, the provider's, then the attestors' held events, in the
     // order they send.
     let mut held: Vec<(String, Vec<(cfr_model::Event, String)>)> =
         vec![("user".into(), Vec::new()), ("provider".into(), Vec::new())];
     let mut last_time = None;
-    each_event(&mut importer, jsonl, |e, text| {
+    each_event(&contract, jsonl, |e, text| {
         last_time = Some(e.time);
         if e.actor == "recorder" {
             return s.write_own(text, out);
