@@ -204,20 +204,14 @@ impl Attrs {
                 Head::Text(_) => {
                     let t = d.text()?;
                     match &mut value {
-                        Value::Text(s) => {
-                            s.clear();
-                            s.push_str(t);
-                        }
+                        Value::Text(s) => t.clone_into(s),
                         other => *other = Value::Text(t.to_owned()),
                     }
                 }
                 Head::Bytes(_) => {
                     let b = d.bytes()?;
                     match &mut value {
-                        Value::Bytes(v) => {
-                            v.clear();
-                            v.extend_from_slice(b);
-                        }
+                        Value::Bytes(v) => b.clone_into(v),
                         other => *other = Value::Bytes(b.to_vec()),
                     }
                 }
@@ -229,8 +223,7 @@ impl Attrs {
                     ))
                 }
             }
-            key.clear();
-            key.push_str(k);
+            k.clone_into(&mut key);
             self.0.push((key, value));
         }
         Ok(())
@@ -371,15 +364,11 @@ impl Event {
             None
         };
         key(d, KEY_KIND, "kind")?;
-        let kind = d.text()?;
-        self.kind.clear();
-        self.kind.push_str(kind);
+        d.text()?.clone_into(&mut self.kind);
         key(d, KEY_TIME, "time")?;
         self.time = d.int()?;
         key(d, KEY_ACTOR, "actor")?;
-        let actor = d.text()?;
-        self.actor.clear();
-        self.actor.push_str(actor);
+        d.text()?.clone_into(&mut self.actor);
         key(d, KEY_ATTRS, "attrs")?;
         self.attrs.decode_into(d, spare)
     }
