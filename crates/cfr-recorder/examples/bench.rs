@@ -14,6 +14,13 @@
 //! fsynced). The log lives in a temporary directory under
 //! `$CFR_BENCH_DIR` (default: the system temp dir).
 //!
+//! Beside each closed-loop figure it splits the CPU time between the client
+//! threads and the recorder's (the scheduler's counts in `/proc`), and
+//! estimates what the recorder alone could append on this machine's cores.
+//! Then it measures latency at a given offered load: an open loop of
+//! 100-event submissions due at 25-90 % of the best closed-loop rate,
+//! latency counted from when each was due.
+//!
 //! With `CFR_BENCH_PG=postgres://USER@HOST:PORT/DB` (a server the
 //! benchmark may create databases on; `scripts/throwaway-pg.sh` starts
 //! one), it then measures 100-event submissions on the PostgreSQL store
@@ -74,8 +81,9 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "receipt (cfr-receipt/1) of a 100-event submission at the end of a log of 1,000,000 events: {size} B ({proof} proof hashes; {one} B for a 1-event submission)"
     );
     println!();
-    println!("| events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 | appends/s / verify floor |");
-    println!("|---|---|---|---|---|---|---|");
+    println!("| events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 | appends/s / verify floor | clients' share of the CPU | recorder CPU per event | writer busy | recorder alone on {cores} cores, at most |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|");
+    let mut capacity = 0.0f64;
     for batch in [100usize, 1] {
         for &clients in &client_counts {
             let mut runs = Vec::new();
@@ -92,24 +100,41 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                     run_for,
                     false,
                     None,
+                    Load::Closed,
                 )?);
                 std::fs::remove_dir_all(&dir)?;
             }
             runs.sort_by(|a, b| a.rate().total_cmp(&b.rate()));
             let all: Vec<String> = runs.iter().map(|r| format!("{:.0}", r.rate())).collect();
             let m = &runs[1];
+            if batch == 100 {
+                capacity = capacity.max(m.requests as f64 / m.elapsed);
+            }
             println!(
-                "| {batch} | {clients} | {:.0} ({}) | {:.0} | {:.2} ms | {:.2} ms | {:.2} |",
+                "| {batch} | {clients} | {:.0} ({}) | {:.0} | {:.2} ms | {:.2} ms | {:.2} | {:.0} % | {:.2} µs | {:.0} % | {:.0} |",
                 m.rate(),
                 all.join(", "),
                 m.requests as f64 / m.elapsed,
                 m.p50 * 1e3,
                 m.p99 * 1e3,
                 m.rate() / verifies,
+                m.client_share(),
+                m.recorder_us(),
+                100.0 * m.writer_ns as f64 / 1e9 / m.elapsed,
+                m.alone(cores),
             );
             let _ = std::io::stdout().flush();
         }
     }
+    open_loop_table(
+        &tmp,
+        &contract,
+        &recorder_key,
+        &user_key,
+        &contract_id,
+        capacity,
+        run_for,
+    )?;
     witness_table(
         &tmp,
         &contract,
@@ -129,6 +154,66 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &client_counts,
             run_for,
         )?;
+    }
+    Ok(())
+}
+
+/// Latency at a given offered load: 100-event submissions due at fixed
+/// fractions of `capacity` (the best closed-loop submissions/s measured
+/// above), sent by a pool of 64 clients.
+fn open_loop_table(
+    tmp: &tempfile::TempDir,
+    contract: &str,
+    recorder_key: &SigningKey,
+    user_key: &SigningKey,
+    contract_id: &str,
+    capacity: f64,
+    run_for: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
+    println!();
+    println!(
+        "Open loop: 100-event submissions due at a fixed rate (a share of the best closed-loop rate above, {:.0} submissions/s), sent by a pool of 64 clients, each signed before it is due; latency from when it was due to its acknowledgement",
+        capacity
+    );
+    println!();
+    println!("| offered load | offered appends/s | appends/s | ack p50 | ack p99 | ack p99.9 | clients' share of the CPU | recorder CPU per event |");
+    println!("|---|---|---|---|---|---|---|---|");
+    for share in [0.25, 0.5, 0.75, 0.9] {
+        let per_s = capacity * share;
+        let mut runs = Vec::new();
+        for rep in 0..3 {
+            let dir = tmp.path().join(format!("log-open-{share}-{rep}"));
+            init(&dir, contract)?;
+            runs.push(run(
+                &dir,
+                recorder_key,
+                user_key,
+                contract_id,
+                64,
+                100,
+                run_for,
+                false,
+                None,
+                Load::Open(per_s),
+            )?);
+            std::fs::remove_dir_all(&dir)?;
+        }
+        runs.sort_by(|a, b| a.p99.total_cmp(&b.p99));
+        let m = &runs[1];
+        let p99s: Vec<String> = runs.iter().map(|r| format!("{:.2}", r.p99 * 1e3)).collect();
+        println!(
+            "| {:.0} % | {:.0} | {:.0} | {:.2} ms | {:.2} ms (runs: {}) | {:.2} ms | {:.0} % | {:.2} µs |",
+            share * 100.0,
+            per_s * 100.0,
+            m.rate(),
+            m.p50 * 1e3,
+            m.p99 * 1e3,
+            p99s.join(", "),
+            m.p999 * 1e3,
+            m.client_share(),
+            m.recorder_us(),
+        );
+        let _ = std::io::stdout().flush();
     }
     Ok(())
 }
@@ -205,6 +290,7 @@ fn witness_table(
                 run_for,
                 false,
                 cosigner,
+                Load::Closed,
             )?);
             if let Some((tx, t)) = stop {
                 let _ = tx.send(());
@@ -298,6 +384,7 @@ fn postgres(
                     run_for,
                     two,
                     None,
+                    Load::Closed,
                 )?);
                 std::fs::remove_dir_all(&dir)?;
                 if store != "file" {
@@ -427,11 +514,38 @@ struct RunResult {
     elapsed: f64,
     p50: f64,
     p99: f64,
+    p999: f64,
+    /// CPU time of the client threads, of the recorder's threads, and of
+    /// its writer thread alone (nanoseconds).
+    client_ns: u64,
+    recorder_ns: u64,
+    writer_ns: u64,
 }
 
 impl RunResult {
     fn rate(&self) -> f64 {
         self.events as f64 / self.elapsed
+    }
+
+    /// The recorder's CPU per appended event, in microseconds.
+    fn recorder_us(&self) -> f64 {
+        self.recorder_ns as f64 / 1e3 / self.events.max(1) as f64
+    }
+
+    /// Appends/s the recorder's own CPU use would allow with `cores` to
+    /// itself: its CPU per event spread over every core, or its writer
+    /// thread's on one core, whichever is less. An estimate: it assumes the
+    /// work per event stays the same without the clients beside it.
+    fn alone(&self, cores: usize) -> f64 {
+        let ev = self.events.max(1) as f64;
+        let spread = cores as f64 * 1e9 * ev / self.recorder_ns.max(1) as f64;
+        let writer = 1e9 * ev / self.writer_ns.max(1) as f64;
+        spread.min(writer)
+    }
+
+    /// The share of the CPU time that went to the clients, in percent.
+    fn client_share(&self) -> f64 {
+        100.0 * self.client_ns as f64 / (self.client_ns + self.recorder_ns).max(1) as f64
     }
 }
 
@@ -472,9 +586,55 @@ fn start_server(recorder: &Arc<Recorder>) -> Result<Server, Box<dyn std::error::
     Ok((addr, stop_tx, server))
 }
 
+/// How the clients load the recorder.
+#[derive(Clone, Copy)]
+enum Load {
+    /// Each client sends its next submission when the last is
+    /// acknowledged; latency is measured from before signing.
+    Closed,
+    /// Submissions are due at a fixed rate (per second), whether or not
+    /// earlier ones were acknowledged; the clients are a pool that sends
+    /// each when it is due, signed beforehand, and its latency is measured
+    /// from when it was due. A submission no client was free to send on
+    /// time waits, and that wait counts (no coordinated omission).
+    Open(f64),
+}
+
+/// The CPU time, in nanoseconds, the calling thread has run (the
+/// scheduler's own count, `/proc/thread-self/schedstat`); 0 where there is
+/// no such file.
+fn thread_cpu_ns() -> u64 {
+    std::fs::read_to_string("/proc/thread-self/schedstat")
+        .ok()
+        .and_then(|s| s.split_whitespace().next()?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Each live thread of this process but the main one: its id, name and
+/// CPU time in nanoseconds.
+fn threads_cpu() -> Vec<(u32, String, u64)> {
+    let main = std::process::id();
+    let Ok(dir) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    dir.filter_map(|e| {
+        let e = e.ok()?;
+        let tid: u32 = e.file_name().to_str()?.parse().ok()?;
+        if tid == main {
+            return None;
+        }
+        let name = std::fs::read_to_string(e.path().join("comm")).ok()?;
+        let ns = std::fs::read_to_string(e.path().join("schedstat")).ok()?;
+        let ns = ns.split_whitespace().next()?.parse().ok()?;
+        Some((tid, name.trim().to_owned(), ns))
+    })
+    .collect()
+}
+
 /// One run: `clients` threads appending `batch`-event submissions for
-/// `run_for`; with `standby`, a second recorder on the same (PostgreSQL)
-/// log serves as a standby and the clients are given its URL first.
+/// `run_for` under `load`; with `standby`, a second recorder on the same
+/// (PostgreSQL) log serves as a standby and the clients are given its URL
+/// first.
 #[allow(clippy::too_many_arguments)]
 fn run(
     dir: &Path,
@@ -486,6 +646,7 @@ fn run(
     run_for: Duration,
     standby: bool,
     cosigner: Option<Arc<dyn cfr_recorder::Cosigner>>,
+    load: Load,
 ) -> Result<RunResult, Box<dyn std::error::Error>> {
     let open = |standby| {
         Recorder::open(
@@ -513,25 +674,44 @@ fn run(
         Some((_, (a, _, _))) => format!("{a},{active_addr}"),
         None => active_addr,
     };
+    let due = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let before: std::collections::HashMap<u32, u64> = threads_cpu()
+        .into_iter()
+        .map(|(t, _, ns)| (t, ns))
+        .collect();
     let start = Instant::now();
     let threads: Vec<_> = (0..clients)
         .map(|c| {
             let addr = addr.clone();
             let key = user_key.clone();
             let contract_id = contract_id.to_owned();
-            std::thread::spawn(move || -> Result<(u64, Vec<f64>), String> {
+            let due = due.clone();
+            std::thread::spawn(move || -> Result<(u64, Vec<f64>, u64), String> {
+                let cpu0 = thread_cpu_ns();
                 let mut client = Client::new(addr);
                 let mut lat = Vec::new();
                 let mut events = 0u64;
                 let mut k = 0u64;
-                while start.elapsed() < run_for {
+                loop {
+                    let at = match load {
+                        Load::Closed if start.elapsed() >= run_for => break,
+                        Load::Closed => None,
+                        Load::Open(per_s) => {
+                            let i = due.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                            let at = Duration::from_secs_f64(i as f64 / per_s);
+                            if at >= run_for {
+                                break;
+                            }
+                            Some(start + at)
+                        }
+                    };
+                    let t = Instant::now();
                     let subs: Vec<Event> = (0..batch)
                         .map(|_| {
                             k += 1;
                             request(k).event
                         })
                         .collect();
-                    let t = Instant::now();
                     let sub = SignedSubmission::sign(
                         &contract_id,
                         "user",
@@ -539,22 +719,42 @@ fn run(
                         subs,
                         &key,
                     );
+                    let from = match at {
+                        Some(at) => {
+                            std::thread::sleep(at.saturating_duration_since(Instant::now()));
+                            at
+                        }
+                        None => t,
+                    };
                     let r = client.submit(&sub).map_err(|e| e.to_string())?;
-                    lat.push(t.elapsed().as_secs_f64());
+                    lat.push(from.elapsed().as_secs_f64());
                     events += r.len() as u64;
                 }
-                Ok((events, lat))
+                Ok((events, lat, thread_cpu_ns().saturating_sub(cpu0)))
             })
         })
         .collect();
     let mut events = 0;
     let mut lat = Vec::new();
+    let mut client_ns = 0;
     for t in threads {
-        let (e, l) = t.join().map_err(|_| "client panicked")??;
+        let (e, l, ns) = t.join().map_err(|_| "client panicked")??;
         events += e;
         lat.extend(l);
+        client_ns += ns;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    // The clients have ended: every other thread but the main one (which
+    // only waited) is the recorder's: its HTTP server, its writer, its
+    // blocking pool.
+    let (mut recorder_ns, mut writer_ns) = (0, 0);
+    for (tid, name, ns) in threads_cpu() {
+        let d = ns.saturating_sub(before.get(&tid).copied().unwrap_or(0));
+        recorder_ns += d;
+        if name.starts_with("cfr-recorder-wr") {
+            writer_ns += d;
+        }
+    }
     let _ = stop_tx.send(());
     server.join().map_err(|_| "server panicked")??;
     if let Some((_, (_, stop, server))) = second {
@@ -578,5 +778,9 @@ fn run(
         elapsed,
         p50: pct(0.5),
         p99: pct(0.99),
+        p999: pct(0.999),
+        client_ns,
+        recorder_ns,
+        writer_ns,
     })
 }
