@@ -927,13 +927,26 @@ fn a_checkpoint_moved_behind_the_recorders_back_makes_it_stop_not_sign() {
     assert_eq!(pg.psql(&url, "SELECT count(*) FROM cfr_events"), "10");
     assert_eq!(log.checkpoint().expect("checkpoint").checkpoint().size, 10);
     drop(log);
-    let reopened = Recorder::open(
-        &dir,
-        RecorderOptions {
-            key: Some(key("recorder")),
-            ..RecorderOptions::default()
-        },
-    );
+    // The dropped recorder's session may still hold the lock a moment (on
+    // a loaded machine): the new one is then a standby, which reads the
+    // log only once it sequences. Open again until it would sequence.
+    let started = Instant::now();
+    let reopened = loop {
+        let r = Recorder::open(
+            &dir,
+            RecorderOptions {
+                key: Some(key("recorder")),
+                ..RecorderOptions::default()
+            },
+        );
+        match r {
+            Ok(standby) if !standby.is_active() && started.elapsed() < Duration::from_secs(10) => {
+                drop(standby);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            r => break r,
+        }
+    };
     assert!(
         matches!(&reopened, Err(cfr_recorder::OpenError::Store { reason, .. }) if reason.contains("stored checkpoint")),
         "{:?}",
