@@ -713,3 +713,112 @@ fn reports_are_the_same_whatever_thread_checks_the_signatures() {
         }
     }
 }
+
+/// A generated log of `n` events with every party's events in signed
+/// submissions (one per run of a party's events, 1.5 events each on
+/// average), sealed with the CLI: (bundle, keys, JSON of the verify).
+fn seal_submitted(dir: &Path, n: u64) -> (PathBuf, cfr_workload::Keys) {
+    let keys = cfr_workload::Keys::from_seed(7);
+    let contract = dir.join("contract.toml");
+    std::fs::write(&contract, cfr_workload::contract_toml(&keys)).expect("write");
+    let key = dir.join("recorder.key");
+    std::fs::write(&key, cfr_model::keys::signing_key_to_pem(&keys.recorder)).expect("write");
+    let mut plain = Vec::new();
+    cfr_workload::Workload::march_2026(n, 7)
+        .write_jsonl(&keys, &mut plain)
+        .expect("generate");
+    let mut signed = Vec::new();
+    cfr_workload::write_submitted(&keys, &mut &plain[..], 100, &mut signed).expect("submit");
+    let events = dir.join("events.jsonl");
+    std::fs::write(&events, &signed).expect("write");
+    let b = dir.join("many.cfr");
+    let (code, o, e) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(&contract)
+        .arg("--events")
+        .arg(&events)
+        .arg("--key")
+        .arg(&key)
+        .arg("-o")
+        .arg(&b));
+    assert_eq!(code, 0, "{o}{e}");
+    (b, keys)
+}
+
+#[test]
+fn submissions_in_several_members_are_read_as_the_walk_reaches_them_and_a_forged_one_is_named() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (b, keys) = seal_submitted(dir.path(), 16_000);
+    let bytes = std::fs::read(&b).expect("read");
+    let mut ms = members(&bytes);
+    let names: Vec<String> = ms
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| layout::submissions_index(n).is_some())
+        .collect();
+    assert!(names.len() >= 2, "one member only: {names:?}");
+    // Every event of every party is attributed, the last member's too.
+    let (code, j, raw) = verify_json(&b, &[]);
+    assert_eq!(code, 0, "{raw}");
+    let mut events = 0;
+    for (party, t) in j["attribution"].as_object().expect("attribution") {
+        assert_eq!(t["attributed"], t["events"], "{party}: {raw}");
+        events += t["events"].as_u64().expect("count");
+    }
+    assert!(events > 15_000, "{raw}");
+
+    // The last member's last entry gets another signature, and the
+    // manifest is re-signed by the recorder: check 5 names that
+    // submission, and its events are the ones not attributed.
+    let last = names.last().expect("a member").clone();
+    let at = ms.iter().position(|(n, _)| *n == last).expect("member");
+    let raw_entries = zstd::decode_all(&ms[at].1[..]).expect("zstd");
+    let mut entries = cfr_bundle_format::submission::decode_seq(&raw_entries).expect("entries");
+    let victim = entries.last_mut().expect("an entry");
+    let wrong = cfr_bundle_format::submission::sign(&keys.user, &[7; 32]);
+    victim.sig = wrong;
+    let (id, first) = (victim.id.clone(), victim.first);
+    let mut plain = Vec::new();
+    for e in &entries {
+        e.encode_into(&mut plain);
+    }
+    ms[at].1 = zstd::encode_all(&plain[..], 3).expect("zstd");
+    let b2 = dir.path().join("forged.cfr");
+    let m = cfr_bundle_format::bundle::Bundle::open(&b)
+        .expect("opens")
+        .manifest
+        .clone();
+    std::fs::write(&b2, resign(&mut ms, m.clone(), &keys.recorder)).expect("write");
+    let (code, j, raw) = verify_json(&b2, &[]);
+    assert_eq!(code, 1, "{raw}");
+    let f = failures(&j);
+    assert!(
+        f.iter().any(|(c, d)| c == "submission-signature-invalid"
+            && d.contains(&format!("{id:?}"))
+            && d.contains(&format!("seqs {first}-"))),
+        "{f:?}"
+    );
+    assert_eq!(j["checks"][4]["status"], "fail", "{raw}");
+
+    // The same member made unreadable: check 5 fails naming it, and what
+    // it covered is not attributed.
+    ms[at].1 = b"not zstd".to_vec();
+    let b3 = dir.path().join("garbled.cfr");
+    std::fs::write(&b3, resign(&mut ms, m, &keys.recorder)).expect("write");
+    let (code, j, raw) = verify_json(&b3, &[]);
+    assert_eq!(code, 1, "{raw}");
+    let f = failures(&j);
+    assert!(
+        f.iter()
+            .any(|(c, d)| c == "submission-invalid" && d.starts_with(&format!("{last}: "))),
+        "{f:?}"
+    );
+    let unattributed: u64 = j["attribution"]
+        .as_object()
+        .expect("attribution")
+        .values()
+        .map(|t| t["events"].as_u64().unwrap_or(0) - t["attributed"].as_u64().unwrap_or(0))
+        .sum();
+    assert!(unattributed > 0, "{raw}");
+}

@@ -381,9 +381,20 @@ impl Bundle {
         &self,
         mut each: impl FnMut(crate::submission::Entry),
     ) -> Result<(), (&'static str, String)> {
-        use std::io::Read as _;
-        /// Most decompressed bytes one submissions member may hold.
-        const MAX_RAW: u64 = 4 * crate::submission::MEMBER_BYTES as u64;
+        for e in self.submission_stream()? {
+            each(e?);
+        }
+        Ok(())
+    }
+
+    /// The signed submissions as an iterator that reads each member only
+    /// when the entries before it were taken: a verifier that takes each
+    /// entry as its events come holds one member's entries at a time.
+    /// The members' names must run from `log/submissions-000000.cbor.zst`
+    /// without a gap (an error here, before any entry); a member that does
+    /// not decompress or decode within bounds is an error in its place,
+    /// after which the iterator ends.
+    pub fn submission_stream(&self) -> Result<Submissions<'_>, (&'static str, String)> {
         let mut names: Vec<(u32, &str)> = self
             .members
             .iter()
@@ -397,30 +408,49 @@ impl Bundle {
                     format!("{name}: expected {}", layout::submissions_name(want as u32)),
                 ));
             }
-            let raw = self
-                .read_member_max(name, crate::seal::MAX_CHUNK_BYTES)
-                .map_err(|e| ("io", format!("{name}: {e}")))?
-                .unwrap_or_default();
-            let mut plain = Vec::new();
-            zstd::stream::read::Decoder::new(&raw[..])
-                .and_then(|d| d.take(MAX_RAW + 1).read_to_end(&mut plain))
-                .map_err(|e| {
-                    (
-                        "submission-invalid",
-                        format!("{name}: does not decompress: {e}"),
-                    )
-                })?;
-            if plain.len() as u64 > MAX_RAW {
-                return Err((
-                    "submission-invalid",
-                    format!("{name}: decompresses to more than {MAX_RAW} bytes"),
-                ));
-            }
-            let entries = crate::submission::decode_seq(&plain)
-                .map_err(|e| ("submission-invalid", format!("{name}: {e}")))?;
-            entries.into_iter().for_each(&mut each);
         }
-        Ok(())
+        Ok(Submissions {
+            bundle: self,
+            names: names
+                .into_iter()
+                .map(|(_, n)| n.to_owned())
+                .collect::<Vec<_>>()
+                .into_iter(),
+            current: Vec::new().into_iter(),
+            failed: false,
+        })
+    }
+
+    /// The entries of one submissions member, decompressed within bounds
+    /// and decoded strictly.
+    fn submissions_member(
+        &self,
+        name: &str,
+    ) -> Result<Vec<crate::submission::Entry>, (&'static str, String)> {
+        use std::io::Read as _;
+        /// Most decompressed bytes one submissions member may hold.
+        const MAX_RAW: u64 = 4 * crate::submission::MEMBER_BYTES as u64;
+        let raw = self
+            .read_member_max(name, crate::seal::MAX_CHUNK_BYTES)
+            .map_err(|e| ("io", format!("{name}: {e}")))?
+            .unwrap_or_default();
+        let mut plain = Vec::new();
+        zstd::stream::read::Decoder::new(&raw[..])
+            .and_then(|d| d.take(MAX_RAW + 1).read_to_end(&mut plain))
+            .map_err(|e| {
+                (
+                    "submission-invalid",
+                    format!("{name}: does not decompress: {e}"),
+                )
+            })?;
+        if plain.len() as u64 > MAX_RAW {
+            return Err((
+                "submission-invalid",
+                format!("{name}: decompresses to more than {MAX_RAW} bytes"),
+            ));
+        }
+        crate::submission::decode_seq(&plain)
+            .map_err(|e| ("submission-invalid", format!("{name}: {e}")))
     }
 
     /// Reads a small member (manifest, contract, signatures, checkpoint, verdict).
@@ -633,6 +663,39 @@ impl Bundle {
         let note = self.read_required(layout::CHECKPOINT)?;
         cfr_merkle::SignedCheckpoint::parse(&note)
             .map_err(|source| MemberError::Checkpoint { source })
+    }
+}
+
+/// A bundle's signed submissions, read a member at a time
+/// ([`Bundle::submission_stream`]). Each item is an entry, or the error
+/// `(code, detail)` of the member that could not be read, naming it.
+pub struct Submissions<'b> {
+    bundle: &'b Bundle,
+    names: std::vec::IntoIter<String>,
+    current: std::vec::IntoIter<crate::submission::Entry>,
+    failed: bool,
+}
+
+impl Iterator for Submissions<'_> {
+    type Item = Result<crate::submission::Entry, (&'static str, String)>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some(e) = self.current.next() {
+                return Some(Ok(e));
+            }
+            if self.failed {
+                return None;
+            }
+            let name = self.names.next()?;
+            match self.bundle.submissions_member(&name) {
+                Ok(entries) => self.current = entries.into_iter(),
+                Err(e) => {
+                    self.failed = true;
+                    return Some(Err(e));
+                }
+            }
+        }
     }
 }
 

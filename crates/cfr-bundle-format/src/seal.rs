@@ -212,6 +212,50 @@ pub fn origin(contract_id: &str) -> String {
     format!("cfr/{contract_id}")
 }
 
+/// The submissions members, written as the entries come: each member's
+/// entries (about [`crate::submission::MEMBER_BYTES`] of CBOR) are
+/// compressed into a temporary file once the member is full, so a seal
+/// holds one member's entries, not every submission of the log.
+struct SubmissionSpool {
+    file: std::fs::File,
+    path: PathBuf,
+    raw: Vec<u8>,
+    /// Each member written: its size and SHA-256.
+    members: Vec<(u64, [u8; 32])>,
+}
+
+impl SubmissionSpool {
+    fn new(dir: &Path) -> Result<SubmissionSpool, SealError> {
+        Ok(SubmissionSpool {
+            file: tempfile::tempfile_in(dir).map_err(io_err(dir))?,
+            path: dir.to_owned(),
+            raw: Vec::new(),
+            members: Vec::new(),
+        })
+    }
+
+    /// Adds the next entry; a member that reaches the size is written.
+    fn add(&mut self, e: &crate::submission::Entry) -> Result<(), SealError> {
+        e.encode_into(&mut self.raw);
+        if self.raw.len() >= crate::submission::MEMBER_BYTES {
+            self.write()?;
+        }
+        Ok(())
+    }
+
+    fn write(&mut self) -> Result<(), SealError> {
+        if self.raw.is_empty() {
+            return Ok(());
+        }
+        let z = zstd::bulk::compress(&self.raw, ZSTD_LEVEL).map_err(io_err(&self.path))?;
+        self.file.write_all(&z).map_err(io_err(&self.path))?;
+        self.members
+            .push((z.len() as u64, Sha256::digest(&z).into()));
+        self.raw.clear();
+        Ok(())
+    }
+}
+
 /// Where events pass through during a seal: chunking, hashing, judging.
 struct Sealer<'a> {
     contract: &'a Contract,
@@ -381,6 +425,7 @@ where
 
     let dir = parent_dir(out);
     let spool = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
+    let mut subs = SubmissionSpool::new(&dir)?;
     let mut s = Sealer {
         contract: &contract,
         spool,
@@ -396,19 +441,23 @@ where
         next_seq: 0,
         from: None,
         until: None,
-        coverage: crate::submission::Coverage::with_entries(
+        coverage: crate::submission::Coverage::new(
             &contract,
             crate::submission::contract_keys(&contract),
             u64::MAX,
-            opts.submissions.iter().cloned(),
         )
         .with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())),
     };
     let walked = (|| {
+        for entry in &opts.submissions {
+            subs.add(entry)?;
+            s.coverage.add(entry.clone());
+        }
         for item in events {
             let e = match item?.into() {
                 Input::Event(e) => e,
                 Input::Submission(entry) => {
+                    subs.add(&entry)?;
                     s.coverage.add(entry);
                     continue;
                 }
@@ -436,18 +485,11 @@ where
         &mut s.coverage,
         crate::submission::Coverage::new(&contract, Default::default(), 0),
     );
-    let (_, findings, _, entries) = coverage.finish();
+    let (_, findings, _, _) = coverage.finish();
     if let Some(f) = findings.first() {
         return Err(SealError::Submission(crate::submission::describe(f)));
     }
-    let mut submission_members: Vec<(String, Vec<u8>)> = Vec::new();
-    for (i, raw) in crate::submission::member_payloads(&entries)
-        .iter()
-        .enumerate()
-    {
-        let z = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(io_err(&dir))?;
-        submission_members.push((layout::submissions_name(i as u32), z));
-    }
+    subs.write()?;
 
     // The verdict: the analyzer's when there is one, else the native one.
     let native = s.engine.take().map(|e| e.finish());
@@ -524,8 +566,12 @@ where
             sha256: *digest,
         });
     }
-    for (name, z) in &submission_members {
-        members.push(entry(name, z));
+    for (i, (size, digest)) in subs.members.iter().enumerate() {
+        members.push(MemberEntry {
+            name: layout::submissions_name(i as u32),
+            size: *size,
+            sha256: *digest,
+        });
     }
     if let Some(a) = &opts.analyzer {
         members.push(entry(layout::ANALYZER, a));
@@ -604,8 +650,11 @@ where
                 let mut part = (&mut s.spool).take(*size);
                 w.append_from(&c.name, *size, &mut part).map_err(tar_err)?;
             }
-            for (name, z) in &submission_members {
-                w.append(name, z).map_err(tar_err)?;
+            subs.file.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
+            for (i, (size, _)) in subs.members.iter().enumerate() {
+                let mut part = (&mut subs.file).take(*size);
+                w.append_from(&layout::submissions_name(i as u32), *size, &mut part)
+                    .map_err(tar_err)?;
             }
             if let Some(a) = &opts.analyzer {
                 w.append(layout::ANALYZER, a).map_err(tar_err)?;

@@ -430,25 +430,9 @@ pub fn contract_keys(
     keys
 }
 
-/// Most bytes of entries in one submissions member (before compression).
+/// Most bytes of entries in one submissions member (before compression):
+/// a member ends with the first entry that takes it to this size or over.
 pub const MEMBER_BYTES: usize = 1 << 20;
-
-/// Encodes `entries` as the CBOR sequences of the submissions members, each
-/// at most about [`MEMBER_BYTES`] before compression.
-pub fn member_payloads(entries: &[Entry]) -> Vec<Vec<u8>> {
-    let mut out = Vec::new();
-    let mut cur = Vec::new();
-    for e in entries {
-        e.encode_into(&mut cur);
-        if cur.len() >= MEMBER_BYTES {
-            out.push(std::mem::take(&mut cur));
-        }
-    }
-    if !cur.is_empty() {
-        out.push(cur);
-    }
-    out
-}
 
 /// Describes a finding in one line, for people.
 pub fn describe(f: &Finding) -> String {
@@ -537,7 +521,8 @@ struct Open {
 /// A submission whose last event was read, waiting for the verdict on its
 /// signature (checked here, or on a [`Checkers`] thread).
 struct Closed {
-    index: usize,
+    /// The submission's entry, its signature moved out to the check.
+    entry: Entry,
     own: Vec<(String, u64)>,
     signed_kinds: Vec<(u64, String, String)>,
     verdict: Option<Result<(), String>>,
@@ -637,14 +622,27 @@ impl Drop for Checkers {
 /// Attribution of a log's events, streamed: which submission or event
 /// signature covers each event, and whether each submission verifies.
 ///
-/// Give it the submissions (in seq order) and the key each party's
-/// signatures are checked with, then every event in seq order with
-/// whether its own signature verified; [`Coverage::finish`] returns the
-/// per-party tallies. Findings accumulate in [`Coverage::findings`].
+/// Give it the key each party's signatures are checked with, the
+/// submissions (in seq order, each before its first event) and every
+/// event in seq order with whether its own signature verified;
+/// [`Coverage::finish`] returns the per-party tallies. Findings accumulate
+/// in [`Coverage::findings`].
+///
+/// It holds an entry only until the walk is past its first event (or its
+/// last, for the one open), so given each entry just before its events it
+/// holds one, however long the log. What grows with the number of
+/// submissions is a 32-byte hash of each (party, id), for the duplicate
+/// check.
 pub struct Coverage {
     contract_id: String,
-    entries: Vec<Entry>,
-    /// Entries found invalid (they cover nothing).
+    /// The entries not passed yet: from the one open (or the next to
+    /// open) on. An entry is dropped once the walk is past its first
+    /// event, so a walk that is given each entry just before its events
+    /// holds a few, however many there are.
+    entries: std::collections::VecDeque<Entry>,
+    /// The index (among all entries added) of `entries[0]`.
+    base: usize,
+    /// Entries found invalid (they cover nothing), among those held.
     invalid: std::collections::BTreeSet<usize>,
     /// The (party, id) of every submission added, as 32-byte hashes: one
     /// id twice is a finding.
@@ -693,7 +691,8 @@ impl Coverage {
     ) -> Coverage {
         Coverage {
             contract_id: contract.id.clone(),
-            entries: Vec::new(),
+            entries: Default::default(),
+            base: 0,
             invalid: Default::default(),
             ids: Default::default(),
             end: 0,
@@ -744,9 +743,10 @@ impl Coverage {
     }
 
     /// Adds the next submission (in seq order; before its first event is
-    /// pushed). An entry that does not fit is a finding and covers nothing.
+    /// pushed, and best just before, so that it is held the least time).
+    /// An entry that does not fit is a finding and covers nothing.
     pub fn add(&mut self, e: Entry) {
-        let i = self.entries.len();
+        let i = self.added();
         let floor = self.end.max(self.seq);
         let reason = if e.first < floor {
             Some(format!(
@@ -780,12 +780,25 @@ impl Coverage {
         } else {
             self.end = e.end();
         }
-        self.entries.push(e);
+        self.entries.push_back(e);
     }
 
-    /// The entries added, in order.
-    pub fn entries(&self) -> &[Entry] {
-        &self.entries
+    /// How many entries were added.
+    pub fn added(&self) -> usize {
+        self.base + self.entries.len()
+    }
+
+    /// The entry of index `i` (among all added), if still held.
+    fn entry(&self, i: usize) -> Option<&Entry> {
+        i.checked_sub(self.base).and_then(|k| self.entries.get(k))
+    }
+
+    /// Drops the entries before index `keep`: the walk is past them.
+    fn drop_before(&mut self, keep: usize) {
+        while self.base < keep && self.entries.pop_front().is_some() {
+            self.invalid.remove(&self.base);
+            self.base += 1;
+        }
     }
 
     fn find(&mut self, f: Finding) {
@@ -898,7 +911,11 @@ impl Coverage {
         // Open the submission that starts here, skipping invalid ones
         // that were already reported (they cover nothing).
         if self.open.is_none() {
-            while let Some(entry) = self.entries.get(self.next) {
+            while let Some(entry) = self
+                .next
+                .checked_sub(self.base)
+                .and_then(|k| self.entries.get(k))
+            {
                 if entry.first > e.seq {
                     break;
                 }
@@ -914,6 +931,10 @@ impl Coverage {
                     break;
                 }
             }
+            // Those passed over cover nothing (invalid, or their first
+            // event is not in the log): nothing looks at them again.
+            let keep = self.open.as_ref().map_or(self.next, |o| o.index);
+            self.drop_before(keep);
         }
         let own_valid = own_sig == Some(true);
         let submitting = e.actor != "recorder";
@@ -923,7 +944,7 @@ impl Coverage {
         match &mut self.open {
             Some(open) => {
                 open.hasher.push(e);
-                let entry = &self.entries[open.index];
+                let entry = &self.entries[open.index - self.base];
                 if own_valid {
                     self.tallies.entry(e.actor.clone()).or_default().attributed += 1;
                 } else if e.actor == entry.party {
@@ -978,14 +999,23 @@ impl Coverage {
         let Some(open) = self.open.take() else {
             return;
         };
-        let entry = &self.entries[open.index];
+        // The open entry is the first held; the walk is past it now.
+        self.drop_before(open.index);
+        debug_assert_eq!(self.base, open.index);
+        let Some(mut entry) = self.entries.pop_front() else {
+            // Not reached: the open entry is held until here. Its events
+            // were counted and stay unattributed.
+            return;
+        };
+        self.invalid.remove(&self.base);
+        self.base += 1;
         let digest = open.hasher.finish(&self.contract_id);
         let ticket = self.pending_base + self.pending.len() as u64;
         let verdict = match (self.keys.get(&entry.party), &mut self.checkers) {
             (Some(key), Some(c)) => {
                 c.batch.push(Job {
                     ticket,
-                    sig: entry.sig.clone(),
+                    sig: std::mem::take(&mut entry.sig),
                     digest,
                     party: entry.party.clone(),
                     key: *key,
@@ -1001,7 +1031,7 @@ impl Coverage {
             (None, _) => Some(Err(format!("no key for {:?}", entry.party))),
         };
         let closed = Closed {
-            index: open.index,
+            entry,
             own: open.own,
             signed_kinds: open.signed_kinds,
             verdict,
@@ -1018,7 +1048,7 @@ impl Coverage {
     /// Applies a closed submission's verdict; only ever called once every
     /// effect before it was applied (so `record`, not `find`).
     fn apply_closed(&mut self, open: Closed) {
-        let entry = &self.entries[open.index];
+        let entry = open.entry;
         let verdict = open.verdict.unwrap_or_else(|| Err("not checked".into()));
         match verdict {
             Ok(()) => {
@@ -1028,8 +1058,8 @@ impl Coverage {
             }
             Err(reason) => {
                 let f = Finding::SignatureInvalid {
-                    id: entry.id.clone(),
-                    party: entry.party.clone(),
+                    id: entry.id,
+                    party: entry.party,
                     first: entry.first,
                     count: entry.count,
                     reason,
@@ -1047,32 +1077,31 @@ impl Coverage {
     }
 
     /// Per party (role or attestor id), its events and how many are
-    /// attributed. Call after the last event.
+    /// attributed; the findings, how many there were in all, and how many
+    /// entries were added. Call after the last event.
     pub fn finish(
         mut self,
     ) -> (
         std::collections::BTreeMap<String, Tally>,
         Vec<Finding>,
         u64,
-        Vec<Entry>,
+        u64,
     ) {
         self.settle();
         self.checkers = None;
-        if let Some(open) = &self.open {
-            let entry = &self.entries[open.index];
+        if let Some(open) = self.open.take() {
+            let id = self
+                .entry(open.index)
+                .map(|e| e.id.clone())
+                .unwrap_or_default();
             let f = Finding::Invalid {
                 index: open.index,
-                reason: format!("submission {:?} ends after the log's last event", entry.id),
+                reason: format!("submission {id:?} ends after the log's last event"),
             };
-            self.open = None;
             self.find(f);
         }
-        (
-            self.tallies,
-            self.findings,
-            self.finding_count,
-            self.entries,
-        )
+        let added = self.added() as u64;
+        (self.tallies, self.findings, self.finding_count, added)
     }
 }
 
@@ -1166,6 +1195,20 @@ mod tests {
     /// submission; some signatures are bad, some submissions hold another
     /// party's event, and one id repeats: more findings than are kept.
     fn walk(checkers: usize, max_pending: usize) -> (String, u64) {
+        let (tallies, findings, count, held) = walk_with(checkers, max_pending, false);
+        assert_eq!(held, 400, "given all first, all are held before the walk");
+        (format!("{tallies}\n{findings:#?}"), count)
+    }
+
+    /// The walk of [`walk`]: with `just_in_time`, each entry is added just
+    /// before its first event (as verify and seal do) instead of all
+    /// first. Returns the tallies, the findings, their count and the most
+    /// entries the walker held at once.
+    fn walk_with(
+        checkers: usize,
+        max_pending: usize,
+        just_in_time: bool,
+    ) -> (String, Vec<Finding>, u64, usize) {
         let contract = cfr_contract::Contract::from_toml(include_str!(
             "../../../samples/storage-month/contract.toml"
         ))
@@ -1197,7 +1240,7 @@ mod tests {
                 events.push(e);
             }
             let id = if run == 200 {
-                "s-7".to_owned()
+                "s-2".to_owned() // run 2 is the grid's too: a repeated id
             } else {
                 format!("s-{run}")
             };
@@ -1213,14 +1256,50 @@ mod tests {
                 sig: sign(&signer(party), &d),
             });
         }
-        let mut c = Coverage::with_entries(&contract, keys, events.len() as u64, entries)
-            .with_checkers(checkers);
+        let n = entries.len();
+        let mut entries = entries.into_iter().peekable();
+        let mut c = Coverage::new(&contract, keys, events.len() as u64).with_checkers(checkers);
         c.max_pending = max_pending;
+        let mut held = 0;
         for e in &events {
+            while let Some(x) = entries.next_if(|x| !just_in_time || x.first <= e.seq) {
+                c.add(x);
+            }
+            held = held.max(c.entries.len());
             c.push(e, None);
         }
-        let (tallies, findings, count, entries) = c.finish();
-        (format!("{tallies:?}\n{findings:#?}\n{entries:?}"), count)
+        let (tallies, findings, count, added) = c.finish();
+        assert_eq!(added, n as u64);
+        (format!("{tallies:?}"), findings, count, held)
+    }
+
+    #[test]
+    fn a_walk_given_each_entry_before_its_events_holds_one_and_finds_the_same() {
+        let (tallies, findings, count, held) = walk_with(0, MAX_PENDING, false);
+        assert_eq!(held, 400);
+        let lazy = walk_with(0, MAX_PENDING, true);
+        let (t, f, n, h) = &lazy;
+        assert_eq!(*h, 1, "entries held at once");
+        assert_eq!((t, *n), (&tallies, count));
+        // The same findings in the same order, but for an invalid entry's:
+        // it comes where the walk reaches the entry instead of before
+        // every event's (and so, here, past the 64 kept).
+        let not_invalid = |f: &[Finding]| -> Vec<Finding> {
+            f.iter()
+                .filter(|f| !matches!(f, Finding::Invalid { .. }))
+                .cloned()
+                .collect()
+        };
+        let (all_first, as_reached) = (not_invalid(&findings), not_invalid(f));
+        assert!(findings
+            .iter()
+            .any(|f| matches!(f, Finding::Invalid { .. })));
+        assert!(all_first.len() >= MAX_FINDINGS - 1);
+        assert_eq!(as_reached[..all_first.len()], all_first[..]);
+        // Checked on other threads, it finds the same.
+        for (threads, max_pending) in [(2, MAX_PENDING), (2, 1)] {
+            assert_eq!(walk_with(threads, max_pending, true), lazy);
+        }
     }
 
     #[test]

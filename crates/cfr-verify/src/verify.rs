@@ -137,22 +137,26 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         )?)
     };
 
-    // Signed submissions (check 5), read before the events they cover,
-    // one member at a time into the walker (no second copy of them all).
-    let mut walker = cfr_bundle_format::submission::Coverage::new(
-        &contract,
-        submission_keys(&contract, &opts.trust, &keys),
-        m.log.events,
-    );
-    let mut coverage = match bundle.for_each_submission(|e| walker.add(e)) {
+    // Signed submissions (check 5): each entry is given to the walker
+    // just before the event it starts at, read a member at a time as the
+    // walk gets there, so verify holds a few entries, not every one.
+    let (mut coverage, mut submissions) = match bundle.submission_stream() {
         // Signatures on every core: the replay has its own thread, and
         // the pass over the events leaves the rest idle.
-        Ok(()) => {
-            Some(walker.with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())))
-        }
+        Ok(stream) => (
+            Some(
+                cfr_bundle_format::submission::Coverage::new(
+                    &contract,
+                    submission_keys(&contract, &opts.trust, &keys),
+                    m.log.events,
+                )
+                .with_checkers(std::thread::available_parallelism().map_or(1, |n| n.get())),
+            ),
+            Some(stream.peekable()),
+        ),
         Err((code, detail)) => {
             checks[CheckId::EventSignatures].fail(code, detail);
-            None
+            (None, None)
         }
     };
 
@@ -328,6 +332,12 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     events_ok = false;
                 }
                 if let Some(c) = &mut coverage {
+                    add_submissions(
+                        c,
+                        &mut submissions,
+                        e.seq,
+                        &mut checks[CheckId::EventSignatures],
+                    );
                     c.push(e, own_sig);
                 }
                 let leaf = cfr_merkle::leaf_hash(bytes);
@@ -383,7 +393,14 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                 words::count(sig_checked, "event signature", "event signatures")
             ));
         }
-        if let Some(c) = coverage.take() {
+        if let Some(mut c) = coverage.take() {
+            // The entries past the last event (each a finding).
+            add_submissions(
+                &mut c,
+                &mut submissions,
+                u64::MAX,
+                &mut checks[CheckId::EventSignatures],
+            );
             let must = contract.evidence.attributed || opts.trust.require.events_attributed;
             let why = if contract.evidence.attributed {
                 "the contract requires every event attributed ([evidence] attributed = true)"
@@ -409,14 +426,10 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
                     count - findings.len() as u64
                 ));
             }
-            if !entries.is_empty() {
+            if entries > 0 {
                 check.pass(format!(
                     "{} recomputed from their events",
-                    words::count(
-                        entries.len() as u64,
-                        "signed submission",
-                        "signed submissions"
-                    )
+                    words::count(entries, "signed submission", "signed submissions")
                 ));
             }
             for (party, t) in &tallies {
@@ -638,4 +651,42 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     report.signers = signers;
     report.checks = checks;
     Ok(report)
+}
+
+/// Gives the walker every submission that starts at or before `seq` (the
+/// event about to be pushed; `u64::MAX` after the last), taking entries
+/// from the bundle's members as they are reached. A member that cannot be
+/// read fails check 5, naming it, and no entry after it is given: the
+/// events they would cover stay unattributed.
+fn add_submissions(
+    walker: &mut cfr_bundle_format::submission::Coverage,
+    stream: &mut Option<std::iter::Peekable<cfr_bundle_format::bundle::Submissions<'_>>>,
+    seq: u64,
+    check: &mut crate::check::Check,
+) {
+    let Some(entries) = stream else {
+        return;
+    };
+    loop {
+        match entries.peek() {
+            Some(Ok(e)) if e.first > seq => return,
+            Some(_) => {}
+            None => {
+                *stream = None;
+                return;
+            }
+        }
+        match entries.next() {
+            Some(Ok(e)) => walker.add(e),
+            Some(Err((code, detail))) => {
+                check.fail(code, detail);
+                *stream = None;
+                return;
+            }
+            None => {
+                *stream = None;
+                return;
+            }
+        }
+    }
 }
