@@ -21,6 +21,10 @@
 //! 100-event submissions due at 25-90 % of the best closed-loop rate,
 //! latency counted from when each was due.
 //!
+//! `CFR_BENCH_BATCHES=1` (a comma-separated list; default `100,1`) picks
+//! the submission sizes of the closed-loop table, for profiling one of
+//! them; the open-loop table needs 100 in it.
+//!
 //! With `CFR_BENCH_PG=postgres://USER@HOST:PORT/DB` (a server the
 //! benchmark may create databases on; `scripts/throwaway-pg.sh` starts
 //! one), it then measures 100-event submissions on the PostgreSQL store
@@ -38,6 +42,20 @@ use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The closed-loop table's events per submission: `$CFR_BENCH_BATCHES`, or
+/// 100 and 1.
+fn batches() -> Result<Vec<usize>, Box<dyn std::error::Error>> {
+    let Ok(list) = std::env::var("CFR_BENCH_BATCHES") else {
+        return Ok(vec![100, 1]);
+    };
+    list.split(',')
+        .map(|s| match s.trim().parse::<usize>() {
+            Ok(n) if n > 0 => Ok(n),
+            _ => Err(format!("CFR_BENCH_BATCHES: {s:?} is not a positive number of events").into()),
+        })
+        .collect()
+}
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
@@ -84,7 +102,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     println!("| events/submission | clients | appends/s (median; runs) | submissions/s | ack p50 | ack p99 | appends/s / verify floor | clients' share of the CPU | recorder CPU per event | writer busy | recorder alone on {cores} cores, at most |");
     println!("|---|---|---|---|---|---|---|---|---|---|---|");
     let mut capacity = 0.0f64;
-    for batch in [100usize, 1] {
+    for batch in batches()? {
         for &clients in &client_counts {
             let mut runs = Vec::new();
             for rep in 0..3 {
