@@ -613,16 +613,7 @@ fn event_submit_makes_submissions_that_seal_checks() {
     let events = dir.path().join("e.jsonl");
     std::fs::write(&events, &signed).expect("write");
     let b = dir.path().join("b.cfr");
-    let (code, o, e) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(&contract)
-        .arg("--events")
-        .arg(&events)
-        .arg("--key")
-        .arg(s.join("keys/recorder.key"))
-        .arg("-o")
-        .arg(&b));
+    let (code, o, e) = seal_cli(&contract, &events, &s.join("keys/recorder.key"), &b);
     assert_eq!(code, 0, "{o}{e}");
     let (_, j, raw) = verify_json(&b, &[]);
     assert_eq!(j["attribution"]["user"]["attributed"], 2, "{raw}");
@@ -630,16 +621,7 @@ fn event_submit_makes_submissions_that_seal_checks() {
     let altered = signed.replace("\"r-2\"", "\"r-9\"");
     std::fs::write(&events, altered).expect("write");
     let b2 = dir.path().join("b2.cfr");
-    let (code, _, e) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(&contract)
-        .arg("--events")
-        .arg(&events)
-        .arg("--key")
-        .arg(s.join("keys/recorder.key"))
-        .arg("-o")
-        .arg(&b2));
+    let (code, _, e) = seal_cli(&contract, &events, &s.join("keys/recorder.key"), &b2);
     assert_eq!(code, 1, "{e}");
     assert!(e.contains("submission \"u-1\" by the user"), "{e}");
     assert!(!b2.exists());
@@ -714,9 +696,24 @@ fn reports_are_the_same_whatever_thread_checks_the_signatures() {
     }
 }
 
+/// `cfr-bundle seal` of `events` under `contract` with `key` into `out`:
+/// (exit code, stdout, stderr).
+fn seal_cli(contract: &Path, events: &Path, key: &Path, out: &Path) -> (i32, String, String) {
+    run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(contract)
+        .arg("--events")
+        .arg(events)
+        .arg("--key")
+        .arg(key)
+        .arg("-o")
+        .arg(out))
+}
+
 /// A generated log of `n` events with every party's events in signed
 /// submissions (one per run of a party's events, 1.5 events each on
-/// average), sealed with the CLI: (bundle, keys, JSON of the verify).
+/// average), sealed with the CLI: the bundle and the keys.
 fn seal_submitted(dir: &Path, n: u64) -> (PathBuf, cfr_workload::Keys) {
     let keys = cfr_workload::Keys::from_seed(7);
     let contract = dir.join("contract.toml");
@@ -732,16 +729,7 @@ fn seal_submitted(dir: &Path, n: u64) -> (PathBuf, cfr_workload::Keys) {
     let events = dir.join("events.jsonl");
     std::fs::write(&events, &signed).expect("write");
     let b = dir.join("many.cfr");
-    let (code, o, e) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(&contract)
-        .arg("--events")
-        .arg(&events)
-        .arg("--key")
-        .arg(&key)
-        .arg("-o")
-        .arg(&b));
+    let (code, o, e) = seal_cli(&contract, &events, &key, &b);
     assert_eq!(code, 0, "{o}{e}");
     (b, keys)
 }
