@@ -638,7 +638,7 @@ pub struct Coverage {
     /// The entries not passed yet: from the one open (or the next to
     /// open) on. An entry is dropped once the walk is past its first
     /// event, so a walk that is given each entry just before its events
-    /// holds a few, however many there are.
+    /// holds one, however many there are.
     entries: std::collections::VecDeque<Entry>,
     /// The index (among all entries added) of `entries[0]`.
     base: usize,

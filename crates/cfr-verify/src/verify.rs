@@ -667,26 +667,17 @@ fn add_submissions(
     let Some(entries) = stream else {
         return;
     };
-    loop {
-        match entries.peek() {
-            Some(Ok(e)) if e.first > seq => return,
-            Some(_) => {}
-            None => {
-                *stream = None;
-                return;
-            }
-        }
-        match entries.next() {
-            Some(Ok(e)) => walker.add(e),
-            Some(Err((code, detail))) => {
+    while let Some(next) = entries.next_if(|r| r.as_ref().map_or(true, |e| e.first <= seq)) {
+        match next {
+            Ok(e) => walker.add(e),
+            Err((code, detail)) => {
                 check.fail(code, detail);
                 *stream = None;
                 return;
             }
-            None => {
-                *stream = None;
-                return;
-            }
         }
+    }
+    if entries.peek().is_none() {
+        *stream = None;
     }
 }
