@@ -597,6 +597,28 @@ fn the_api_over_postgres_appends_dedups_refuses_conflicts_and_seals() {
     assert!(o.contains("sealed events [0, 8)"), "{o}");
     let (code, o, e) = crate::util::run(crate::util::cfr().arg("verify").arg(&out));
     assert_eq!(code, 0, "{o}{e}");
+    // It carries both submissions, read with the events in one snapshot;
+    // a prefix cut inside the second leaves that one out.
+    let sub = |party: &str, id: &str, first, count| (party.to_owned(), id.to_owned(), first, count);
+    assert_eq!(
+        crate::util::bundle_submissions(&out),
+        [sub("provider", "s-1", 0, 5), sub("user", "u-1", 5, 3)]
+    );
+    let cut = dir.parent().expect("parent").join("pg-6.cfr");
+    let (code, o, e) = crate::util::run(
+        crate::util::cfr()
+            .args(["log", "seal"])
+            .arg(&dir)
+            .arg("--key")
+            .arg(crate::util::sample_dir().join("keys/recorder.key"))
+            .args(["--no-analyzer", "--size", "6", "-o"])
+            .arg(&cut),
+    );
+    assert_eq!(code, 0, "{o}{e}");
+    assert_eq!(
+        crate::util::bundle_submissions(&cut),
+        [sub("provider", "s-1", 0, 5)]
+    );
     drop(p);
 }
 

@@ -179,6 +179,15 @@ pub fn seal_jsonl(
 }
 
 /// Verifies with default options (native replay when no analyzer).
+/// The signed submissions a bundle carries, as (party, id, first, count).
+pub fn bundle_submissions(p: &Path) -> Vec<(String, String, u64, u64)> {
+    let b = cfr_bundle_format::bundle::Bundle::open(p).expect("bundle");
+    let mut out = Vec::new();
+    b.for_each_submission(|e| out.push((e.party, e.id, e.first, e.count)))
+        .expect("submissions");
+    out
+}
+
 pub fn verify_path(p: &Path) -> Report {
     verify::verify(p, VerifyOptions::default()).expect("verify runs")
 }

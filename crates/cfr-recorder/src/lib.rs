@@ -151,9 +151,9 @@ pub use error::{
     AppendError, CheckpointError, InitError, NotTorn, OpenError, ProofError, ReadError, RepairError,
 };
 pub use recorder::{
-    count_events, for_each_event, for_each_event_from, init, inspect, repair, submissions,
-    Acknowledged, ConsistencyProof, Cosigner, InclusionProof, Moved, PendingAck, Receipt, Recorder,
-    RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE, LOCK_FILE, MAX_BATCH_BYTES,
-    MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
+    count_events, for_each_event, for_each_event_from, for_each_event_with_submission, init,
+    inspect, repair, submissions, Acknowledged, ConsistencyProof, Cosigner, InclusionProof, Moved,
+    PendingAck, Receipt, Recorder, RecorderOptions, Recovery, CHECKPOINT_FILE, CONTRACT_FILE,
+    LOCK_FILE, MAX_BATCH_BYTES, MAX_REQUEST_BYTES, QUARANTINE_DIR, SEGMENTS_DIR, TORN_DIR,
 };
 pub use submission::{Refusal, Rejection, SignedSubmission, Submission, Verified};

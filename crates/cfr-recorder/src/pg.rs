@@ -1148,15 +1148,19 @@ pub(crate) fn submissions(
         .collect())
 }
 
-/// [`crate::for_each_event`] of a PostgreSQL log: the first `upto`
-/// events in one snapshot, each decoded and checked (its seq, and its
-/// stored leaf hash against its CBOR).
-pub(crate) fn for_each_event(
+/// [`crate::for_each_event`] of a PostgreSQL log: the events `[from,
+/// upto)` in one snapshot, each decoded and checked (its seq, and its
+/// stored leaf hash against its CBOR). With `submissions`, each event
+/// comes with the submission that starts at it when that submission ends
+/// at or before `upto` ([`crate::for_each_event_with_submission`]), read
+/// in the same snapshot; without, with `None`.
+pub(crate) fn for_each_record(
     dir: &Path,
     config: &PgConfig,
     from: u64,
     upto: u64,
-    mut each: impl FnMut(Event),
+    submissions: bool,
+    mut each: impl FnMut(Option<Entry>, Event),
 ) -> Result<(), ReadError> {
     let (mut r, _, _) = Reader::open(dir, config)?;
     let timeout = r.timeout;
@@ -1186,12 +1190,16 @@ pub(crate) fn for_each_event(
                     .start(),
             )
             .map_err(t)?;
-        let portal = rt
-            .block_on(tx.bind(
-                "SELECT seq, leaf, cbor FROM cfr_events WHERE contract = $1 AND seq >= $3 AND seq < $2 ORDER BY seq",
-                &[&id, &n, &start],
-            ))
-            .map_err(t)?;
+        // The submission that starts at an event is found by the unique
+        // index on (contract, first).
+        let query = if submissions {
+            "SELECT e.seq, e.leaf, e.cbor, s.party, s.id, s.count, s.sig FROM cfr_events e \
+             LEFT JOIN cfr_submissions s ON s.contract = e.contract AND s.first = e.seq AND s.first + s.count <= $2 \
+             WHERE e.contract = $1 AND e.seq >= $3 AND e.seq < $2 ORDER BY e.seq"
+        } else {
+            "SELECT seq, leaf, cbor FROM cfr_events WHERE contract = $1 AND seq >= $3 AND seq < $2 ORDER BY seq"
+        };
+        let portal = rt.block_on(tx.bind(query, &[&id, &n, &start])).map_err(t)?;
         let mut expected = from;
         loop {
             let rows = rt
@@ -1223,7 +1231,17 @@ pub(crate) fn for_each_event(
                 if event.seq != seq as u64 {
                     return Err(format!("event {seq}: its CBOR holds seq {}", event.seq));
                 }
-                each(event);
+                let entry = match submissions {
+                    true => row.get::<_, Option<String>>(3).map(|party| Entry {
+                        party,
+                        id: row.get(4),
+                        first: seq as u64,
+                        count: row.get::<_, i64>(5) as u64,
+                        sig: row.get(6),
+                    }),
+                    false => None,
+                };
+                each(entry, event);
                 expected += 1;
             }
         }

@@ -428,12 +428,18 @@ fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk
                 source,
             })?;
         segment::check_header(path, &bytes, *first)?;
-        let scan = segment::scan(&bytes, *first, last_time);
         let bytes_from = |offset: u64| -> u64 {
             bytes.len() as u64 - offset + sizes[i + 1..].iter().sum::<u64>()
         };
         let mut structural = None;
-        for r in scan.records {
+        // Records are handled as the scan reads them: only a submission's
+        // records wait (until all of its events were read), never a whole
+        // segment's.
+        let before = last_time;
+        let (good_len, fault) = segment::scan_each(&bytes, *first, before, |r| {
+            if structural.is_some() {
+                return;
+            }
             expected = r.event.seq + 1;
             last_time = Some(r.event.time);
             if let Some(entry) = &r.entry {
@@ -446,7 +452,7 @@ fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk
                             entry.id, entry.party, p.entry.id, p.entry.party, p.entry.count, p.entry.first
                         ),
                     ));
-                    break;
+                    return;
                 }
                 pending = Some(Pending {
                     segment: i,
@@ -471,9 +477,9 @@ fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk
                     each(r);
                 }
             }
-        }
-        out.push((*first, path.clone(), scan.good_len));
-        if structural.is_none() && scan.fault.is_none() && i + 1 < segs.len() {
+        });
+        out.push((*first, path.clone(), good_len));
+        if structural.is_none() && fault.is_none() && i + 1 < segs.len() {
             if let Some(p) = &pending {
                 structural = Some((
                     p.offset,
@@ -501,8 +507,8 @@ fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk
                 total: segs.len(),
             });
         }
-        if let Some(fault) = scan.fault {
-            let offset = scan.good_len;
+        if let Some(fault) = fault {
+            let offset = good_len;
             let after = segment::after_bad_record(&bytes, offset as usize);
             return Ok(Walk {
                 segments: out,
@@ -2252,11 +2258,42 @@ pub fn for_each_event_from(
     mut each: impl FnMut(Event),
 ) -> Result<(), ReadError> {
     if let Some(config) = crate::pg::read_config(dir)? {
-        return crate::pg::for_each_event(dir, &config, from, upto, each);
+        return crate::pg::for_each_record(dir, &config, from, upto, false, |_, e| each(e));
     }
     let w = walk_from(dir, from, |r: Record| {
         if (from..upto).contains(&r.event.seq) {
             each(r.event);
+        }
+    })?;
+    if w.events < upto {
+        return Err(ReadError::Short {
+            wanted: upto,
+            available: w.events,
+        });
+    }
+    Ok(())
+}
+
+/// [`for_each_event`] of the first `upto` events, each given with the
+/// signed submission that starts at it, when that submission's events all
+/// lie in the first `upto` (a submission that straddles `upto` is left
+/// out, as [`submissions`] leaves it out). This is what a seal of the
+/// prefix carries, read in one pass: the caller holds one submission at a
+/// time, not every submission of the log.
+///
+/// For a log in PostgreSQL the events and their submissions are read in
+/// one snapshot.
+pub fn for_each_event_with_submission(
+    dir: &Path,
+    upto: u64,
+    mut each: impl FnMut(Option<Entry>, Event),
+) -> Result<(), ReadError> {
+    if let Some(config) = crate::pg::read_config(dir)? {
+        return crate::pg::for_each_record(dir, &config, 0, upto, true, each);
+    }
+    let w = walk(dir, |r: Record| {
+        if r.event.seq < upto {
+            each(r.entry.filter(|e| e.end() <= upto), r.event);
         }
     })?;
     if w.events < upto {

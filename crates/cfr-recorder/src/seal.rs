@@ -20,10 +20,9 @@ use crate::error::{OpenError, ReadError};
 use crate::recorder::{inspect, Recorder, RecorderOptions};
 use cfr_bundle_format::bundle::Bundle;
 use cfr_bundle_format::feed::{Failure, Worker};
-use cfr_bundle_format::seal::{seal_judged, SealError, SealOptions, SealSummary};
+use cfr_bundle_format::seal::{seal_judged, Input, SealError, SealOptions, SealSummary};
 use cfr_merkle::{verify_consistency, Checkpoint, SignedCheckpoint, Tree};
 use cfr_model::keys::{PublicKey, SigningKey};
-use cfr_model::Event;
 use std::path::{Path, PathBuf};
 
 /// Which prefix of the log to seal.
@@ -185,8 +184,6 @@ pub fn seal_log_with_progress(
             }
         },
     };
-    // The submissions wholly inside the prefix, with their signatures.
-    let submissions = crate::recorder::submissions(dir, n)?;
     let seal_opts = SealOptions {
         contract_toml,
         contract_sigs: opts.contract_sigs.clone(),
@@ -195,18 +192,25 @@ pub fn seal_log_with_progress(
         analyzer_cert: opts.analyzer_cert.clone(),
         chunk_bytes: opts.chunk_bytes,
         native_verdict: opts.native_verdict,
-        submissions,
+        // The submissions wholly inside the prefix, with their
+        // signatures, come in the stream, each before its first event.
+        submissions: Vec::new(),
         // The log's own checkpoint, with its witness cosignatures, when
         // the bundle seals exactly the events under it.
         checkpoint: (latest.checkpoint().size == n).then_some(latest),
         timestamp: opts.timestamp,
     };
-    // Stream the events from a reader thread so memory stays bounded.
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Event, SealError>>(4096);
+    // Stream the events and their submissions from a reader thread so
+    // memory stays bounded (one submission at a time, as the walk needs
+    // them).
+    let (tx, rx) = std::sync::mpsc::sync_channel::<Result<Input, SealError>>(4096);
     let reader_dir = dir.to_owned();
     let reader = std::thread::spawn(move || {
-        let r = crate::recorder::for_each_event(&reader_dir, n, |e| {
-            let _ = tx.send(Ok(e));
+        let r = crate::recorder::for_each_event_with_submission(&reader_dir, n, |entry, e| {
+            if let Some(entry) = entry {
+                let _ = tx.send(Ok(Input::Submission(entry)));
+            }
+            let _ = tx.send(Ok(Input::Event(e)));
         });
         if let Err(e) = r {
             let _ = tx.send(Err(SealError::Event {
@@ -229,7 +233,7 @@ pub fn seal_log_with_progress(
     let given = std::cell::Cell::new(0u64);
     let events = rx
         .into_iter()
-        .inspect(|e| given.set(given.get() + u64::from(e.is_ok())))
+        .inspect(|e| given.set(given.get() + u64::from(matches!(e, Ok(Input::Event(_))))))
         .chain(std::iter::from_fn(|| {
             (given.get() < n).then(|| {
                 let at = given.get();

@@ -233,8 +233,25 @@ pub fn check_header(path: &Path, bytes: &[u8], first: u64) -> Result<(), HeaderF
 /// Scans the records of a segment (after its header), checking framing,
 /// checks, decoding, seq continuity from `first` and time order after
 /// `last_time`.
-pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
+pub fn scan(bytes: &[u8], first: u64, last_time: Option<i64>) -> Scan {
     let mut records = Vec::new();
+    let (good_len, fault) = scan_each(bytes, first, last_time, |r| records.push(r));
+    Scan {
+        records,
+        good_len,
+        fault,
+    }
+}
+
+/// [`scan`], giving each good record to `each` as it is read instead of
+/// collecting them, so a reader of the log holds one record at a time,
+/// not a whole segment's. Returns [`Scan::good_len`] and [`Scan::fault`].
+pub fn scan_each(
+    bytes: &[u8],
+    first: u64,
+    mut last_time: Option<i64>,
+    mut each: impl FnMut(Record),
+) -> (u64, Option<RecordFault>) {
     let mut pos = HEADER_LEN.min(bytes.len());
     let mut expected = first;
     let fault = loop {
@@ -259,7 +276,7 @@ pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
                     break Some(RecordFault::TimeBackwards);
                 }
                 last_time = Some(event.time);
-                records.push(Record {
+                each(Record {
                     offset: pos as u64,
                     id: id.to_owned(),
                     event,
@@ -271,11 +288,7 @@ pub fn scan(bytes: &[u8], first: u64, mut last_time: Option<i64>) -> Scan {
             }
         }
     };
-    Scan {
-        records,
-        good_len: pos as u64,
-        fault,
-    }
+    (pos as u64, fault)
 }
 
 /// What lies after a bad record: whether any valid record follows it.

@@ -864,6 +864,34 @@ fn signed_submissions_keep_their_signature_and_their_id_across_restarts() {
             .len(),
         0
     );
+    // Read with the events (as a seal reads them), each submission comes
+    // with its first event, and only when it ends inside the prefix.
+    for (upto, want) in [
+        (4, vec![(0, "user"), (3, "provider")]),
+        (3, vec![(0, "user")]),
+        (2, vec![]),
+    ] {
+        let mut seqs = Vec::new();
+        let mut with = Vec::new();
+        cfr_recorder::for_each_event_with_submission(&dir, upto, |entry, e| {
+            seqs.push(e.seq);
+            if let Some(entry) = entry {
+                assert_eq!(entry.first, e.seq);
+                with.push((e.seq, entry.party));
+            }
+        })
+        .expect("read");
+        assert_eq!(seqs, (0..upto).collect::<Vec<_>>());
+        let want: Vec<(u64, String)> = want.into_iter().map(|(s, p)| (s, p.to_owned())).collect();
+        assert_eq!(with, want, "prefix of {upto}");
+    }
+    assert!(matches!(
+        cfr_recorder::for_each_event_with_submission(&dir, 5, |_, _| {}),
+        Err(cfr_recorder::ReadError::Short {
+            wanted: 5,
+            available: 4
+        })
+    ));
 }
 
 #[test]
