@@ -582,18 +582,23 @@ fn the_api_over_postgres_appends_dedups_refuses_conflicts_and_seals() {
     let cp = verified_checkpoint(&c.checkpoint().expect("checkpoint"));
     assert_eq!(cp.size, 8);
     // `log seal` while the recorder runs seals up to its checkpoint.
-    let out = dir.parent().expect("parent").join("pg.cfr");
-    let (code, o, e) = crate::util::run(
-        crate::util::cfr()
-            .args(["log", "seal"])
-            .arg(&dir)
-            .arg("--key")
-            .arg(crate::util::sample_dir().join("keys/recorder.key"))
-            .arg("--no-analyzer")
-            .arg("-o")
-            .arg(&out),
-    );
-    assert_eq!(code, 0, "{o}{e}");
+    let seal = |args: &[&str], name: &str| {
+        let out = dir.parent().expect("parent").join(name);
+        let (code, o, e) = crate::util::run(
+            crate::util::cfr()
+                .args(["log", "seal"])
+                .arg(&dir)
+                .arg("--key")
+                .arg(crate::util::sample_dir().join("keys/recorder.key"))
+                .arg("--no-analyzer")
+                .args(args)
+                .arg("-o")
+                .arg(&out),
+        );
+        assert_eq!(code, 0, "{o}{e}");
+        (out, o)
+    };
+    let (out, o) = seal(&[], "pg.cfr");
     assert!(o.contains("sealed events [0, 8)"), "{o}");
     let (code, o, e) = crate::util::run(crate::util::cfr().arg("verify").arg(&out));
     assert_eq!(code, 0, "{o}{e}");
@@ -604,17 +609,7 @@ fn the_api_over_postgres_appends_dedups_refuses_conflicts_and_seals() {
         crate::util::bundle_submissions(&out),
         [sub("provider", "s-1", 0, 5), sub("user", "u-1", 5, 3)]
     );
-    let cut = dir.parent().expect("parent").join("pg-6.cfr");
-    let (code, o, e) = crate::util::run(
-        crate::util::cfr()
-            .args(["log", "seal"])
-            .arg(&dir)
-            .arg("--key")
-            .arg(crate::util::sample_dir().join("keys/recorder.key"))
-            .args(["--no-analyzer", "--size", "6", "-o"])
-            .arg(&cut),
-    );
-    assert_eq!(code, 0, "{o}{e}");
+    let (cut, _) = seal(&["--size", "6"], "pg-6.cfr");
     assert_eq!(
         crate::util::bundle_submissions(&cut),
         [sub("provider", "s-1", 0, 5)]

@@ -2257,21 +2257,7 @@ pub fn for_each_event_from(
     upto: u64,
     mut each: impl FnMut(Event),
 ) -> Result<(), ReadError> {
-    if let Some(config) = crate::pg::read_config(dir)? {
-        return crate::pg::for_each_record(dir, &config, from, upto, false, |_, e| each(e));
-    }
-    let w = walk_from(dir, from, |r: Record| {
-        if (from..upto).contains(&r.event.seq) {
-            each(r.event);
-        }
-    })?;
-    if w.events < upto {
-        return Err(ReadError::Short {
-            wanted: upto,
-            available: w.events,
-        });
-    }
-    Ok(())
+    for_each_record(dir, from, upto, false, |_, e| each(e))
 }
 
 /// [`for_each_event`] of the first `upto` events, each given with the
@@ -2286,14 +2272,27 @@ pub fn for_each_event_from(
 pub fn for_each_event_with_submission(
     dir: &Path,
     upto: u64,
+    each: impl FnMut(Option<Entry>, Event),
+) -> Result<(), ReadError> {
+    for_each_record(dir, 0, upto, true, each)
+}
+
+/// The events `[from, upto)`, each with the submission that starts at it
+/// and ends at or before `upto` when `submissions` (else `None`).
+fn for_each_record(
+    dir: &Path,
+    from: u64,
+    upto: u64,
+    submissions: bool,
     mut each: impl FnMut(Option<Entry>, Event),
 ) -> Result<(), ReadError> {
     if let Some(config) = crate::pg::read_config(dir)? {
-        return crate::pg::for_each_record(dir, &config, 0, upto, true, each);
+        return crate::pg::for_each_record(dir, &config, from, upto, submissions, each);
     }
-    let w = walk(dir, |r: Record| {
-        if r.event.seq < upto {
-            each(r.entry.filter(|e| e.end() <= upto), r.event);
+    let w = walk_from(dir, from, |r: Record| {
+        if (from..upto).contains(&r.event.seq) {
+            let entry = r.entry.filter(|e| submissions && e.end() <= upto);
+            each(entry, r.event);
         }
     })?;
     if w.events < upto {
