@@ -212,25 +212,67 @@ pub fn origin(contract_id: &str) -> String {
     format!("cfr/{contract_id}")
 }
 
-/// The submissions members, written as the entries come: each member's
-/// entries (about [`crate::submission::MEMBER_BYTES`] of CBOR) are
-/// compressed into a temporary file once the member is full, so a seal
-/// holds one member's entries, not every submission of the log.
-struct SubmissionSpool {
+/// Compressed members written to an unlinked temporary file as they are
+/// made, and copied into the archive at the end: a seal holds their
+/// names, sizes and digests, not their bytes.
+struct Spool {
     file: std::fs::File,
     path: PathBuf,
+    /// Each member written, in order.
+    parts: Vec<MemberEntry>,
+}
+
+impl Spool {
+    fn new(dir: &Path) -> Result<Spool, SealError> {
+        Ok(Spool {
+            file: tempfile::tempfile_in(dir).map_err(io_err(dir))?,
+            path: dir.to_owned(),
+            parts: Vec::new(),
+        })
+    }
+
+    /// Compresses `raw` and writes it as the member `name`.
+    fn push(&mut self, name: String, raw: &[u8]) -> Result<(), SealError> {
+        let z = zstd::bulk::compress(raw, ZSTD_LEVEL).map_err(io_err(&self.path))?;
+        self.file.write_all(&z).map_err(io_err(&self.path))?;
+        self.parts.push(MemberEntry {
+            name,
+            size: z.len() as u64,
+            sha256: Sha256::digest(&z).into(),
+        });
+        Ok(())
+    }
+
+    /// Gives each member written, in order, to `append` (name, size, its
+    /// bytes).
+    fn copy_out(
+        &mut self,
+        mut append: impl FnMut(&str, u64, &mut dyn Read) -> Result<(), SealError>,
+    ) -> Result<(), SealError> {
+        self.file
+            .seek(SeekFrom::Start(0))
+            .map_err(io_err(&self.path))?;
+        for m in &self.parts {
+            append(&m.name, m.size, &mut (&mut self.file).take(m.size))?;
+        }
+        Ok(())
+    }
+}
+
+/// The submissions members, written as the entries come: each member's
+/// entries (about [`crate::submission::MEMBER_BYTES`] of CBOR) are
+/// compressed into the spool once the member is full, so a seal holds one
+/// member's entries, not every submission of the log.
+struct SubmissionSpool {
+    spool: Spool,
     raw: Vec<u8>,
-    /// Each member written: its size and SHA-256.
-    members: Vec<(u64, [u8; 32])>,
 }
 
 impl SubmissionSpool {
     fn new(dir: &Path) -> Result<SubmissionSpool, SealError> {
         Ok(SubmissionSpool {
-            file: tempfile::tempfile_in(dir).map_err(io_err(dir))?,
-            path: dir.to_owned(),
+            spool: Spool::new(dir)?,
             raw: Vec::new(),
-            members: Vec::new(),
         })
     }
 
@@ -247,10 +289,8 @@ impl SubmissionSpool {
         if self.raw.is_empty() {
             return Ok(());
         }
-        let z = zstd::bulk::compress(&self.raw, ZSTD_LEVEL).map_err(io_err(&self.path))?;
-        self.file.write_all(&z).map_err(io_err(&self.path))?;
-        self.members
-            .push((z.len() as u64, Sha256::digest(&z).into()));
+        let name = layout::submissions_name(self.spool.parts.len() as u32);
+        self.spool.push(name, &self.raw)?;
         self.raw.clear();
         Ok(())
     }
@@ -259,13 +299,13 @@ impl SubmissionSpool {
 /// Where events pass through during a seal: chunking, hashing, judging.
 struct Sealer<'a> {
     contract: &'a Contract,
-    spool: std::fs::File,
-    spool_path: PathBuf,
+    /// The chunks' compressed bytes (`chunks` holds their entries).
+    spool: Spool,
     chunk: Vec<u8>,
     chunk_first: u64,
     chunk_events: u64,
     chunk_target: usize,
-    chunks: Vec<(ChunkEntry, u64, [u8; 32])>,
+    chunks: Vec<ChunkEntry>,
     root: RootBuilder,
     engine: Option<cfr_rules::Engine>,
     analyzer: Option<crate::feed::Worker>,
@@ -328,22 +368,14 @@ impl Sealer<'_> {
                 return Err(SealError::Analyzer(detail));
             }
         }
-        let compressed =
-            zstd::bulk::compress(&self.chunk, ZSTD_LEVEL).map_err(io_err(&self.spool_path))?;
-        self.spool
-            .write_all(&compressed)
-            .map_err(io_err(&self.spool_path))?;
-        let index = self.chunks.len() as u32;
-        self.chunks.push((
-            ChunkEntry {
-                name: layout::chunk_name(index),
-                first: self.chunk_first,
-                events: self.chunk_events,
-                raw_size: self.chunk.len() as u64,
-            },
-            compressed.len() as u64,
-            Sha256::digest(&compressed).into(),
-        ));
+        let name = layout::chunk_name(self.chunks.len() as u32);
+        self.spool.push(name.clone(), &self.chunk)?;
+        self.chunks.push(ChunkEntry {
+            name,
+            first: self.chunk_first,
+            events: self.chunk_events,
+            raw_size: self.chunk.len() as u64,
+        });
         self.chunk.clear();
         self.chunk_first = self.next_seq;
         self.chunk_events = 0;
@@ -424,12 +456,10 @@ where
     let analyzer_run = analyzer;
 
     let dir = parent_dir(out);
-    let spool = tempfile::tempfile_in(&dir).map_err(io_err(&dir))?;
     let mut subs = SubmissionSpool::new(&dir)?;
     let mut s = Sealer {
         contract: &contract,
-        spool,
-        spool_path: dir.clone(),
+        spool: Spool::new(&dir)?,
         chunk: Vec::with_capacity(opts.chunk_bytes + 4096),
         chunk_first: 0,
         chunk_events: 0,
@@ -559,20 +589,8 @@ where
         members.push(entry(&layout::contract_sig(role), sig));
     }
     members.push(entry(layout::CHECKPOINT, &checkpoint_text));
-    for (c, size, digest) in &s.chunks {
-        members.push(MemberEntry {
-            name: c.name.clone(),
-            size: *size,
-            sha256: *digest,
-        });
-    }
-    for (i, (size, digest)) in subs.members.iter().enumerate() {
-        members.push(MemberEntry {
-            name: layout::submissions_name(i as u32),
-            size: *size,
-            sha256: *digest,
-        });
-    }
+    members.extend(s.spool.parts.iter().cloned());
+    members.extend(subs.spool.parts.iter().cloned());
     if let Some(a) = &opts.analyzer {
         members.push(entry(layout::ANALYZER, a));
     }
@@ -592,7 +610,7 @@ where
             from: s.from,
             until: s.until,
             root,
-            chunks: s.chunks.iter().map(|(c, _, _)| c.clone()).collect(),
+            chunks: s.chunks.clone(),
         },
         analyzer_sha256: analyzer_digest,
         members,
@@ -645,16 +663,10 @@ where
             }
             w.append(layout::CHECKPOINT, &checkpoint_text)
                 .map_err(tar_err)?;
-            s.spool.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
-            for (c, size, _) in &s.chunks {
-                let mut part = (&mut s.spool).take(*size);
-                w.append_from(&c.name, *size, &mut part).map_err(tar_err)?;
-            }
-            subs.file.seek(SeekFrom::Start(0)).map_err(io_err(&dir))?;
-            for (i, (size, _)) in subs.members.iter().enumerate() {
-                let mut part = (&mut subs.file).take(*size);
-                w.append_from(&layout::submissions_name(i as u32), *size, &mut part)
-                    .map_err(tar_err)?;
+            for spool in [&mut s.spool, &mut subs.spool] {
+                spool.copy_out(|name, size, part| {
+                    w.append_from(name, size, part).map_err(tar_err)
+                })?;
             }
             if let Some(a) = &opts.analyzer {
                 w.append(layout::ANALYZER, a).map_err(tar_err)?;
