@@ -178,7 +178,6 @@ pub fn seal_jsonl(
     cfr_verify::seal::seal(&opts, events.into_iter(), out, &mut |_| {}).expect("seal");
 }
 
-/// Verifies with default options (native replay when no analyzer).
 /// The signed submissions a bundle carries, as (party, id, first, count).
 pub fn bundle_submissions(p: &Path) -> Vec<(String, String, u64, u64)> {
     let b = cfr_bundle_format::bundle::Bundle::open(p).expect("bundle");
@@ -188,6 +187,7 @@ pub fn bundle_submissions(p: &Path) -> Vec<(String, String, u64, u64)> {
     out
 }
 
+/// Verifies with default options (native replay when no analyzer).
 pub fn verify_path(p: &Path) -> Report {
     verify::verify(p, VerifyOptions::default()).expect("verify runs")
 }

@@ -1150,7 +1150,7 @@ pub(crate) fn submissions(
 
 /// [`crate::for_each_event`] of a PostgreSQL log: the events `[from,
 /// upto)` in one snapshot, each decoded and checked (its seq, and its
-/// stored leaf hash against its CBOR). With `submissions`, each event
+/// stored leaf hash against its CBOR). With `with_submissions`, each event
 /// comes with the submission that starts at it when that submission ends
 /// at or before `upto` ([`crate::for_each_event_with_submission`]), read
 /// in the same snapshot; without, with `None`.
@@ -1159,7 +1159,7 @@ pub(crate) fn for_each_record(
     config: &PgConfig,
     from: u64,
     upto: u64,
-    submissions: bool,
+    with_submissions: bool,
     mut each: impl FnMut(Option<Entry>, Event),
 ) -> Result<(), ReadError> {
     let (mut r, _, _) = Reader::open(dir, config)?;
@@ -1192,7 +1192,7 @@ pub(crate) fn for_each_record(
             .map_err(t)?;
         // The submission that starts at an event is found by the unique
         // index on (contract, first).
-        let query = if submissions {
+        let query = if with_submissions {
             "SELECT e.seq, e.leaf, e.cbor, s.party, s.id, s.count, s.sig FROM cfr_events e \
              LEFT JOIN cfr_submissions s ON s.contract = e.contract AND s.first = e.seq AND s.first + s.count <= $2 \
              WHERE e.contract = $1 AND e.seq >= $3 AND e.seq < $2 ORDER BY e.seq"
@@ -1231,7 +1231,7 @@ pub(crate) fn for_each_record(
                 if event.seq != seq as u64 {
                     return Err(format!("event {seq}: its CBOR holds seq {}", event.seq));
                 }
-                let entry = match submissions {
+                let entry = match with_submissions {
                     true => row.get::<_, Option<String>>(3).map(|party| Entry {
                         party,
                         id: row.get(4),

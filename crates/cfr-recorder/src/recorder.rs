@@ -435,8 +435,7 @@ fn walk_from(dir: &Path, from: u64, mut each: impl FnMut(Record)) -> Result<Walk
         // Records are handled as the scan reads them: only a submission's
         // records wait (until all of its events were read), never a whole
         // segment's.
-        let before = last_time;
-        let (good_len, fault) = segment::scan_each(&bytes, *first, before, |r| {
+        let (good_len, fault) = segment::scan_each(&bytes, *first, last_time, |r| {
             if structural.is_some() {
                 return;
             }
@@ -2278,20 +2277,20 @@ pub fn for_each_event_with_submission(
 }
 
 /// The events `[from, upto)`, each with the submission that starts at it
-/// and ends at or before `upto` when `submissions` (else `None`).
+/// and ends at or before `upto` when `with_submissions` (else `None`).
 fn for_each_record(
     dir: &Path,
     from: u64,
     upto: u64,
-    submissions: bool,
+    with_submissions: bool,
     mut each: impl FnMut(Option<Entry>, Event),
 ) -> Result<(), ReadError> {
     if let Some(config) = crate::pg::read_config(dir)? {
-        return crate::pg::for_each_record(dir, &config, from, upto, submissions, each);
+        return crate::pg::for_each_record(dir, &config, from, upto, with_submissions, each);
     }
     let w = walk_from(dir, from, |r: Record| {
         if (from..upto).contains(&r.event.seq) {
-            let entry = r.entry.filter(|e| submissions && e.end() <= upto);
+            let entry = r.entry.filter(|e| with_submissions && e.end() <= upto);
             each(entry, r.event);
         }
     })?;
@@ -2310,22 +2309,11 @@ fn for_each_record(
 /// holds some of its events, unattributed).
 pub fn submissions(dir: &Path, upto: u64) -> Result<Vec<Entry>, ReadError> {
     if let Some(config) = crate::pg::read_config(dir)? {
+        // One query of the submissions table, not a read of every event.
         return crate::pg::submissions(dir, &config, upto);
     }
     let mut out = Vec::new();
-    let w = walk(dir, |r: Record| {
-        if let Some(e) = r.entry {
-            if e.end() <= upto {
-                out.push(e);
-            }
-        }
-    })?;
-    if w.events < upto {
-        return Err(ReadError::Short {
-            wanted: upto,
-            available: w.events,
-        });
-    }
+    for_each_record(dir, 0, upto, true, |entry, _| out.extend(entry))?;
     Ok(out)
 }
 
