@@ -22,7 +22,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 root=$(dirname "$here")
 secs=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse witness_parse timestamp_parse tiles_parse"}
+targets=${*:-"cbor_decode jsonl_import bundle_open contract_parse checkpoint_parse cose_inspect segment_scan submission_parse submission_http receipt_parse witness_parse timestamp_parse tiles_parse verdict_parse"}
 
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/work/target-fuzz}

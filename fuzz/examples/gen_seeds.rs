@@ -133,6 +133,7 @@ checkpoint: None,
     put(&seeds, "cose_inspect", "manifest.sig", &sig);
     if let Some(v) = bundle.read_small(layout::VERDICT).unwrap() {
         put(&seeds, "cbor_decode", "verdict.cbor", &v);
+        put(&seeds, "verdict_parse", "verdict.cbor", &v);
     }
     let note = bundle.read_small(layout::CHECKPOINT).unwrap().unwrap();
     put(&seeds, "checkpoint_parse", "checkpoint", &note);

@@ -513,9 +513,61 @@ impl<'a> Decoder<'a> {
         })
     }
 
-    /// Skips one whole item (with the same strictness as [`Decoder::value`]).
+    /// Skips one whole item with the same strictness as [`Decoder::value`]
+    /// (the same error at the same offset), without building it: no
+    /// allocation, whatever the item's size.
     pub fn skip(&mut self) -> Result<(), CborError> {
-        self.value().map(|_| ())
+        self.skip_at_depth(0)
+    }
+
+    fn skip_at_depth(&mut self, depth: usize) -> Result<(), CborError> {
+        let start = self.pos;
+        if depth > MAX_DEPTH {
+            return Err(self.error_at(start, CborErrorKind::TooDeep));
+        }
+        match self.head()? {
+            Head::Uint(n) | Head::Nint(n) => {
+                if i64::try_from(n).is_err() {
+                    return Err(self.error_at(start, CborErrorKind::IntegerOutOfRange));
+                }
+            }
+            Head::Bytes(len) => {
+                self.payload(start, len)?;
+            }
+            Head::Text(len) => {
+                let b = self.payload(start, len)?;
+                if std::str::from_utf8(b).is_err() {
+                    return Err(self.error_at(start, CborErrorKind::InvalidUtf8));
+                }
+            }
+            Head::Array(n) => {
+                if n > (self.buf.len() - self.pos) as u64 {
+                    return Err(self.error_at(start, CborErrorKind::LengthTooLarge(n)));
+                }
+                for _ in 0..n {
+                    self.skip_at_depth(depth + 1)?;
+                }
+            }
+            Head::Map(n) => {
+                if n > (self.buf.len() - self.pos) as u64 / 2 {
+                    return Err(self.error_at(start, CborErrorKind::LengthTooLarge(n)));
+                }
+                let mut prev_key: Option<&[u8]> = None;
+                for _ in 0..n {
+                    let key_start = self.pos;
+                    self.skip_at_depth(depth + 1)?;
+                    let key_bytes = &self.buf[key_start..self.pos];
+                    if prev_key.is_some_and(|prev| prev >= key_bytes) {
+                        return Err(self.error_at(key_start, CborErrorKind::MapKeyOrder));
+                    }
+                    prev_key = Some(key_bytes);
+                    self.skip_at_depth(depth + 1)?;
+                }
+            }
+            Head::Tag(_) => self.skip_at_depth(depth + 1)?,
+            Head::Bool(_) | Head::Null => {}
+        }
+        Ok(())
     }
 
     /// Fails unless all input was consumed.
@@ -776,10 +828,65 @@ mod tests {
         );
     }
 
+    /// `skip` fails with the same error as `value`, at the same offset,
+    /// or ends where `value` ends.
+    fn skip_agrees(b: &[u8]) {
+        let (mut v, mut s) = (Decoder::new(b), Decoder::new(b));
+        let (built, skipped) = (v.value().map(|_| ()), s.skip());
+        assert_eq!(built, skipped, "{}", hex::encode(b));
+        if built.is_ok() {
+            assert_eq!(v.position(), s.position(), "{}", hex::encode(b));
+        }
+    }
+
+    #[test]
+    fn skip_agrees_with_value_on_every_change_of_an_item() {
+        let item = Cbor::map([
+            ("a", Cbor::Int(-3)),
+            (
+                "bb",
+                Cbor::Array(vec![
+                    Cbor::text("é"),
+                    Cbor::Bytes(vec![1, 2]),
+                    Cbor::Tag(1, Box::new(Cbor::Int(1 << 40))),
+                    Cbor::Bool(true),
+                    Cbor::Null,
+                ]),
+            ),
+            (
+                "c",
+                Cbor::map([("x", Cbor::Int(i64::MIN)), ("yy", Cbor::Int(24))]),
+            ),
+        ]);
+        let bytes = encode(&item);
+        for len in 0..=bytes.len() {
+            skip_agrees(&bytes[..len]);
+        }
+        for i in 0..bytes.len() {
+            for x in 0..=255u8 {
+                let mut b = bytes.clone();
+                b[i] = x;
+                skip_agrees(&b);
+            }
+        }
+        // Nesting at the limit, and one level past it.
+        for depth in [MAX_DEPTH, MAX_DEPTH + 1] {
+            let mut b = vec![0x81; depth];
+            b.push(0);
+            skip_agrees(&b);
+        }
+        assert!(Decoder::new(&[0x81; 70]).skip().is_err());
+    }
+
     proptest::proptest! {
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             let _ = decode(&bytes);
+        }
+
+        #[test]
+        fn skip_agrees_with_value(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            skip_agrees(&bytes);
         }
 
         #[test]

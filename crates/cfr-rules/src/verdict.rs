@@ -218,81 +218,117 @@ fn time_or_null(t: Option<i64>) -> Cbor {
     t.map_or(Cbor::Null, |t| Cbor::text(format_rfc3339(t)))
 }
 
+/// A top-level field of the verdict: a tree, or a list whose items are
+/// built one at a time.
+enum Field<'a> {
+    Tree(Cbor),
+    Items(&'a dyn Items),
+}
+
+/// A list of the verdict whose items become trees one at a time.
+trait Items {
+    fn len(&self) -> usize;
+    fn item(&self, n: usize) -> Cbor;
+}
+
+impl Items for Vec<Incident> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn item(&self, n: usize) -> Cbor {
+        incident_tree(&self[n])
+    }
+}
+
+impl Items for Vec<SlaPeriod> {
+    fn len(&self) -> usize {
+        Vec::len(self)
+    }
+    fn item(&self, n: usize) -> Cbor {
+        sla_tree(&self[n])
+    }
+}
+
+impl Field<'_> {
+    fn into_tree(self) -> Cbor {
+        match self {
+            Field::Tree(c) => c,
+            Field::Items(list) => Cbor::Array((0..list.len()).map(|n| list.item(n)).collect()),
+        }
+    }
+}
+
+fn incident_tree(i: &Incident) -> Cbor {
+    let mut fields = vec![
+        ("rule", Cbor::text(&*i.rule)),
+        ("clause", Cbor::text(&*i.clause)),
+        ("kind", Cbor::text(&*i.kind)),
+        ("party", Cbor::text(i.party.name())),
+        ("debtor", Cbor::text(i.debtor.name())),
+        ("excuse", i.excuse.as_deref().map_or(Cbor::Null, Cbor::text)),
+        ("from", Cbor::text(format_rfc3339(i.from))),
+        ("until", Cbor::text(format_rfc3339(i.until))),
+        (
+            "evidence",
+            Cbor::Array(i.evidence.iter().map(|&s| uint(s)).collect()),
+        ),
+        ("explanation", Cbor::text(&*i.explanation)),
+    ];
+    if let Some(by) = i.excused_by {
+        fields.push(("excused_by", uint(by as u64)));
+    }
+    Cbor::map(fields)
+}
+
+fn rule_tree(r: &RuleStats) -> Cbor {
+    Cbor::map([
+        ("rule", Cbor::text(&*r.rule)),
+        ("checked", uint(r.checked)),
+        ("fulfilled", uint(r.fulfilled)),
+        ("pending", uint(r.pending)),
+        ("incidents", uint(r.incidents)),
+    ])
+}
+
+fn sla_tree(s: &SlaPeriod) -> Cbor {
+    let mut fields = vec![
+        ("rule", Cbor::text(&*s.rule)),
+        ("period", Cbor::text(&*s.period)),
+        (s.measure.key(), Cbor::text(format_percent3(s.uptime_ppm))),
+        ("target", Cbor::text(format_percent(s.target_ppm))),
+        ("breached", Cbor::Bool(s.breached)),
+        (
+            "credit",
+            s.credit_ppm
+                .map_or(Cbor::Null, |c| Cbor::text(format_percent(c))),
+        ),
+    ];
+    if let Some(fee) = &s.fee {
+        fields.push(("fee", Cbor::text(fee.to_string())));
+        fields.push((
+            "credit_amount",
+            s.credit_amount
+                .as_ref()
+                .map_or(Cbor::Null, |m| Cbor::text(m.to_string())),
+        ));
+    }
+    Cbor::map(fields)
+}
+
 impl Verdict {
-    /// The verdict as a CBOR tree whose maps are in the order of the
-    /// JSON form (section 6 of the design).
-    pub fn to_cbor_tree(&self) -> Cbor {
+    /// The verdict's top-level fields in the order of the JSON form
+    /// (section 6 of the design). The incidents and the service-level
+    /// periods, the two lists that grow with the log, are left as
+    /// [`Field::Items`], so that the encoders below write them one item at
+    /// a time and a verdict is never held twice (as itself and as one
+    /// tree of every incident).
+    fn fields(&self) -> [(&'static str, Field<'_>); 7] {
         let log = Cbor::map([
             ("events", uint(self.log.events)),
             ("from", time_or_null(self.log.from)),
             ("until", time_or_null(self.log.until)),
         ]);
-        let incidents = self
-            .incidents
-            .iter()
-            .map(|i| {
-                let mut fields = vec![
-                    ("rule", Cbor::text(&*i.rule)),
-                    ("clause", Cbor::text(&*i.clause)),
-                    ("kind", Cbor::text(&*i.kind)),
-                    ("party", Cbor::text(i.party.name())),
-                    ("debtor", Cbor::text(i.debtor.name())),
-                    ("excuse", i.excuse.as_deref().map_or(Cbor::Null, Cbor::text)),
-                    ("from", Cbor::text(format_rfc3339(i.from))),
-                    ("until", Cbor::text(format_rfc3339(i.until))),
-                    (
-                        "evidence",
-                        Cbor::Array(i.evidence.iter().map(|&s| uint(s)).collect()),
-                    ),
-                    ("explanation", Cbor::text(&*i.explanation)),
-                ];
-                if let Some(by) = i.excused_by {
-                    fields.push(("excused_by", uint(by as u64)));
-                }
-                Cbor::map(fields)
-            })
-            .collect();
-        let rules = self
-            .rules
-            .iter()
-            .map(|r| {
-                Cbor::map([
-                    ("rule", Cbor::text(&*r.rule)),
-                    ("checked", uint(r.checked)),
-                    ("fulfilled", uint(r.fulfilled)),
-                    ("pending", uint(r.pending)),
-                    ("incidents", uint(r.incidents)),
-                ])
-            })
-            .collect();
-        let sla = self
-            .sla
-            .iter()
-            .map(|s| {
-                let mut fields = vec![
-                    ("rule", Cbor::text(&*s.rule)),
-                    ("period", Cbor::text(&*s.period)),
-                    (s.measure.key(), Cbor::text(format_percent3(s.uptime_ppm))),
-                    ("target", Cbor::text(format_percent(s.target_ppm))),
-                    ("breached", Cbor::Bool(s.breached)),
-                    (
-                        "credit",
-                        s.credit_ppm
-                            .map_or(Cbor::Null, |c| Cbor::text(format_percent(c))),
-                    ),
-                ];
-                if let Some(fee) = &s.fee {
-                    fields.push(("fee", Cbor::text(fee.to_string())));
-                    fields.push((
-                        "credit_amount",
-                        s.credit_amount
-                            .as_ref()
-                            .map_or(Cbor::Null, |m| Cbor::text(m.to_string())),
-                    ));
-                }
-                Cbor::map(fields)
-            })
-            .collect();
+        let rules = self.rules.iter().map(rule_tree).collect();
         let t = &self.totals;
         let totals = Cbor::map([
             ("provider", uint(t.provider)),
@@ -301,21 +337,52 @@ impl Verdict {
             ("none", uint(t.none)),
             ("inconclusive", uint(t.inconclusive)),
         ]);
-        Cbor::map([
-            ("format", Cbor::text(VERDICT_FORMAT)),
-            ("contract", Cbor::text(&*self.contract)),
-            ("log", log),
-            ("incidents", Cbor::Array(incidents)),
-            ("rules", Cbor::Array(rules)),
-            ("sla", Cbor::Array(sla)),
-            ("totals", totals),
-        ])
+        [
+            ("format", Field::Tree(Cbor::text(VERDICT_FORMAT))),
+            ("contract", Field::Tree(Cbor::text(&*self.contract))),
+            ("log", Field::Tree(log)),
+            ("incidents", Field::Items(&self.incidents)),
+            ("rules", Field::Tree(Cbor::Array(rules))),
+            ("sla", Field::Items(&self.sla)),
+            ("totals", Field::Tree(totals)),
+        ]
+    }
+
+    /// The verdict as one CBOR tree whose maps are in the order of the
+    /// JSON form (section 6 of the design). [`Verdict::to_cbor`] and
+    /// [`Verdict::to_json`] do not build it: they write the same tree an
+    /// incident at a time.
+    pub fn to_cbor_tree(&self) -> Cbor {
+        Cbor::Map(
+            self.fields()
+                .into_iter()
+                .map(|(k, f)| (Cbor::text(k), f.into_tree()))
+                .collect(),
+        )
     }
 
     /// The canonical CBOR encoding (RFC 8949 section 4.2.1), the form
-    /// stored in bundles and compared byte for byte.
+    /// stored in bundles and compared byte for byte: `cbor::encode` of
+    /// [`Verdict::to_cbor_tree`], written without building that tree.
     pub fn to_cbor(&self) -> Vec<u8> {
-        cbor::encode(&self.to_cbor_tree())
+        let mut fields = self.fields();
+        fields.sort_by(|a, b| cbor::text_key_cmp(a.0, b.0));
+        let mut buf = Vec::with_capacity(256 + self.incidents.len() * 400);
+        cbor::write_head(&mut buf, 5, fields.len() as u64);
+        for (k, f) in &fields {
+            cbor::write_head(&mut buf, 3, k.len() as u64);
+            buf.extend_from_slice(k.as_bytes());
+            match f {
+                Field::Tree(c) => cbor::encode_into(&mut buf, c),
+                Field::Items(list) => {
+                    cbor::write_head(&mut buf, 4, list.len() as u64);
+                    for n in 0..list.len() {
+                        cbor::encode_into(&mut buf, &list.item(n));
+                    }
+                }
+            }
+        }
+        buf
     }
 
     /// The JSON form: pretty-printed with 2-space indentation, keys in the
@@ -323,7 +390,19 @@ impl Verdict {
     /// verdict always gives the same text.
     pub fn to_json(&self) -> String {
         let mut out = String::with_capacity(256 + self.incidents.len() * 400);
-        write_json(&mut out, &self.to_cbor_tree(), 0);
+        let fields = self.fields();
+        write_json_map(
+            &mut out,
+            &fields,
+            0,
+            |k| k,
+            |out, f, indent| match f {
+                Field::Tree(c) => write_json(out, c, indent),
+                Field::Items(list) => {
+                    write_json_array(out, (0..list.len()).map(|n| list.item(n)), indent);
+                }
+            },
+        );
         out
     }
 
@@ -331,39 +410,34 @@ impl Verdict {
     /// `cfr-verdict/1`, each of its type and in its canonical text form,
     /// evidence sorted and unique. `Verdict::from_cbor(b)?.to_cbor() == b`
     /// for every accepted `b`.
+    ///
+    /// The bytes are checked to be one canonical CBOR item first, without
+    /// building it, so a CBOR fault is named as one wherever it lies. The
+    /// top-level fields are then read in place: the incidents and the
+    /// service-level periods are decoded an item at a time, so that a
+    /// verdict of many incidents is never held as one generic tree beside
+    /// the verdict itself.
     pub fn from_cbor(bytes: &[u8]) -> Result<Verdict, VerdictError> {
-        let tree = cbor::decode(bytes)?;
-        let [format, contract, log, incidents, rules, sla, totals] = fields(
-            &tree,
-            "verdict",
-            [
-                "format",
-                "contract",
-                "log",
-                "incidents",
-                "rules",
-                "sla",
-                "totals",
-            ],
-        )?;
-        let format = text(format, "format")?;
+        let mut whole = cbor::Decoder::new(bytes);
+        whole.skip()?;
+        whole.finish()?;
+        let [format, contract, log, incidents, rules, sla, totals] = top_fields(bytes)?;
+        let format = tree(format)?;
+        let format = text(&format, "format")?;
         if format != VERDICT_FORMAT {
             return Err(VerdictError::Format {
                 found: format.to_owned(),
             });
         }
-        let contract = text(contract, "contract")?.to_owned();
-        let [events, from, until] = fields(log, "log", ["events", "from", "until"])?;
+        let contract = text(&tree(contract)?, "contract")?.to_owned();
+        let log = tree(log)?;
+        let [events, from, until] = fields(&log, "log", ["events", "from", "until"])?;
         let log = LogSpan {
             events: count(events, "log.events")?,
             from: opt_time(from, "log.from")?,
             until: opt_time(until, "log.until")?,
         };
-        let incidents: Vec<Incident> = array(incidents, "incidents")?
-            .iter()
-            .enumerate()
-            .map(|(n, i)| incident(i, &format!("incidents[{n}]")))
-            .collect::<Result<_, _>>()?;
+        let incidents = items(incidents, "incidents", incident)?;
         for (n, i) in incidents.iter().enumerate() {
             if let Some(by) = i.excused_by {
                 if by == n || by >= incidents.len() || incidents[by].rule == i.rule {
@@ -374,7 +448,7 @@ impl Verdict {
                 }
             }
         }
-        let rules = array(rules, "rules")?
+        let rules = array(&tree(rules)?, "rules")?
             .iter()
             .enumerate()
             .map(|(n, r)| {
@@ -393,13 +467,10 @@ impl Verdict {
                 })
             })
             .collect::<Result<_, VerdictError>>()?;
-        let sla = array(sla, "sla")?
-            .iter()
-            .enumerate()
-            .map(|(n, s)| sla_period(s, &format!("sla[{n}]")))
-            .collect::<Result<_, _>>()?;
+        let sla = items(sla, "sla", sla_period)?;
+        let totals = tree(totals)?;
         let [provider, user, external, none, inconclusive] = fields(
-            totals,
+            &totals,
             "totals",
             ["provider", "user", "external", "none", "inconclusive"],
         )?;
@@ -419,6 +490,80 @@ impl Verdict {
             totals,
         })
     }
+}
+
+/// The top-level fields of a verdict: a decoder at the start of each
+/// one's value, in the order of the format (`format`, `contract`, `log`,
+/// `incidents`, `rules`, `sla`, `totals`). The errors are those of
+/// [`fields`] on the whole tree; the values are not read.
+fn top_fields(bytes: &[u8]) -> Result<[cbor::Decoder<'_>; 7], VerdictError> {
+    const NAMES: [&str; 7] = [
+        "format",
+        "contract",
+        "log",
+        "incidents",
+        "rules",
+        "sla",
+        "totals",
+    ];
+    let mut d = cbor::Decoder::new(bytes);
+    let cbor::Head::Map(n) = d.head()? else {
+        return Err(VerdictError::InvalidField {
+            field: "verdict".to_owned(),
+            expected: "a map",
+        });
+    };
+    let mut found: [cbor::Decoder<'_>; 7] = std::array::from_fn(|_| cbor::Decoder::new(&[]));
+    let mut seen = [false; 7];
+    for _ in 0..n {
+        let key = d.value()?;
+        let Some(k) = key.as_text() else {
+            return Err(VerdictError::UnknownField {
+                field: format!("verdict.<{}>", key.type_name()),
+            });
+        };
+        let Some(i) = NAMES.iter().position(|n| *n == k) else {
+            return Err(VerdictError::UnknownField {
+                field: format!("verdict.{k}"),
+            });
+        };
+        // Canonical CBOR has no repeated keys, so each slot fills once.
+        found[i] = d.clone();
+        seen[i] = true;
+        d.skip()?;
+    }
+    if let Some(i) = seen.iter().position(|s| !s) {
+        return Err(VerdictError::MissingField {
+            field: format!("verdict.{}", NAMES[i]),
+        });
+    }
+    Ok(found)
+}
+
+/// The tree of the item at `d`.
+fn tree(mut d: cbor::Decoder<'_>) -> Result<Cbor, VerdictError> {
+    Ok(d.value()?)
+}
+
+/// Decodes the array at `d` (`field`) an item at a time with `each`,
+/// which gets the item's path (`field[n]`): only one item's generic tree
+/// exists at once.
+fn items<T>(
+    mut d: cbor::Decoder<'_>,
+    field: &str,
+    each: impl Fn(&Cbor, &str) -> Result<T, VerdictError>,
+) -> Result<Vec<T>, VerdictError> {
+    let cbor::Head::Array(n) = d.head()? else {
+        return Err(VerdictError::InvalidField {
+            field: field.to_owned(),
+            expected: "an array",
+        });
+    };
+    let mut out = Vec::new();
+    for k in 0..n {
+        out.push(each(&d.value()?, &format!("{field}[{k}]"))?);
+    }
+    Ok(out)
 }
 
 fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
@@ -720,11 +865,6 @@ fn percent(c: &Cbor, field: &str) -> Result<u32, VerdictError> {
 /// Writes `c` as pretty JSON, maps in their stored order, in the layout of
 /// `serde_json::to_string_pretty`.
 fn write_json(out: &mut String, c: &Cbor, indent: usize) {
-    fn pad(out: &mut String, n: usize) {
-        for _ in 0..n {
-            out.push_str("  ");
-        }
-    }
     match c {
         Cbor::Int(i) => {
             let _ = write!(out, "{i}");
@@ -732,33 +872,17 @@ fn write_json(out: &mut String, c: &Cbor, indent: usize) {
         Cbor::Text(s) => write_json_string(out, s),
         Cbor::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
         Cbor::Null => out.push_str("null"),
-        Cbor::Array(items) if items.is_empty() => out.push_str("[]"),
-        Cbor::Array(items) => {
-            out.push_str("[\n");
-            for (n, item) in items.iter().enumerate() {
-                pad(out, indent + 1);
-                write_json(out, item, indent + 1);
-                out.push_str(if n + 1 < items.len() { ",\n" } else { "\n" });
-            }
-            pad(out, indent);
-            out.push(']');
-        }
-        Cbor::Map(entries) if entries.is_empty() => out.push_str("{}"),
-        Cbor::Map(entries) => {
-            out.push_str("{\n");
-            for (n, (k, v)) in entries.iter().enumerate() {
-                pad(out, indent + 1);
-                match k {
-                    Cbor::Text(k) => write_json_string(out, k),
-                    other => write_json_string(out, other.type_name()),
-                }
-                out.push_str(": ");
-                write_json(out, v, indent + 1);
-                out.push_str(if n + 1 < entries.len() { ",\n" } else { "\n" });
-            }
-            pad(out, indent);
-            out.push('}');
-        }
+        Cbor::Array(items) => write_json_array(out, items.iter(), indent),
+        Cbor::Map(entries) => write_json_map(
+            out,
+            entries,
+            indent,
+            |k| match k {
+                Cbor::Text(k) => k,
+                other => other.type_name(),
+            },
+            write_json,
+        ),
         // The verdict holds no bytes or tags; write them as hex text and the
         // tagged item, so the function stays total.
         Cbor::Bytes(b) => {
@@ -770,6 +894,58 @@ fn write_json(out: &mut String, c: &Cbor, indent: usize) {
         }
         Cbor::Tag(_, inner) => write_json(out, inner, indent),
     }
+}
+
+fn pad(out: &mut String, n: usize) {
+    for _ in 0..n {
+        out.push_str("  ");
+    }
+}
+
+/// Writes a JSON array of `items` at `indent`, as [`write_json`] does.
+fn write_json_array<C: std::borrow::Borrow<Cbor>>(
+    out: &mut String,
+    items: impl ExactSizeIterator<Item = C>,
+    indent: usize,
+) {
+    let len = items.len();
+    if len == 0 {
+        out.push_str("[]");
+        return;
+    }
+    out.push_str("[\n");
+    for (n, item) in items.enumerate() {
+        pad(out, indent + 1);
+        write_json(out, item.borrow(), indent + 1);
+        out.push_str(if n + 1 < len { ",\n" } else { "\n" });
+    }
+    pad(out, indent);
+    out.push(']');
+}
+
+/// Writes a JSON object of `entries` at `indent`, in their order, each
+/// key given by `key` and each value written by `value`.
+fn write_json_map<K, V>(
+    out: &mut String,
+    entries: &[(K, V)],
+    indent: usize,
+    key: impl Fn(&K) -> &str,
+    value: impl Fn(&mut String, &V, usize),
+) {
+    if entries.is_empty() {
+        out.push_str("{}");
+        return;
+    }
+    out.push_str("{\n");
+    for (n, (k, v)) in entries.iter().enumerate() {
+        pad(out, indent + 1);
+        write_json_string(out, key(k));
+        out.push_str(": ");
+        value(out, v, indent + 1);
+        out.push_str(if n + 1 < entries.len() { ",\n" } else { "\n" });
+    }
+    pad(out, indent);
+    out.push('}');
 }
 
 fn write_json_string(out: &mut String, s: &str) {
@@ -908,6 +1084,31 @@ mod tests {
         let back = Verdict::from_cbor(&bytes).unwrap();
         assert_eq!(back, v);
         assert_eq!(back.to_cbor(), bytes);
+        // Written an incident at a time, it is the tree's encoding.
+        assert_eq!(cbor::encode(&v.to_cbor_tree()), bytes);
+        let mut json = String::new();
+        write_json(&mut json, &v.to_cbor_tree(), 0);
+        assert_eq!(v.to_json(), json);
+    }
+
+    /// Read in place, a verdict is accepted exactly when its bytes are
+    /// what it encodes to, and a CBOR fault anywhere is named as the
+    /// generic decoder names it, whichever field holds it.
+    #[test]
+    fn from_cbor_accepts_only_its_own_encoding_under_every_change() {
+        let bytes = sample().to_cbor();
+        for i in 0..bytes.len() {
+            for x in 0..=255u8 {
+                let mut b = bytes.clone();
+                b[i] = x;
+                match (Verdict::from_cbor(&b), cbor::decode(&b)) {
+                    (Ok(v), _) => assert_eq!(v.to_cbor(), b, "byte {i} = {x:#04x}"),
+                    (Err(VerdictError::Cbor(e)), Err(f)) => assert_eq!(e, f),
+                    (Err(e), Err(f)) => panic!("byte {i} = {x:#04x}: {e}, not {f}"),
+                    (Err(_), Ok(_)) => {}
+                }
+            }
+        }
     }
 
     fn edit(f: impl FnOnce(&mut Cbor)) -> Result<Verdict, VerdictError> {
@@ -987,6 +1188,36 @@ mod tests {
                 "{key} = {bad}"
             );
         }
+        // The lists read in place name their own faults.
+        assert_eq!(
+            edit(|c| *field(c, "incidents") = Cbor::Int(1)),
+            Err(VerdictError::InvalidField {
+                field: "incidents".into(),
+                expected: "an array"
+            })
+        );
+        assert_eq!(
+            edit(|c| *field(first_sla(c), "rule") = Cbor::Int(1)),
+            Err(VerdictError::InvalidField {
+                field: "sla[0].rule".into(),
+                expected: "text"
+            })
+        );
+        assert_eq!(
+            edit(|c| *c = Cbor::Array(Vec::new())),
+            Err(VerdictError::InvalidField {
+                field: "verdict".into(),
+                expected: "a map"
+            })
+        );
+        assert_eq!(
+            edit(|c| if let Cbor::Map(e) = c {
+                e.push((Cbor::Int(1), Cbor::Null))
+            }),
+            Err(VerdictError::UnknownField {
+                field: "verdict.<int>".into()
+            })
+        );
         // Trailing bytes, and every truncation.
         let mut bytes = sample().to_cbor();
         bytes.push(0);
