@@ -458,7 +458,12 @@ impl Bundle {
     /// [`max_verdict_bytes`](cfr_rules::verdict::max_verdict_bytes) of the
     /// number of events it judges (the original log's, for an excerpt).
     pub fn read_small(&self, name: &str) -> std::io::Result<Option<Vec<u8>>> {
-        let max = if name == layout::VERDICT || name == layout::EXCERPT_VERDICT {
+        self.read_member_max(name, self.small_member_max(name))
+    }
+
+    /// The most bytes [`Bundle::read_small`] reads of the member `name`.
+    pub fn small_member_max(&self, name: &str) -> u64 {
+        if name == layout::VERDICT || name == layout::EXCERPT_VERDICT {
             let judged = self
                 .manifest
                 .excerpt
@@ -468,8 +473,7 @@ impl Bundle {
             cfr_rules::verdict::max_verdict_bytes(judged).max(MAX_SMALL_MEMBER)
         } else {
             MAX_SMALL_MEMBER
-        };
-        self.read_member_max(name, max)
+        }
     }
 
     /// Streams a member's bytes into `sink` (for hashing or extraction).

@@ -686,6 +686,43 @@ pub(crate) fn check_analyzer(bundle: &Bundle, opts: &VerifyOptions<'_>, c: &mut 
     }
 }
 
+/// Streams the member `m` against `expected`, without reading it into
+/// memory: whether it holds exactly those bytes, and its SHA-256.
+pub(crate) fn compare_member(
+    bundle: &Bundle,
+    m: &cfr_bundle_format::tar::TarMember,
+    expected: &[u8],
+) -> std::io::Result<(bool, [u8; 32])> {
+    struct Compare<'a> {
+        rest: &'a [u8],
+        equal: bool,
+        hash: Sha256,
+    }
+    impl std::io::Write for Compare<'_> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.hash.update(buf);
+            match self.rest.strip_prefix(buf) {
+                Some(rest) if self.equal => self.rest = rest,
+                _ => self.equal = false,
+            }
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut sink = Compare {
+        rest: expected,
+        equal: true,
+        hash: Sha256::new(),
+    };
+    bundle.copy_member(m, &mut sink)?;
+    Ok((
+        sink.equal && sink.rest.is_empty(),
+        sink.hash.finalize().into(),
+    ))
+}
+
 struct HashSink<'a>(&'a mut Sha256);
 
 impl std::io::Write for HashSink<'_> {

@@ -20,8 +20,8 @@ pub use crate::report::{
 };
 use crate::steps::{
     check_analyzer, check_contract_signatures, check_event, check_manifest_signatures,
-    check_members, check_timestamp, contract_of, feed_replay, read_checkpoint, replay_incomplete,
-    signers, small_member, start_replay, submission_keys,
+    check_members, check_timestamp, compare_member, contract_of, feed_replay, read_checkpoint,
+    replay_incomplete, signers, start_replay, submission_keys,
 };
 
 /// Whether the file at `path` starts with a ustar header (the magic
@@ -186,15 +186,26 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
     let mut first_time: Option<i64> = None;
     let mut sig_checked = 0u64;
     let mut events_ok = true;
-    let sealed_verdict = match small_member(&bundle, layout::VERDICT) {
-        Ok(v) => Some(v),
-        Err(("member-missing", _)) => None,
-        Err((code, detail)) => {
-            // There is one, but it cannot be read (too large, I/O): that is
-            // a failure, not a bundle without a verdict.
-            checks[CheckId::Replay].fail(code, detail);
+    // The sealed verdict is not read now: the replay's verdict is compared
+    // with it at the end, streamed from the archive, so the two are never
+    // both in memory.
+    let sealed_verdict = match bundle.member(layout::VERDICT) {
+        None => None,
+        Some(m) if m.size() > bundle.small_member_max(layout::VERDICT) => {
+            // There is one, but it is larger than any verdict of this log:
+            // that is a failure, not a bundle without a verdict.
+            checks[CheckId::Replay].fail(
+                "io",
+                format!(
+                    "{0}: {0} is {1} bytes, more than the {2} allowed",
+                    layout::VERDICT,
+                    m.size(),
+                    bundle.small_member_max(layout::VERDICT)
+                ),
+            );
             None
         }
+        Some(m) => Some(m),
     };
     // The replay runs on its own thread, fed the decompressed chunks as
     // the main pass reads them: on two cores, checking and judging overlap.
@@ -609,17 +620,21 @@ pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyErro
         } else {
             match r.finish() {
                 Ok(bytes) => {
-                    if &bytes == sealed {
-                        match cfr_rules::Verdict::from_cbor(&bytes) {
+                    match compare_member(&bundle, sealed, &bytes) {
+                        Err(e) => {
+                            checks[CheckId::Replay].fail("io", format!("{}: {e}", layout::VERDICT))
+                        }
+                        Ok((true, _)) => match cfr_rules::Verdict::from_cbor(&bytes) {
                             Ok(v) => {
                                 report.verdict = Some(v);
                                 checks[CheckId::Replay].pass("the replayed verdict equals verdict/verdict.cbor byte for byte");
                             }
                             Err(e) => checks[CheckId::Replay]
                                 .fail("verdict-invalid", format!("verdict/verdict.cbor: {e}")),
+                        },
+                        Ok((false, digest)) => {
+                            checks[CheckId::Replay].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.size(), hex(&digest)));
                         }
-                    } else {
-                        checks[CheckId::Replay].fail("verdict-mismatch", format!("the replayed verdict ({} bytes, SHA-256 {}) differs from verdict/verdict.cbor ({} bytes, SHA-256 {})", bytes.len(), hex(&Sha256::digest(&bytes)), sealed.len(), hex(&Sha256::digest(sealed))));
                     }
                 }
                 Err((code, detail)) => checks[CheckId::Replay].fail(code, detail),
