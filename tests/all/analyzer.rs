@@ -389,6 +389,21 @@ fn a_bundle_sealed_by_the_previous_analyzer_still_verifies_with_the_analyzer_it_
         .arg("-o")
         .arg(&b));
     assert_eq!(code, 0, "{err}");
+    // The seal says that the sealed verdict is not this release's engine's;
+    // with the shipped analyzer, it says nothing of the kind.
+    let warning = "the analyzer's verdict differs from this release's native engine";
+    assert!(err.contains(warning), "{err}");
+    let (code, _, err) = run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(sample_dir().join("contract.toml"))
+        .arg(&events)
+        .arg("--key")
+        .arg(sample_dir().join("keys/recorder.key"))
+        .arg("-o")
+        .arg(dir.path().join("new.cfr")));
+    assert_eq!(code, 0, "{err}");
+    assert!(!err.contains(warning), "{err}");
     let r = verify_path(&b);
     assert!(r.verified(), "{:?}", failure_codes(&r));
     let v = r.verdict().proven().expect("verdict");

@@ -522,12 +522,13 @@ where
     subs.write()?;
 
     // The verdict: the analyzer's when there is one, else the native one.
-    let native = s.engine.take().map(|e| e.finish());
-    let native_cbor = native.as_ref().map(|v| v.to_cbor());
+    // Only the native verdict's bytes are kept, and only until they are
+    // compared: with many incidents, each copy is large.
+    let native_cbor = s.engine.take().map(|e| e.finish().to_cbor());
     let (verdict_cbor, analyzer_disagrees) = match s.analyzer.take() {
         Some(run) => {
             let v = run.finish().map_err(|(_, e)| SealError::Analyzer(e))?;
-            let differs = native_cbor.as_ref().is_some_and(|n| *n != v);
+            let differs = native_cbor.is_some_and(|n| n != v);
             (Some(v), differs)
         }
         // An embedded analyzer that was not run: its verdict is the native one.
