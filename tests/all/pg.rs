@@ -945,8 +945,10 @@ fn a_checkpoint_moved_behind_the_recorders_back_makes_it_stop_not_sign() {
     assert_eq!(log.checkpoint().expect("checkpoint").checkpoint().size, 10);
     drop(log);
     // The dropped recorder's session may still hold the lock a moment (on
-    // a loaded machine): the new one is then a standby, which reads the
-    // log only once it sequences. Open again until it would sequence.
+    // a loaded machine: the server ends the session after the client has
+    // gone): the new one is then a standby, which reads the log only once
+    // it sequences, or is refused as `Locked`. Open again until it would
+    // sequence.
     let started = Instant::now();
     let reopened = loop {
         let r = Recorder::open(
@@ -956,9 +958,13 @@ fn a_checkpoint_moved_behind_the_recorders_back_makes_it_stop_not_sign() {
                 ..RecorderOptions::default()
             },
         );
+        let waiting = started.elapsed() < Duration::from_secs(10);
         match r {
-            Ok(standby) if !standby.is_active() && started.elapsed() < Duration::from_secs(10) => {
+            Ok(standby) if !standby.is_active() && waiting => {
                 drop(standby);
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(cfr_recorder::OpenError::Locked { .. }) if waiting => {
                 std::thread::sleep(Duration::from_millis(50));
             }
             r => break r,
