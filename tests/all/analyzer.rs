@@ -130,20 +130,10 @@ fn analyze_json_matches_every_expected_verdict() {
 }
 
 fn seal_with_analyzer(dir: &std::path::Path, extra: &[&str]) -> PathBuf {
-    let s = sample_dir();
     let events = dir.join("events.jsonl");
     std::fs::write(&events, sample_events(400)).expect("write");
     let out = dir.join("evidence.cfr");
-    let (code, o, e) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(s.join("contract.toml"))
-        .arg(&events)
-        .arg("--key")
-        .arg(s.join("keys/recorder.key"))
-        .args(extra)
-        .arg("-o")
-        .arg(&out));
+    let (code, o, e) = seal_sample_into(&out, &events, extra);
     assert_eq!(code, 0, "{o}{e}");
     out
 }
@@ -377,31 +367,14 @@ fn a_bundle_sealed_by_the_previous_analyzer_still_verifies_with_the_analyzer_it_
     let events = dir.path().join("events.jsonl");
     std::fs::write(&events, sample_events(usize::MAX)).expect("write");
     let b = dir.path().join("old.cfr");
-    let (code, _, err) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(sample_dir().join("contract.toml"))
-        .arg(&events)
-        .arg("--key")
-        .arg(sample_dir().join("keys/recorder.key"))
-        .arg("--analyzer")
-        .arg(&old)
-        .arg("-o")
-        .arg(&b));
+    let old_arg = old.to_str().expect("utf8");
+    let (code, _, err) = seal_sample_into(&b, &events, &["--analyzer", old_arg]);
     assert_eq!(code, 0, "{err}");
     // The seal says that the sealed verdict is not this release's engine's;
     // with the shipped analyzer, it says nothing of the kind.
     let warning = "the analyzer's verdict differs from this release's native engine";
     assert!(err.contains(warning), "{err}");
-    let (code, _, err) = run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(sample_dir().join("contract.toml"))
-        .arg(&events)
-        .arg("--key")
-        .arg(sample_dir().join("keys/recorder.key"))
-        .arg("-o")
-        .arg(dir.path().join("new.cfr")));
+    let (code, _, err) = seal_sample_into(&dir.path().join("new.cfr"), &events, &[]);
     assert_eq!(code, 0, "{err}");
     assert!(!err.contains(warning), "{err}");
     let r = verify_path(&b);

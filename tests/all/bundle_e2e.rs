@@ -5,17 +5,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 fn seal_sample(dir: &Path, events: &Path, extra: &[&str]) -> (i32, String, String) {
-    let s = sample_dir();
-    run(cfr()
-        .arg("seal")
-        .arg("--contract")
-        .arg(s.join("contract.toml"))
-        .arg(events)
-        .arg("--key")
-        .arg(s.join("keys/recorder.key"))
-        .args(extra)
-        .arg("-o")
-        .arg(dir.join("evidence.cfr")))
+    seal_sample_into(&dir.join("evidence.cfr"), events, extra)
 }
 
 #[test]

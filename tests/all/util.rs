@@ -18,6 +18,23 @@ pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
+/// `cfr-bundle seal` of `events` under the storage-month sample's contract
+/// and recorder key, with `extra` arguments, into `out`: (exit code,
+/// stdout, stderr).
+pub fn seal_sample_into(out: &Path, events: &Path, extra: &[&str]) -> (i32, String, String) {
+    let s = sample_dir();
+    run(cfr()
+        .arg("seal")
+        .arg("--contract")
+        .arg(s.join("contract.toml"))
+        .arg(events)
+        .arg("--key")
+        .arg(s.join("keys/recorder.key"))
+        .args(extra)
+        .arg("-o")
+        .arg(out))
+}
+
 /// The storage-month sample sealed as `scripts/sample.sh` seals it (its
 /// signed submissions and both contract signatures), once per test run, in
 /// a temporary directory (a fresh checkout has no sealed sample).
