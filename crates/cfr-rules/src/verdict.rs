@@ -413,25 +413,36 @@ impl Verdict {
     ///
     /// The bytes are checked to be one canonical CBOR item first, without
     /// building it, so a CBOR fault is named as one wherever it lies. The
-    /// top-level fields are then read in place: the incidents and the
-    /// service-level periods are decoded an item at a time, so that a
-    /// verdict of many incidents is never held as one generic tree beside
-    /// the verdict itself.
+    /// top-level map is then decoded as a tree, except for the incidents
+    /// and the service-level periods, which are decoded an item at a time,
+    /// so that a verdict of many incidents is never held as one generic
+    /// tree beside the verdict itself.
     pub fn from_cbor(bytes: &[u8]) -> Result<Verdict, VerdictError> {
         let mut whole = cbor::Decoder::new(bytes);
         whole.skip()?;
         whole.finish()?;
-        let [format, contract, log, incidents, rules, sla, totals] = top_fields(bytes)?;
-        let format = tree(format)?;
-        let format = text(&format, "format")?;
+        let (top, [incidents, sla]) = top_level(bytes)?;
+        let [format, contract, log, _, rules, _, totals] = fields(
+            &top,
+            "verdict",
+            [
+                "format",
+                "contract",
+                "log",
+                "incidents",
+                "rules",
+                "sla",
+                "totals",
+            ],
+        )?;
+        let format = text(format, "format")?;
         if format != VERDICT_FORMAT {
             return Err(VerdictError::Format {
                 found: format.to_owned(),
             });
         }
-        let contract = text(&tree(contract)?, "contract")?.to_owned();
-        let log = tree(log)?;
-        let [events, from, until] = fields(&log, "log", ["events", "from", "until"])?;
+        let contract = text(contract, "contract")?.to_owned();
+        let [events, from, until] = fields(log, "log", ["events", "from", "until"])?;
         let log = LogSpan {
             events: count(events, "log.events")?,
             from: opt_time(from, "log.from")?,
@@ -448,7 +459,7 @@ impl Verdict {
                 }
             }
         }
-        let rules = array(&tree(rules)?, "rules")?
+        let rules = array(rules, "rules")?
             .iter()
             .enumerate()
             .map(|(n, r)| {
@@ -468,9 +479,8 @@ impl Verdict {
             })
             .collect::<Result<_, VerdictError>>()?;
         let sla = items(sla, "sla", sla_period)?;
-        let totals = tree(totals)?;
         let [provider, user, external, none, inconclusive] = fields(
-            &totals,
+            totals,
             "totals",
             ["provider", "user", "external", "none", "inconclusive"],
         )?;
@@ -492,57 +502,34 @@ impl Verdict {
     }
 }
 
-/// The top-level fields of a verdict: a decoder at the start of each
-/// one's value, in the order of the format (`format`, `contract`, `log`,
-/// `incidents`, `rules`, `sla`, `totals`). The errors are those of
-/// [`fields`] on the whole tree; the values are not read.
-fn top_fields(bytes: &[u8]) -> Result<[cbor::Decoder<'_>; 7], VerdictError> {
-    const NAMES: [&str; 7] = [
-        "format",
-        "contract",
-        "log",
-        "incidents",
-        "rules",
-        "sla",
-        "totals",
-    ];
+/// The verdict's top-level map as a tree, except that the values of
+/// `incidents` and `sla` are left as `null`, with a decoder at the start
+/// of each of those two lists, unread. [`fields`] on the tree then names
+/// a missing or unknown field exactly as on the whole verdict. A decoder
+/// whose list is absent stays at the end of empty input: it is never
+/// read, because `fields` has refused the verdict first.
+fn top_level(bytes: &[u8]) -> Result<(Cbor, [cbor::Decoder<'_>; 2]), VerdictError> {
+    const LISTS: [&str; 2] = ["incidents", "sla"];
+    let mut lists = [cbor::Decoder::new(&[]), cbor::Decoder::new(&[])];
     let mut d = cbor::Decoder::new(bytes);
     let cbor::Head::Map(n) = d.head()? else {
-        return Err(VerdictError::InvalidField {
-            field: "verdict".to_owned(),
-            expected: "a map",
-        });
+        // Not a map: `fields` says so.
+        return Ok((cbor::decode(bytes)?, lists));
     };
-    let mut found: [cbor::Decoder<'_>; 7] = std::array::from_fn(|_| cbor::Decoder::new(&[]));
-    let mut seen = [false; 7];
+    let mut entries = Vec::new();
     for _ in 0..n {
         let key = d.value()?;
-        let Some(k) = key.as_text() else {
-            return Err(VerdictError::UnknownField {
-                field: format!("verdict.<{}>", key.type_name()),
-            });
+        let value = match LISTS.iter().position(|l| key.as_text() == Some(l)) {
+            Some(i) => {
+                lists[i] = d.clone();
+                d.skip()?;
+                Cbor::Null
+            }
+            None => d.value()?,
         };
-        let Some(i) = NAMES.iter().position(|n| *n == k) else {
-            return Err(VerdictError::UnknownField {
-                field: format!("verdict.{k}"),
-            });
-        };
-        // Canonical CBOR has no repeated keys, so each slot fills once.
-        found[i] = d.clone();
-        seen[i] = true;
-        d.skip()?;
+        entries.push((key, value));
     }
-    if let Some(i) = seen.iter().position(|s| !s) {
-        return Err(VerdictError::MissingField {
-            field: format!("verdict.{}", NAMES[i]),
-        });
-    }
-    Ok(found)
-}
-
-/// The tree of the item at `d`.
-fn tree(mut d: cbor::Decoder<'_>) -> Result<Cbor, VerdictError> {
-    Ok(d.value()?)
+    Ok((Cbor::Map(entries), lists))
 }
 
 /// Decodes the array at `d` (`field`) an item at a time with `each`,
