@@ -50,11 +50,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut fueled = Vec::new();
     let mut unmetered = Vec::new();
     let mut bare = Vec::new();
+    let mut bare_fuel = 0;
     for _ in 0..runs {
         for (fuel, times) in [(true, &mut fueled), (false, &mut unmetered)] {
             let t = Instant::now();
-            bare.push(bare_replay(&bare_module, &contract_cbor, &chunks, fuel)?);
+            let (verdict, used) = bare_replay(&bare_module, &contract_cbor, &chunks, fuel)?;
             times.push(t.elapsed().as_secs_f64());
+            bare.push(verdict);
+            bare_fuel = bare_fuel.max(used);
         }
     }
 
@@ -109,17 +112,22 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bare driver with fuel {f:.3} s; wasm, no fuel metering {u:.3} s; metering costs {:.0}%",
         (f / u - 1.0) * 100.0
     );
+    println!(
+        "bare driver's module: fuel {bare_fuel} ({:.0} per event, begin to finish)",
+        bare_fuel as f64 / events as f64
+    );
     Ok(())
 }
 
 /// The analyzer ABI (`cfr-analyzer/1`) driven directly with wasmtime,
 /// configured as `cfr_replay::Sandbox` is, with fuel metering on or off.
+/// Returns the verdict and the fuel consumed (0 unmetered).
 fn bare_replay(
     module: &[u8],
     contract: &[u8],
     chunks: &[(Vec<u8>, u64)],
     fuel: bool,
-) -> Result<Vec<u8>, Box<dyn std::error::Error>> {
+) -> Result<(Vec<u8>, u64), Box<dyn std::error::Error>> {
     use wasmtime::{Config, Engine, Instance, Module, Store};
     let mut config = Config::new();
     config
@@ -167,5 +175,10 @@ fn bare_replay(
     let (p, n) = (out_ptr.call(&mut store, ())?, out_len.call(&mut store, ())?);
     let mut out = vec![0u8; usize::try_from(n)?];
     memory.read(&store, usize::try_from(p)?, &mut out)?;
-    Ok(out)
+    let used = if fuel {
+        u64::MAX - store.get_fuel()?
+    } else {
+        0
+    };
+    Ok((out, used))
 }
