@@ -55,6 +55,7 @@
 //! passes the compiled contract, then the events in chunks, then asks for
 //! the verdict, and every failure becomes an error text the host reports.
 
+mod mem;
 mod replay;
 
 pub use replay::{AnalysisError, Replay};

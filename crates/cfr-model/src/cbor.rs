@@ -387,6 +387,27 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// Reads a text string into `into`, reusing its allocation: the same
+    /// result and errors as [`Decoder::text`] followed by a copy. Bytes
+    /// equal to what `into` already holds are left in place without a
+    /// UTF-8 check (they are valid: `into` is a `String`); a replay reads
+    /// the same kinds, actors and attribute names over and over.
+    pub fn text_into(&mut self, into: &mut String) -> Result<(), CborError> {
+        let start = self.pos;
+        match self.head()? {
+            Head::Text(len) => {
+                let b = self.payload(start, len)?;
+                if b != into.as_bytes() {
+                    let t = std::str::from_utf8(b)
+                        .map_err(|_| self.error_at(start, CborErrorKind::InvalidUtf8))?;
+                    t.clone_into(into);
+                }
+                Ok(())
+            }
+            _ => Err(self.unexpected(start, "expected a text string")),
+        }
+    }
+
     /// Reads a text string.
     pub fn text(&mut self) -> Result<&'a str, CborError> {
         let start = self.pos;

@@ -191,23 +191,20 @@ impl Attrs {
         let n = d.map_len()?;
         for _ in 0..n {
             let at = d.position();
-            let k = d.text()?;
+            let (mut key, mut value) = spare.pop().unwrap_or((String::new(), Value::Int(0)));
+            d.text_into(&mut key)?;
             if let Some((prev, _)) = self.0.last() {
-                if text_key_cmp(prev, k) != std::cmp::Ordering::Less {
+                if text_key_cmp(prev, &key) != std::cmp::Ordering::Less {
                     return Err(d.error_at(at, crate::cbor::CborErrorKind::MapKeyOrder));
                 }
             }
-            let (mut key, mut value) = spare.pop().unwrap_or((String::new(), Value::Int(0)));
             let vat = d.position();
             match d.clone().head()? {
                 Head::Uint(_) | Head::Nint(_) => value = Value::Int(d.int()?),
-                Head::Text(_) => {
-                    let t = d.text()?;
-                    match &mut value {
-                        Value::Text(s) => t.clone_into(s),
-                        other => *other = Value::Text(t.to_owned()),
-                    }
-                }
+                Head::Text(_) => match &mut value {
+                    Value::Text(s) => d.text_into(s)?,
+                    other => *other = Value::Text(d.text()?.to_owned()),
+                },
                 Head::Bytes(_) => {
                     let b = d.bytes()?;
                     match &mut value {
@@ -219,11 +216,10 @@ impl Attrs {
                 _ => {
                     return Err(d.unexpected(
                         vat,
-                        format!("attribute {k:?}: value must be int, text, bool or bytes"),
+                        format!("attribute {key:?}: value must be int, text, bool or bytes"),
                     ))
                 }
             }
-            k.clone_into(&mut key);
             self.0.push((key, value));
         }
         Ok(())
@@ -364,11 +360,11 @@ impl Event {
             None
         };
         key(d, KEY_KIND, "kind")?;
-        d.text()?.clone_into(&mut self.kind);
+        d.text_into(&mut self.kind)?;
         key(d, KEY_TIME, "time")?;
         self.time = d.int()?;
         key(d, KEY_ACTOR, "actor")?;
-        d.text()?.clone_into(&mut self.actor);
+        d.text_into(&mut self.actor)?;
         key(d, KEY_ATTRS, "attrs")?;
         self.attrs.decode_into(d, spare)
     }
@@ -756,6 +752,33 @@ mod tests {
             bad[pos] ^= 0x20;
             let (fresh, reused) = both_ways(&bad);
             assert_eq!(fresh, reused, "byte {pos} changed");
+        }
+    }
+
+    #[test]
+    fn a_reused_reader_checks_utf8_of_text_it_already_holds_another_of() {
+        // The reader skips the UTF-8 check only for bytes equal to the
+        // string it holds. An invalid name, kind or value after valid
+        // ones of the same length must still fail, as decode does.
+        let mut buf = Vec::new();
+        for e in varied(12) {
+            e.encode_into(&mut buf);
+        }
+        for (text, what) in [
+            ("request", "kind"),
+            ("provider", "actor"),
+            ("object", "name"),
+        ] {
+            let at = buf
+                .windows(text.len())
+                .rposition(|w| w == text.as_bytes())
+                .unwrap_or_else(|| panic!("no {what} {text:?}"));
+            let mut bad = buf.clone();
+            bad[at + 1] = 0xff;
+            let (fresh, reused) = both_ways(&bad);
+            assert_eq!(fresh, reused, "{what}");
+            let last = reused.last().unwrap();
+            assert!(last.contains("UTF-8"), "{what}: {last}");
         }
     }
 
