@@ -104,6 +104,7 @@ wasm=$(echo "$rb" | awk '/^wasm replay/ {print $4}')
 native=$(echo "$rb" | awk '/^native engine/ {print $4}')
 bare_fuel=$(echo "$rb" | sed -n 's/^bare driver with fuel \([0-9.]*\) s.*/\1/p')
 unmetered=$(echo "$rb" | sed -n 's/.*no fuel metering \([0-9.]*\) s.*/\1/p')
+fuel=$(echo "$rb" | sed -n 's/^fuel consumed by the feeds [0-9]* (\([0-9]*\) per event)/\1/p')
 
 # SHA-256 on one core: sha2 as linked, OpenSSL, coreutils.
 sha2=$("$rel/examples/hash_bench" 256 "$R" | awk '{print $3}')
@@ -150,6 +151,7 @@ if [ -n "$verifies" ] && [ "$subs" -gt 0 ]; then
 	echo "| submission signatures alone | $sigfloor s | $(echo "$N / $sigfloor" | bc -l | xargs printf '%.0f') | | $verifies strict Ed25519 verifications/s on $(nproc) cores | verify / this: $(echo "${T[verify]} / $sigfloor" | bc -l | xargs printf '%.2f')x |"
 fi
 echo "| replay: WASM analyzer | $wasm s | $(echo "$N / $wasm" | bc -l | xargs printf '%.0f') | | native engine $native s | $(echo "$wasm / $native" | bc -l | xargs printf '%.2f')x |"
+[ -z "$fuel" ] || echo "| replay: fuel per event (the guest's metered wasm instructions; the machine's load does not move it) | $fuel | | | | |"
 if [ -n "$unmetered" ]; then
 	echo "| replay: WASM without fuel metering (bare driver) | $unmetered s | | | same driver with fuel $bare_fuel s | metering costs $(echo "($bare_fuel / $unmetered - 1) * 100" | bc -l | xargs printf '%.0f')% |"
 fi
