@@ -387,37 +387,42 @@ impl<'a> Decoder<'a> {
         }
     }
 
+    /// A text string's payload, not yet checked as UTF-8, and where its
+    /// head starts (what a UTF-8 error names). Inlined, as `text` was
+    /// written out before: as a call, the analyzer's replay costs 2.2 %
+    /// more fuel per event.
+    #[inline]
+    fn text_bytes(&mut self) -> Result<(usize, &'a [u8]), CborError> {
+        let start = self.pos;
+        match self.head()? {
+            Head::Text(len) => Ok((start, self.payload(start, len)?)),
+            _ => Err(self.unexpected(start, "expected a text string")),
+        }
+    }
+
+    /// `b`, the payload of the text string at `start`, as UTF-8.
+    #[inline]
+    fn utf8(&self, start: usize, b: &'a [u8]) -> Result<&'a str, CborError> {
+        std::str::from_utf8(b).map_err(|_| self.error_at(start, CborErrorKind::InvalidUtf8))
+    }
+
     /// Reads a text string into `into`, reusing its allocation: the same
     /// result and errors as [`Decoder::text`] followed by a copy. Bytes
     /// equal to what `into` already holds are left in place without a
     /// UTF-8 check (they are valid: `into` is a `String`); a replay reads
     /// the same kinds, actors and attribute names over and over.
     pub fn text_into(&mut self, into: &mut String) -> Result<(), CborError> {
-        let start = self.pos;
-        match self.head()? {
-            Head::Text(len) => {
-                let b = self.payload(start, len)?;
-                if b != into.as_bytes() {
-                    let t = std::str::from_utf8(b)
-                        .map_err(|_| self.error_at(start, CborErrorKind::InvalidUtf8))?;
-                    t.clone_into(into);
-                }
-                Ok(())
-            }
-            _ => Err(self.unexpected(start, "expected a text string")),
+        let (start, b) = self.text_bytes()?;
+        if b != into.as_bytes() {
+            self.utf8(start, b)?.clone_into(into);
         }
+        Ok(())
     }
 
     /// Reads a text string.
     pub fn text(&mut self) -> Result<&'a str, CborError> {
-        let start = self.pos;
-        match self.head()? {
-            Head::Text(len) => {
-                let b = self.payload(start, len)?;
-                std::str::from_utf8(b).map_err(|_| self.error_at(start, CborErrorKind::InvalidUtf8))
-            }
-            _ => Err(self.unexpected(start, "expected a text string")),
-        }
+        let (start, b) = self.text_bytes()?;
+        self.utf8(start, b)
     }
 
     /// Reads a byte string.
