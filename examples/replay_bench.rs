@@ -139,6 +139,12 @@ fn bare_replay(
     }
     let engine = Engine::new(&config)?;
     let module = Module::from_binary(&engine, module)?;
+    if std::env::var_os("CFR_BENCH_PERFMAP").is_some() {
+        // Keep every profiled module's code mapped until the process ends,
+        // so that no later module is compiled at its addresses: the perf
+        // map's entries would overlap and name the wrong functions.
+        std::mem::forget(module.clone());
+    }
     let mut store = Store::new(&engine, ());
     if fuel {
         store.set_fuel(u64::MAX)?;
