@@ -509,11 +509,35 @@ pub struct Tally {
     pub first_unattributed: Option<u64>,
 }
 
+impl Tally {
+    /// Notes that event `seq` is not covered: the least such seq is kept,
+    /// whatever order the verdicts on signatures come in.
+    fn unattributed(&mut self, seq: u64) {
+        self.first_unattributed = Some(self.first_unattributed.map_or(seq, |s| s.min(seq)));
+    }
+}
+
+/// The events of a submission's own party in it, that is, those its
+/// signature attributes if it verifies. They all have the entry's party as
+/// actor, so a count and the first seq say everything about them.
+#[derive(Clone, Copy, Debug, Default)]
+struct Own {
+    count: u64,
+    first: Option<u64>,
+}
+
+impl Own {
+    fn push(&mut self, seq: u64) {
+        self.count += 1;
+        self.first.get_or_insert(seq);
+    }
+}
+
 struct Open {
     index: usize,
     hasher: Hasher,
     /// Events of the party in it (counted as attributed if it verifies).
-    own: Vec<(String, u64)>,
+    own: Own,
     /// Signed-kind events in it without their own signature.
     signed_kinds: Vec<(u64, String, String)>,
 }
@@ -523,7 +547,7 @@ struct Open {
 struct Closed {
     /// The submission's entry, its signature moved out to the check.
     entry: Entry,
-    own: Vec<(String, u64)>,
+    own: Own,
     signed_kinds: Vec<(u64, String, String)>,
     verdict: Option<Result<(), String>>,
 }
@@ -664,6 +688,19 @@ pub struct Coverage {
     /// At most this many effects wait for checkers ([`MAX_PENDING`]).
     max_pending: usize,
     checkers: Option<Checkers>,
+}
+
+/// Applies `f` to `actor`'s tally, adding the tally if it is the actor's
+/// first event (the name is only copied then: this runs for every event).
+fn tally(
+    tallies: &mut std::collections::BTreeMap<String, Tally>,
+    actor: &str,
+    f: impl FnOnce(&mut Tally),
+) {
+    match tallies.get_mut(actor) {
+        Some(t) => f(t),
+        None => f(tallies.entry(actor.to_owned()).or_default()),
+    }
 }
 
 /// SHA-256 of a (party, id) pair, length-prefixed so no two pairs share
@@ -925,7 +962,7 @@ impl Coverage {
                     self.open = Some(Open {
                         index,
                         hasher: Hasher::new(&entry.party, &entry.id, entry.count),
-                        own: Vec::new(),
+                        own: Own::default(),
                         signed_kinds: Vec::new(),
                     });
                     break;
@@ -939,16 +976,16 @@ impl Coverage {
         let own_valid = own_sig == Some(true);
         let submitting = e.actor != "recorder";
         if submitting {
-            self.tallies.entry(e.actor.clone()).or_default().events += 1;
+            tally(&mut self.tallies, &e.actor, |t| t.events += 1);
         }
         match &mut self.open {
             Some(open) => {
                 open.hasher.push(e);
                 let entry = &self.entries[open.index - self.base];
                 if own_valid {
-                    self.tallies.entry(e.actor.clone()).or_default().attributed += 1;
+                    tally(&mut self.tallies, &e.actor, |t| t.attributed += 1);
                 } else if e.actor == entry.party {
-                    open.own.push((e.actor.clone(), e.seq));
+                    open.own.push(e.seq);
                     if self.signed_kinds.contains(&e.kind) {
                         open.signed_kinds
                             .push((e.seq, e.kind.clone(), e.actor.clone()));
@@ -973,7 +1010,7 @@ impl Coverage {
             }
             None => {
                 if own_valid {
-                    self.tallies.entry(e.actor.clone()).or_default().attributed += 1;
+                    tally(&mut self.tallies, &e.actor, |t| t.attributed += 1);
                 } else if submitting {
                     self.unattributed(e);
                 }
@@ -982,9 +1019,7 @@ impl Coverage {
     }
 
     fn unattributed(&mut self, e: &Event) {
-        let t = self.tallies.entry(e.actor.clone()).or_default();
-        // The least seq, whatever order verdicts on signatures come in.
-        t.first_unattributed = Some(t.first_unattributed.map_or(e.seq, |s| s.min(e.seq)));
+        tally(&mut self.tallies, &e.actor, |t| t.unattributed(e.seq));
         if self.signed_kinds.contains(&e.kind) {
             let f = Finding::SignedKindUncovered {
                 seq: e.seq,
@@ -1052,11 +1087,15 @@ impl Coverage {
         let verdict = open.verdict.unwrap_or_else(|| Err("not checked".into()));
         match verdict {
             Ok(()) => {
-                for (actor, _) in &open.own {
-                    self.tallies.entry(actor.clone()).or_default().attributed += 1;
+                if open.own.count > 0 {
+                    let n = open.own.count;
+                    tally(&mut self.tallies, &entry.party, |t| t.attributed += n);
                 }
             }
             Err(reason) => {
+                if let Some(seq) = open.own.first {
+                    tally(&mut self.tallies, &entry.party, |t| t.unattributed(seq));
+                }
                 let f = Finding::SignatureInvalid {
                     id: entry.id,
                     party: entry.party,
@@ -1065,10 +1104,6 @@ impl Coverage {
                     reason,
                 };
                 self.record(f);
-                for (actor, seq) in &open.own {
-                    let t = self.tallies.entry(actor.clone()).or_default();
-                    t.first_unattributed = Some(t.first_unattributed.map_or(*seq, |s| s.min(*seq)));
-                }
                 for (seq, kind, actor) in open.signed_kinds {
                     self.record(Finding::SignedKindUncovered { seq, kind, actor });
                 }

@@ -180,8 +180,8 @@ impl Contract {
     /// type; every required attribute is present; a `signed = true` kind
     /// carries `sig`. Whether the signature is *valid* is checked elsewhere.
     pub fn check_event(&self, e: &Event) -> Result<(), EventError> {
-        self.check_event_unsigned(e)?;
-        if self.events.get(&e.kind).is_some_and(|spec| spec.signed) && e.sig.is_none() {
+        let spec = self.check_event_spec(e)?;
+        if spec.signed && e.sig.is_none() {
             return Err(EventError::Unsigned {
                 kind: e.kind.clone(),
             });
@@ -192,6 +192,12 @@ impl Contract {
     /// [`check_event`](Self::check_event) without requiring a signature
     /// of `signed = true` kinds: for an event that is about to be signed.
     pub fn check_event_unsigned(&self, e: &Event) -> Result<(), EventError> {
+        self.check_event_spec(e).map(|_| ())
+    }
+
+    /// The checks of [`check_event_unsigned`](Self::check_event_unsigned);
+    /// returns the kind's specification.
+    fn check_event_spec(&self, e: &Event) -> Result<&EventSpec, EventError> {
         let Some(spec) = self.events.get(&e.kind) else {
             return Err(EventError::UnknownKind {
                 kind: e.kind.clone(),
@@ -204,6 +210,11 @@ impl Contract {
                 by: spec.by,
             });
         }
+        // Names are unique in both the event and the specification, so
+        // every required attribute is present exactly when as many
+        // required ones were found as the specification has (counted,
+        // rather than each looked up again: this runs for every event).
+        let mut required = 0usize;
         for (name, value) in e.attrs.iter() {
             let Some(a) = spec.attrs.get(name) else {
                 return Err(EventError::UnknownAttr {
@@ -219,16 +230,19 @@ impl Contract {
                     found: value.type_name(),
                 });
             }
+            required += usize::from(!a.optional);
         }
-        for (name, a) in &spec.attrs {
-            if !a.optional && e.attrs.get(name).is_none() {
-                return Err(EventError::MissingAttr {
-                    kind: e.kind.clone(),
-                    attr: name.clone(),
-                });
+        if required < spec.attrs.values().filter(|a| !a.optional).count() {
+            for (name, a) in &spec.attrs {
+                if !a.optional && e.attrs.get(name).is_none() {
+                    return Err(EventError::MissingAttr {
+                        kind: e.kind.clone(),
+                        attr: name.clone(),
+                    });
+                }
             }
         }
-        Ok(())
+        Ok(spec)
     }
 
     /// The CDDL (RFC 8610) of the events this contract requires: one rule

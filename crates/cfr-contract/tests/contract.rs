@@ -512,6 +512,40 @@ fn events_are_checked_against_the_spec() {
             event("response", "provider", &[("status", Value::Int(1))], false),
             "missing attribute \"id\"",
         ),
+        // Optional attributes present do not stand in for a required one
+        // missing (the check counts the required ones it finds).
+        (
+            event(
+                "response",
+                "provider",
+                &[
+                    ("status", Value::Int(1)),
+                    ("digest", Value::Bytes(vec![1])),
+                    ("found", Value::Bool(true)),
+                ],
+                false,
+            ),
+            "missing attribute \"id\"",
+        ),
+        // With several missing, the first in name order is named.
+        (
+            event(
+                "request",
+                "user",
+                &[("region", t("eu")), ("digest", Value::Bytes(vec![1]))],
+                false,
+            ),
+            "missing attribute \"id\"",
+        ),
+        (
+            event(
+                "request",
+                "user",
+                &[("id", t("r")), ("region", t("eu")), ("object", t("o"))],
+                false,
+            ),
+            "missing attribute \"op\"",
+        ),
         (
             event(
                 "request",
