@@ -637,6 +637,14 @@ delete = { event = "del", key = "object" }
     );
     assert_eq!(v.incidents[0].evidence, [0, 2]);
     assert_eq!(v.incidents[1].evidence, [0, 3]);
+    let said: Vec<&str> = v.incidents.iter().map(|i| i.explanation.as_str()).collect();
+    assert_eq!(
+        said,
+        [
+            "get of object a (seq 2) found nothing, but put seq 0 stored it and it was not deleted since",
+            "get of object a (seq 3) returned digest 02, but put seq 0 stored 01"
+        ]
+    );
     assert_eq!(stats(&v, "keep"), (3, 1, 0, 2));
 }
 
