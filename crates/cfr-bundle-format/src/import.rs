@@ -211,7 +211,7 @@ impl<'c> Importer<'c> {
             }
         }
         let (attrs, sig) =
-            typed_attrs_and_sig(self.contract, &raw.kind, &raw.attrs, raw.sig.as_deref())
+            typed_attrs_and_sig(self.contract, &raw.kind, raw.attrs, raw.sig.as_deref())
                 .map_err(err)?;
         let event = Event {
             seq: self.next_seq,
@@ -266,7 +266,7 @@ pub fn did_you_mean<'a>(got: &str, known: impl Iterator<Item = &'a str>) -> Stri
 pub fn typed_attrs_and_sig(
     contract: &Contract,
     kind: &str,
-    json_attrs: &JsonAttrs,
+    json_attrs: JsonAttrs,
     sig: Option<&str>,
 ) -> Result<(Attrs, Option<[u8; 64]>), String> {
     let spec = contract.events.get(kind).ok_or_else(|| {
@@ -276,11 +276,12 @@ pub fn typed_attrs_and_sig(
         )
     })?;
     let mut attrs = Attrs::new();
-    for (name, json) in &json_attrs.0 {
-        let a = spec.attrs.get(name).ok_or_else(|| {
+    // Taken by value: names and text values move into the event.
+    for (name, json) in json_attrs.0 {
+        let a = spec.attrs.get(&name).ok_or_else(|| {
             format!(
                 "attribute {name:?} is not declared for {kind:?}{}",
-                did_you_mean(name, spec.attrs.keys().map(String::as_str))
+                did_you_mean(&name, spec.attrs.keys().map(String::as_str))
             )
         })?;
         if json.is_null() {
@@ -290,7 +291,7 @@ pub fn typed_attrs_and_sig(
             return Err(format!("attribute {name:?} is required; null given"));
         }
         let v = attr_value(a.ty, json).map_err(|why| format!("attribute {name:?}: {why}"))?;
-        attrs.insert(name.clone(), v);
+        attrs.insert(name, v);
     }
     let sig =
         match sig {
@@ -333,22 +334,23 @@ pub fn check_signature(contract: &Contract, event: &Event) -> Result<(), String>
 
 /// Converts an attribute's JSON value by the type the contract declares:
 /// `bytes` as lowercase hex, `time` as RFC 3339, `duration` as `"250ms"`.
-pub fn attr_value(want: ValueType, json: &serde_json::Value) -> Result<Value, String> {
+pub fn attr_value(want: ValueType, json: serde_json::Value) -> Result<Value, String> {
     use serde_json::Value as J;
-    let mismatch = || format!("expected {want}, found {}", json_type(json));
     Ok(match (want, json) {
         (ValueType::Int, J::Number(n)) => Value::Int(
             n.as_i64()
                 .ok_or_else(|| format!("{n} is not a 64-bit integer"))?,
         ),
-        (ValueType::Text, J::String(s)) => Value::Text(s.clone()),
-        (ValueType::Bool, J::Bool(b)) => Value::Bool(*b),
-        (ValueType::Bytes, J::String(s)) => Value::Bytes(parse_hex(s)?),
-        (ValueType::Time, J::String(s)) => Value::Int(parse_rfc3339(s).map_err(|e| e.to_string())?),
-        (ValueType::Duration, J::String(s)) => {
-            Value::Int(parse_duration(s).map_err(|e| e.to_string())?)
+        (ValueType::Text, J::String(s)) => Value::Text(s),
+        (ValueType::Bool, J::Bool(b)) => Value::Bool(b),
+        (ValueType::Bytes, J::String(s)) => Value::Bytes(parse_hex(&s)?),
+        (ValueType::Time, J::String(s)) => {
+            Value::Int(parse_rfc3339(&s).map_err(|e| e.to_string())?)
         }
-        _ => return Err(mismatch()),
+        (ValueType::Duration, J::String(s)) => {
+            Value::Int(parse_duration(&s).map_err(|e| e.to_string())?)
+        }
+        (_, json) => return Err(format!("expected {want}, found {}", json_type(&json))),
     })
 }
 
@@ -504,5 +506,93 @@ impl<'de> Deserialize<'de> for JsonAttrs {
             }
         }
         d.deserialize_map(V)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const CONTRACT: &str = r#"
+format = "cfr-contract/1"
+id = "c"
+title = "t"
+jurisdiction = "EU"
+[parties]
+provider = { name = "P", key = "ed25519:2A99O8BOPofMdKOYmBFdfoYczmjagY4Q4Ccvo7JJD0k=" }
+user = { name = "U", key = "ed25519:hjjDqFWU8lNChxAmFr1bo2LU2RkwA8GOuh0B1HrR/uE=" }
+recorder = { name = "R", key = "ed25519:D6UNPnCS3esjLFhnnalU8eabpW6rRrID26skG4ar1qQ=" }
+[events.e]
+by = "provider"
+attrs = { n = "int", t = "text", b = "bool", x = "bytes", at = "time", d = "duration", o = "text?" }
+"#;
+
+    fn typed(json: &str) -> Result<Attrs, String> {
+        let contract = Contract::from_toml(CONTRACT).expect("contract");
+        let attrs: JsonAttrs = serde_json::from_str(json).map_err(|e| e.to_string())?;
+        typed_attrs_and_sig(&contract, "e", attrs, None).map(|(a, _)| a)
+    }
+
+    #[test]
+    fn json_attributes_are_typed_by_the_contract() {
+        let a = typed(
+            r#"{"t":"hello","n":-3,"b":true,"x":"00ff","at":"1970-01-01T00:00:01Z","d":"250ms","o":null}"#,
+        )
+        .expect("typed");
+        let got: Vec<(&str, &Value)> = a.iter().collect();
+        assert_eq!(
+            got,
+            [
+                ("b", &Value::Bool(true)),
+                ("d", &Value::Int(250_000_000)),
+                ("n", &Value::Int(-3)),
+                ("t", &Value::Text("hello".into())),
+                ("x", &Value::Bytes(vec![0, 255])),
+                ("at", &Value::Int(1_000_000_000)),
+            ]
+        );
+    }
+
+    #[test]
+    fn each_mistyped_attribute_is_named_with_what_was_found() {
+        for (json, want) in [
+            (
+                r#"{"n":"1"}"#,
+                "attribute \"n\": expected int, found string",
+            ),
+            (r#"{"t":1}"#, "attribute \"t\": expected text, found number"),
+            (
+                r#"{"b":"true"}"#,
+                "attribute \"b\": expected bool, found string",
+            ),
+            (
+                r#"{"x":[1]}"#,
+                "attribute \"x\": expected bytes, found array",
+            ),
+            (
+                r#"{"at":{}}"#,
+                "attribute \"at\": expected time, found object",
+            ),
+            (
+                r#"{"d":false}"#,
+                "attribute \"d\": expected duration, found bool",
+            ),
+            (
+                r#"{"n":1.5}"#,
+                "attribute \"n\": 1.5 is not a 64-bit integer",
+            ),
+            (
+                r#"{"x":"0F"}"#,
+                "attribute \"x\": \"0F\" is not lowercase hex",
+            ),
+            (r#"{"t":null}"#, "attribute \"t\" is required; null given"),
+        ] {
+            assert_eq!(typed(json).expect_err(json), want, "{json}");
+        }
+        let e = typed(r#"{"nn":1}"#).expect_err("undeclared");
+        assert!(
+            e.starts_with("attribute \"nn\" is not declared for \"e\""),
+            "{e}"
+        );
     }
 }

@@ -227,7 +227,7 @@ fn parse_jsonl_as(
             ));
         }
         let (attrs, sig) =
-            typed_attrs_and_sig(contract, &line.kind, &line.attrs, line.sig.as_deref())
+            typed_attrs_and_sig(contract, &line.kind, line.attrs, line.sig.as_deref())
                 .map_err(err)?;
         let sub = Submission {
             id: line.id,
