@@ -134,12 +134,13 @@ fn bare_replay(
         .consume_fuel(fuel)
         .cranelift_nan_canonicalization(true)
         .relaxed_simd_deterministic(true);
-    if std::env::var_os("CFR_BENCH_PERFMAP").is_some() {
+    let perfmap = std::env::var_os("CFR_BENCH_PERFMAP").is_some();
+    if perfmap {
         config.profiler(wasmtime::ProfilingStrategy::PerfMap);
     }
     let engine = Engine::new(&config)?;
     let module = Module::from_binary(&engine, module)?;
-    if std::env::var_os("CFR_BENCH_PERFMAP").is_some() {
+    if perfmap {
         // Keep every profiled module's code mapped until the process ends,
         // so that no later module is compiled at its addresses: the perf
         // map's entries would overlap and name the wrong functions.
