@@ -140,6 +140,7 @@ pub mod error;
 mod nodes;
 pub mod pg;
 mod recorder;
+mod retry;
 pub mod seal;
 pub mod segment;
 pub mod server;

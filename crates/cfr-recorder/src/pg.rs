@@ -701,6 +701,10 @@ impl PgStore {
                 .await
                 .map_err(t)?;
             let mut last_time = i64::MIN;
+            let index_error = |e: std::io::Error| format!("the recorder's retry index: {e}");
+            // Events by client id, added to the retry index a batch of rows
+            // at a time.
+            let mut ids: Vec<(String, u64, [u8; 16])> = Vec::new();
             loop {
                 let rows = tokio::time::timeout(timeout, tx.query_portal(&portal, 20_000))
                     .await
@@ -741,38 +745,60 @@ impl PgStore {
                         let d: [u8; 16] = d
                             .try_into()
                             .map_err(|_| format!("event {seq}: id digest is not 16 bytes"))?;
-                        index.ids.insert(rid.to_owned(), (seq as u64, d));
+                        ids.push((rid.to_owned(), seq as u64, d));
                     }
                 }
+                index
+                    .retries
+                    .add_ids(ids.iter().map(|(id, seq, d)| (id.as_str(), *seq, *d)))
+                    .map_err(index_error)?;
+                ids.clear();
             }
             let size = index.tree.size();
-            let subs = q(
-                "SELECT party, id, first, count, digest FROM cfr_submissions WHERE contract = $1",
-            )
-            .await?;
-            for row in subs {
-                let party: String = row.get(0);
-                let sid: String = row.get(1);
-                let first: i64 = row.get(2);
-                let count: i64 = row.get(3);
-                let digest: &[u8] = row.get(4);
-                let digest: [u8; 32] = digest.try_into().map_err(|_| {
-                    format!("submission {sid:?} of the {party}: digest is not 32 bytes")
-                })?;
-                if first < 0 || count <= 0 || (first + count) as u64 > size {
-                    return Err(format!(
+            let portal = tx
+                .bind(
+                    "SELECT party, id, first, count, digest FROM cfr_submissions WHERE contract = $1",
+                    &[&id],
+                )
+                .await
+                .map_err(t)?;
+            loop {
+                let rows = tokio::time::timeout(timeout, tx.query_portal(&portal, 20_000))
+                    .await
+                    .map_err(deadline("reading submissions"))?
+                    .map_err(t)?;
+                if rows.is_empty() {
+                    break;
+                }
+                let mut subs = Vec::with_capacity(rows.len());
+                for row in rows {
+                    let party: String = row.get(0);
+                    let sid: String = row.get(1);
+                    let first: i64 = row.get(2);
+                    let count: i64 = row.get(3);
+                    let digest: &[u8] = row.get(4);
+                    let digest: [u8; 32] = digest.try_into().map_err(|_| {
+                        format!("submission {sid:?} of the {party}: digest is not 32 bytes")
+                    })?;
+                    if first < 0 || count <= 0 || (first + count) as u64 > size {
+                        return Err(format!(
                         "submission {sid:?} of the {party} holds seqs {first}..{} but the log holds {size} events",
                         first + count
                     ));
+                    }
+                    subs.push((
+                        crate::recorder::sub_key(&party, &sid),
+                        Span {
+                            first: first as u64,
+                            count: count as u64,
+                            digest,
+                        },
+                    ));
                 }
-                index.subs.insert(
-                    crate::recorder::sub_key(&party, &sid),
-                    Span {
-                        first: first as u64,
-                        count: count as u64,
-                        digest,
-                    },
-                );
+                index
+                    .retries
+                    .add_subs(subs.iter().map(|(k, s)| (k, *s)))
+                    .map_err(index_error)?;
             }
             tx.commit().await.map_err(t)?;
             if let Some(cp) = &checkpoint {

@@ -6,6 +6,7 @@ use crate::error::{
     AppendError, CheckpointError, InitError, OpenError, ProofError, ReadError, RepairError,
 };
 use crate::nodes::{Column, FileNodes};
+use crate::retry::{Retries, BULK};
 use crate::segment::{self, Record};
 use crate::store::{Batch, Loaded, Prev, Role, Row, Store};
 use crate::submission::{content_digest, Submission, Verified};
@@ -771,17 +772,16 @@ impl Lock {
 }
 
 /// The index over the durable log: only events already synced to disk
-/// are in it. The tree's nodes and the times are on disk
-/// ([`crate::nodes`]), so memory does not grow with the events; the
-/// submissions' ids, for idempotent retries, stay in memory (one entry
-/// per submission).
+/// are in it. The tree's nodes and the times ([`crate::nodes`]) and what
+/// retries are answered with ([`crate::retry`]) are on disk, so memory
+/// does not grow with the log.
 pub(crate) struct Index {
     pub(crate) tree: Tree<FileNodes>,
     times: Column<8>,
     last_time: Option<i64>,
-    pub(crate) ids: HashMap<String, (u64, [u8; 16])>,
-    /// Signed submissions by [`sub_key`] of (party, id).
-    pub(crate) subs: HashMap<SubKey, Span>,
+    /// Events by client id, and signed submissions by [`sub_key`] of
+    /// (party, id).
+    pub(crate) retries: Retries,
 }
 
 /// A signed submission's (party, id), as the index keys it: their
@@ -814,8 +814,7 @@ impl Index {
             tree: Tree::with_store(FileNodes::new(dir)?),
             times: Column::new(dir)?,
             last_time: None,
-            ids: HashMap::new(),
-            subs: HashMap::new(),
+            retries: Retries::new(dir)?,
         })
     }
 
@@ -1093,14 +1092,33 @@ impl Recorder {
         // retry of it after a restart.
         let mut open_sub: Option<(Entry, cfr_bundle_format::submission::Hasher)> = None;
         let contract_id = contract.id.clone();
+        // What retries are answered with, added to the index on disk a
+        // batch at a time.
+        let mut ids: Vec<(String, u64, [u8; 16])> = Vec::new();
+        let mut subs: Vec<(SubKey, Span)> = Vec::new();
+        let add_ids = |index: &mut Index, ids: &mut Vec<(String, u64, [u8; 16])>| {
+            let added = index
+                .retries
+                .add_ids(ids.iter().map(|(id, seq, d)| (id.as_str(), *seq, *d)));
+            ids.clear();
+            added
+        };
+        let add_subs = |index: &mut Index, subs: &mut Vec<(SubKey, Span)>| {
+            let added = index.retries.add_subs(subs.iter().map(|(k, s)| (k, *s)));
+            subs.clear();
+            added
+        };
         let w = walk(dir, |r| {
             if let Err(e) = index.push(cfr_merkle::leaf_hash(&r.cbor), r.event.time) {
                 index_failed.get_or_insert(e);
             }
             if !r.id.is_empty() {
-                index
-                    .ids
-                    .insert(r.id.clone(), (r.event.seq, content_digest(&r.event)));
+                ids.push((r.id.clone(), r.event.seq, content_digest(&r.event)));
+                if ids.len() >= BULK {
+                    if let Err(e) = add_ids(&mut index, &mut ids) {
+                        index_failed.get_or_insert(e);
+                    }
+                }
             }
             if let Some(entry) = r.entry {
                 let h = cfr_bundle_format::submission::Hasher::new(
@@ -1115,16 +1133,29 @@ impl Recorder {
                 h.remaining() == 0
             });
             if let Some((entry, h)) = open_sub.take_if(|_| done) {
-                index.subs.insert(
+                subs.push((
                     sub_key(&entry.party, &entry.id),
                     Span {
                         first: entry.first,
                         count: entry.count,
                         digest: h.finish(&contract_id),
                     },
-                );
+                ));
+                if subs.len() >= BULK {
+                    if let Err(e) = add_subs(&mut index, &mut subs) {
+                        index_failed.get_or_insert(e);
+                    }
+                }
             }
         })?;
+        for added in [
+            add_ids(&mut index, &mut ids),
+            add_subs(&mut index, &mut subs),
+        ] {
+            if let Err(e) = added {
+                index_failed.get_or_insert(e);
+            }
+        }
         let mut recovery = Recovery {
             events: w.events,
             segments: w.segments.len(),
@@ -1687,6 +1718,20 @@ impl Writer {
             // batch. An index that cannot be read (on disk) fails the
             // whole batch below: no receipt is made of a guess.
             let unreadable: std::cell::RefCell<Option<String>> = std::cell::RefCell::new(None);
+            // What the retry index holds of an id or a submission; one
+            // that cannot be read fails the batch (and stops the recorder)
+            // like the tree, so a retry is never appended again.
+            fn on_disk<T>(
+                read: std::io::Result<Option<T>>,
+                unreadable: &std::cell::RefCell<Option<String>>,
+            ) -> Option<T> {
+                read.unwrap_or_else(|e| {
+                    unreadable
+                        .borrow_mut()
+                        .get_or_insert(format!("the recorder's retry index: {e}"));
+                    None
+                })
+            }
             let original = |seq: u64, leaves: &[(Hash, i64)]| {
                 let (leaf, time) = if seq < base {
                     let read = index
@@ -1756,7 +1801,10 @@ impl Writer {
                         for (i, sub) in subs.iter().enumerate() {
                             let digest = sub.content_digest();
                             if let Some(id) = &sub.id {
-                                let known = index.ids.get(id).or_else(|| new_ids.get(id)).copied();
+                                let known = match new_ids.get(id) {
+                                    Some(k) => Some(*k),
+                                    None => on_disk(index.retries.id(id), &unreadable),
+                                };
                                 if let Some((seq, d)) = known {
                                     if d != digest {
                                         failed = Some(AppendError::IdConflict {
@@ -1790,7 +1838,10 @@ impl Writer {
                     }
                     Work::Signed(v) => {
                         let key = sub_key(v.party(), v.id());
-                        let known = index.subs.get(&key).or_else(|| new_subs.get(&key));
+                        let known = match new_subs.get(&key) {
+                            Some(k) => Some(*k),
+                            None => on_disk(index.retries.sub(&key), &unreadable),
+                        };
                         match known {
                             Some(span) if span.digest != *v.digest() => {
                                 failed = Some(AppendError::SubmissionConflict {
@@ -1964,7 +2015,17 @@ impl Writer {
             let mut index = self.shared.index.write().unwrap_or_else(|e| e.into_inner());
             let pushed = leaves
                 .iter()
-                .try_for_each(|(leaf, time)| index.push(*leaf, *time));
+                .try_for_each(|(leaf, time)| index.push(*leaf, *time))
+                .and_then(|()| {
+                    index
+                        .retries
+                        .add_ids(new_ids.iter().map(|(id, (seq, d))| (id.as_str(), *seq, *d)))
+                })
+                .and_then(|()| {
+                    index
+                        .retries
+                        .add_subs(new_subs.iter().map(|(key, span)| (key, *span)))
+                });
             if let Err(e) = pushed {
                 // The batch is durable, but the index cannot hold it:
                 // nothing of it is acknowledged (a retry after a restart
@@ -1979,8 +2040,6 @@ impl Writer {
                 }
                 return;
             }
-            index.ids.extend(new_ids);
-            index.subs.extend(new_subs);
         }
         // One checkpoint for the whole commit: the one committed with it,
         // or one signed (and cosigned) now that its events are durable

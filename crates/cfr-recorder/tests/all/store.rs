@@ -894,6 +894,82 @@ fn signed_submissions_keep_their_signature_and_their_id_across_restarts() {
     ));
 }
 
+/// Enough ids and signed submissions that the retry index, on disk,
+/// grows through many bucket splits: every retry still gets its original
+/// receipts and every reuse for other content is a conflict, before a
+/// restart and after it (when the index is rebuilt from the log).
+#[test]
+fn retries_are_answered_across_a_grown_retry_index_and_a_restart() {
+    let (_t, dir) = new_log();
+    let mut log = open(&dir);
+    let ids = 3000u64;
+    let by_id = log
+        .append(
+            (0..ids)
+                .map(|i| request(i).with_id(format!("id-{i}")))
+                .collect(),
+        )
+        .expect("append");
+    let subs = 300u64;
+    let mut by_sub = Vec::new();
+    for i in 0..subs {
+        let r = log
+            .append_signed(verified("user", &format!("s-{i}"), vec![request(i)]))
+            .expect("append");
+        by_sub.push(r[0]);
+    }
+    let size = ids + subs;
+    assert_eq!(log.size(), size);
+    for round in ["before a restart", "after a restart"] {
+        for i in (0..ids).step_by(7) {
+            let again = log
+                .append(vec![request(i).with_id(format!("id-{i}"))])
+                .expect("retry");
+            let (a, b) = (again[0], by_id[i as usize]);
+            assert!(a.duplicate, "{round}: id-{i}");
+            assert_eq!((a.seq, a.time, a.leaf), (b.seq, b.time, b.leaf), "{round}");
+        }
+        for i in (0..subs).step_by(3) {
+            let again = log
+                .append_signed(verified("user", &format!("s-{i}"), vec![request(i)]))
+                .expect("retry");
+            let (a, b) = (again[0], by_sub[i as usize]);
+            assert!(a.duplicate, "{round}: s-{i}");
+            assert_eq!((a.seq, a.time, a.leaf), (b.seq, b.time, b.leaf), "{round}");
+        }
+        let e = log
+            .append(vec![request(1).with_id("id-2999")])
+            .expect_err("another event under a known id");
+        assert!(
+            matches!(e, AppendError::IdConflict { seq: 2999, .. }),
+            "{round}: {e}"
+        );
+        let e = log
+            .append_signed(verified("user", "s-299", vec![request(1)]))
+            .expect_err("another submission under a known id");
+        assert!(
+            matches!(e, AppendError::SubmissionConflict { first, .. } if first == size - 1),
+            "{round}: {e}"
+        );
+        assert_eq!(log.size(), size, "{round}: nothing appended");
+        drop(log);
+        log = open(&dir);
+    }
+    let r = log
+        .append_signed(verified(
+            "provider",
+            "s-0",
+            vec![cfr_recorder::Submission::new(
+                "heartbeat",
+                "provider",
+                Default::default(),
+            )],
+        ))
+        .expect("same id, other party");
+    assert!(!r[0].duplicate);
+    assert_eq!(log.size(), size + 1);
+}
+
 #[test]
 fn a_submission_with_missing_events_is_a_torn_write_and_is_cut_whole() {
     for torn_third in [false, true] {
