@@ -15,7 +15,10 @@
 //!   list, [`cose`] the COSE_Sign1 signatures and [`layout`] the member
 //!   names and order;
 //! - [`import`] reads and writes the JSON Lines event format (for the
-//!   seal path and the recorder's ingest alike).
+//!   seal path and the recorder's ingest alike);
+//! - [`submission`] signs, verifies and walks the signed submissions;
+//!   its duplicate-id check, and the recorder's retry index, keep their
+//!   keys in [`disk_map::DiskMap`], a hash table in a temporary file.
 //!
 //! What a bundle proves is decided by `cfr-verify` (verification, the
 //! eight checks, excerpts and event proofs, with a guide for forensic
@@ -25,6 +28,7 @@
 
 pub mod bundle;
 pub mod cose;
+pub mod disk_map;
 pub mod feed;
 pub mod import;
 pub mod layout;

@@ -38,6 +38,7 @@
 //! [`Entry`] maps `{ "party", "id", "first", "count", "sig" }` in seq order
 //! (`schemas/submissions.cddl`).
 
+use crate::disk_map::DiskMap;
 use cfr_model::cbor::{write_head, CborError, Decoder};
 use cfr_model::Event;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -654,9 +655,10 @@ impl Drop for Checkers {
 ///
 /// It holds an entry only until the walk is past its first event (or its
 /// last, for the one open), so given each entry just before its events it
-/// holds one, however long the log. What grows with the number of
-/// submissions is a 32-byte hash of each (party, id), for the duplicate
-/// check.
+/// holds one, however long the log. The duplicate check's 32-byte hash of
+/// each (party, id) is held in memory up to [`IDS_IN_MEMORY`] of them,
+/// then in a temporary file ([`DiskMap`]), so memory does not grow with
+/// the number of submissions either.
 pub struct Coverage {
     contract_id: String,
     /// The entries not passed yet: from the one open (or the next to
@@ -670,7 +672,7 @@ pub struct Coverage {
     invalid: std::collections::BTreeSet<usize>,
     /// The (party, id) of every submission added, as 32-byte hashes: one
     /// id twice is a finding.
-    ids: std::collections::HashSet<[u8; 32]>,
+    ids: IdSet,
     end: u64,
     log_size: u64,
     keys: std::collections::BTreeMap<String, VerifyingKey>,
@@ -703,6 +705,75 @@ fn tally(
     }
 }
 
+/// How many submissions' (party, id) hashes [`Coverage`] holds in memory
+/// (about 4 MiB); past that they go to a temporary file a batch at a time.
+pub const IDS_IN_MEMORY: usize = 1 << 16;
+
+/// The (party, id) hashes of the submissions added: the newest in memory,
+/// the others in a [`DiskMap`] in a temporary file, made when the memory
+/// first fills.
+struct IdSet {
+    mem: std::collections::HashSet<[u8; 32]>,
+    disk: Option<DiskMap<0>>,
+    /// How many the memory holds before they are moved to disk.
+    in_memory: usize,
+    /// Where the file is made.
+    dir: std::path::PathBuf,
+    /// Why the set cannot answer any more (an I/O error): every later
+    /// answer is that error, never a guess.
+    broken: Option<String>,
+}
+
+impl IdSet {
+    fn new() -> IdSet {
+        IdSet {
+            mem: Default::default(),
+            disk: None,
+            in_memory: IDS_IN_MEMORY,
+            dir: std::env::temp_dir(),
+            broken: None,
+        }
+    }
+
+    /// Adds `key`: whether it is new.
+    fn insert(&mut self, key: [u8; 32]) -> Result<bool, String> {
+        if let Some(why) = &self.broken {
+            return Err(why.clone());
+        }
+        let added = self.try_insert(key).map_err(|e| {
+            format!(
+                "the temporary file of submission ids in {}: {e}",
+                self.dir.display()
+            )
+        });
+        if let Err(why) = &added {
+            self.broken = Some(why.clone());
+        }
+        added
+    }
+
+    fn try_insert(&mut self, key: [u8; 32]) -> std::io::Result<bool> {
+        if self.mem.contains(&key) {
+            return Ok(false);
+        }
+        if let Some(disk) = &self.disk {
+            if disk.get(&key)?.is_some() {
+                return Ok(false);
+            }
+        }
+        self.mem.insert(key);
+        if self.mem.len() >= self.in_memory {
+            let disk = match &mut self.disk {
+                Some(d) => d,
+                None => self.disk.insert(DiskMap::new(&self.dir)?),
+            };
+            let batch: Vec<([u8; 32], [u8; 0])> = self.mem.drain().map(|k| (k, [])).collect();
+            disk.insert_many(&batch)?;
+        }
+        Ok(true)
+    }
+}
+
 /// SHA-256 of a (party, id) pair, length-prefixed so no two pairs share
 /// the bytes hashed.
 fn party_id_key(party: &str, id: &str) -> [u8; 32] {
@@ -731,7 +802,7 @@ impl Coverage {
             entries: Default::default(),
             base: 0,
             invalid: Default::default(),
-            ids: Default::default(),
+            ids: IdSet::new(),
             end: 0,
             log_size,
             keys,
@@ -803,13 +874,18 @@ impl Coverage {
                 "submission {:?} is by {:?}, which is not a submitting party of the contract",
                 e.id, e.party
             ))
-        } else if !self.ids.insert(party_id_key(&e.party, &e.id)) {
-            Some(format!(
-                "submission id {:?} of the {} appears twice",
-                e.id, e.party
-            ))
         } else {
-            None
+            match self.ids.insert(party_id_key(&e.party, &e.id)) {
+                Ok(true) => None,
+                Ok(false) => Some(format!(
+                    "submission id {:?} of the {} appears twice",
+                    e.id, e.party
+                )),
+                Err(why) => Some(format!(
+                    "submission id {:?} of the {} could not be checked against the ids before it: {why}",
+                    e.id, e.party
+                )),
+            }
         };
         if let Some(reason) = reason {
             self.invalid.insert(i);
@@ -1239,6 +1315,71 @@ mod tests {
     /// before its first event (as verify and seal do) instead of all
     /// first. Returns the tallies, the findings, their count and the most
     /// entries the walker held at once.
+    /// Across the move to disk, every key added before is known, in
+    /// memory or on disk, and new keys are new.
+    #[test]
+    fn submission_ids_moved_to_disk_are_still_found_twice() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut set = IdSet::new();
+        set.in_memory = 100;
+        set.dir = dir.path().to_owned();
+        let key = |i: u64| party_id_key("user", &format!("s-{i}"));
+        for i in 0..1000 {
+            assert_eq!(set.insert(key(i)), Ok(true), "s-{i}");
+        }
+        assert!(set.disk.is_some());
+        assert!(set.mem.len() < 100);
+        for i in (0..1000).step_by(3) {
+            assert_eq!(set.insert(key(i)), Ok(false), "s-{i} again");
+        }
+        assert_eq!(set.insert(party_id_key("provider", "s-1")), Ok(true));
+        // The temporary file is unlinked.
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
+    }
+
+    /// A set that cannot make its file answers with the error from then
+    /// on, and a walk names it as a finding: never "no duplicate".
+    #[test]
+    fn submission_ids_that_cannot_be_moved_to_disk_are_a_finding() {
+        let contract = cfr_contract::Contract::from_toml(include_str!(
+            "../../../samples/storage-month/contract.toml"
+        ))
+        .unwrap();
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let keys = [("user".to_owned(), key.verifying_key())].into();
+        let mut c = Coverage::new(&contract, keys, 100);
+        c.ids.in_memory = 3;
+        c.ids.dir = std::path::PathBuf::from("/nonexistent/cfr-test");
+        for i in 0..5u64 {
+            c.add(Entry {
+                party: "user".into(),
+                id: format!("s-{i}"),
+                first: i,
+                count: 1,
+                sig: Vec::new(),
+            });
+        }
+        let invalid: Vec<String> = c
+            .findings()
+            .iter()
+            .filter_map(|f| match f {
+                Finding::Invalid { index, reason } => Some(format!("{index}: {reason}")),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(invalid.len(), 3, "{invalid:?}");
+        assert!(
+            invalid[0].starts_with(
+                "2: submission id \"s-2\" of the user could not be checked against the ids before it: the temporary file of submission ids in /nonexistent/cfr-test:"
+            ),
+            "{invalid:?}"
+        );
+        assert!(
+            invalid[2].starts_with("4: submission id \"s-4\""),
+            "{invalid:?}"
+        );
+    }
+
     fn walk_with(
         checkers: usize,
         max_pending: usize,
