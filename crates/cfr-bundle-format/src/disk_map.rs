@@ -301,6 +301,77 @@ impl<const V: usize, S: BuildHasher> DiskMap<V, S> {
     }
 }
 
+/// A [`DiskMap`] behind a bounded map in memory: the newest entries are
+/// kept in memory, fewer than `cap` of them, and then added to the table
+/// on disk in one batch (reading and writing each bucket they go to once).
+/// The table's files are made at that first move, so a map that never
+/// fills its memory makes none. A lookup of a key not in memory reads the
+/// table (one page, rarely two).
+pub struct Buffered<const V: usize> {
+    mem: std::collections::HashMap<[u8; 32], [u8; V]>,
+    disk: Option<DiskMap<V>>,
+    cap: usize,
+    dir: std::path::PathBuf,
+}
+
+impl<const V: usize> Buffered<V> {
+    /// An empty map holding at most `cap` entries in memory (at least
+    /// one), whose table goes in `dir`.
+    pub fn new(dir: &Path, cap: usize) -> Self {
+        Buffered {
+            mem: Default::default(),
+            disk: None,
+            cap: cap.max(1),
+            dir: dir.to_owned(),
+        }
+    }
+
+    /// Where the table is (or will be) made.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Whether entries have gone to the table on disk.
+    pub fn on_disk(&self) -> bool {
+        self.disk.is_some()
+    }
+
+    /// How many entries memory holds now.
+    pub fn in_memory(&self) -> usize {
+        self.mem.len()
+    }
+
+    /// The value of `key`.
+    pub fn get(&self, key: &[u8; 32]) -> io::Result<Option<[u8; V]>> {
+        if let Some(v) = self.mem.get(key) {
+            return Ok(Some(*v));
+        }
+        match &self.disk {
+            Some(d) => d.get(key),
+            None => Ok(None),
+        }
+    }
+
+    /// Sets the value of each key (of a key given twice, the later). A
+    /// batch that would fill the memory goes to disk with what memory
+    /// holds, in one batch: between calls memory holds fewer than `cap`
+    /// entries. On an error entries may have been lost: stop using it.
+    pub fn insert_many(&mut self, batch: &[([u8; 32], [u8; V])]) -> io::Result<()> {
+        if self.mem.len() + batch.len() < self.cap {
+            self.mem.extend(batch.iter().copied());
+            return Ok(());
+        }
+        let disk = match &mut self.disk {
+            Some(d) => d,
+            None => self.disk.insert(DiskMap::new(&self.dir)?),
+        };
+        // Memory first, so that the batch's values win.
+        let mut moved: Vec<([u8; 32], [u8; V])> = self.mem.drain().collect();
+        moved.extend_from_slice(batch);
+        disk.insert_many(&moved)
+    }
+}
+
 fn count(page: &Page) -> usize {
     usize::from(u16::from_le_bytes([page[0], page[1]]))
 }
@@ -409,6 +480,38 @@ mod tests {
         assert!(disk.level >= 8, "only {} buckets", disk.bucket_count());
         for i in 0..n + 1000 {
             assert_eq!(disk.get(&key(i)).expect("get"), mem.get(&key(i)).copied());
+        }
+        assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
+    }
+
+    /// In memory up to its bound, then on disk: every key is found
+    /// across the moves, with its latest value, and memory never holds
+    /// more than the bound.
+    #[test]
+    fn a_buffered_map_moves_its_entries_to_disk_and_finds_them_all() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let mut map = Buffered::<48>::new(dir.path(), 100);
+        let mut mem = HashMap::new();
+        for i in 0..99 {
+            map.insert_many(&[(key(i), value(i, 0))]).expect("insert");
+            mem.insert(key(i), value(i, 0));
+        }
+        assert!(!map.on_disk(), "no file before memory is full");
+        for start in (99..3000).step_by(250) {
+            let batch: Vec<_> = (start..start + 250)
+                .flat_map(|i| [(key(i), value(i, 0)), (key(i / 4), value(i / 4, 7))])
+                .collect();
+            map.insert_many(&batch).expect("batch");
+            mem.extend(batch);
+            assert!(map.in_memory() < 100);
+        }
+        assert!(map.on_disk());
+        for i in 0..3500 {
+            assert_eq!(
+                map.get(&key(i)).expect("get"),
+                mem.get(&key(i)).copied(),
+                "{i}"
+            );
         }
         assert_eq!(std::fs::read_dir(dir.path()).expect("dir").count(), 0);
     }

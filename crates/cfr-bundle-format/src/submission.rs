@@ -38,7 +38,7 @@
 //! [`Entry`] maps `{ "party", "id", "first", "count", "sig" }` in seq order
 //! (`schemas/submissions.cddl`).
 
-use crate::disk_map::DiskMap;
+use crate::disk_map::Buffered;
 use cfr_model::cbor::{write_head, CborError, Decoder};
 use cfr_model::Event;
 use ed25519_dalek::{Signature, Signer as _, SigningKey, VerifyingKey};
@@ -709,16 +709,11 @@ fn tally(
 /// (about 4 MiB); past that they go to a temporary file a batch at a time.
 pub const IDS_IN_MEMORY: usize = 1 << 16;
 
-/// The (party, id) hashes of the submissions added: the newest in memory,
-/// the others in a [`DiskMap`] in a temporary file, made when the memory
+/// The (party, id) hashes of the submissions added, in a [`Buffered`]
+/// map whose file is made in the temporary directory when its memory
 /// first fills.
 struct IdSet {
-    mem: std::collections::HashSet<[u8; 32]>,
-    disk: Option<DiskMap<0>>,
-    /// How many the memory holds before they are moved to disk.
-    in_memory: usize,
-    /// Where the file is made.
-    dir: std::path::PathBuf,
+    ids: Buffered<0>,
     /// Why the set cannot answer any more (an I/O error): every later
     /// answer is that error, never a guess.
     broken: Option<String>,
@@ -726,11 +721,12 @@ struct IdSet {
 
 impl IdSet {
     fn new() -> IdSet {
+        IdSet::in_dir(&std::env::temp_dir(), IDS_IN_MEMORY)
+    }
+
+    fn in_dir(dir: &std::path::Path, in_memory: usize) -> IdSet {
         IdSet {
-            mem: Default::default(),
-            disk: None,
-            in_memory: IDS_IN_MEMORY,
-            dir: std::env::temp_dir(),
+            ids: Buffered::new(dir, in_memory),
             broken: None,
         }
     }
@@ -740,37 +736,21 @@ impl IdSet {
         if let Some(why) = &self.broken {
             return Err(why.clone());
         }
-        let added = self.try_insert(key).map_err(|e| {
+        let added = match self.ids.get(&key) {
+            Ok(Some(_)) => Ok(false),
+            Ok(None) => self.ids.insert_many(&[(key, [])]).map(|()| true),
+            Err(e) => Err(e),
+        }
+        .map_err(|e| {
             format!(
                 "the temporary file of submission ids in {}: {e}",
-                self.dir.display()
+                self.ids.dir().display()
             )
         });
         if let Err(why) = &added {
             self.broken = Some(why.clone());
         }
         added
-    }
-
-    fn try_insert(&mut self, key: [u8; 32]) -> std::io::Result<bool> {
-        if self.mem.contains(&key) {
-            return Ok(false);
-        }
-        if let Some(disk) = &self.disk {
-            if disk.get(&key)?.is_some() {
-                return Ok(false);
-            }
-        }
-        self.mem.insert(key);
-        if self.mem.len() >= self.in_memory {
-            let disk = match &mut self.disk {
-                Some(d) => d,
-                None => self.disk.insert(DiskMap::new(&self.dir)?),
-            };
-            let batch: Vec<([u8; 32], [u8; 0])> = self.mem.drain().map(|k| (k, [])).collect();
-            disk.insert_many(&batch)?;
-        }
-        Ok(true)
     }
 }
 
@@ -1320,15 +1300,13 @@ mod tests {
     #[test]
     fn submission_ids_moved_to_disk_are_still_found_twice() {
         let dir = tempfile::tempdir().unwrap();
-        let mut set = IdSet::new();
-        set.in_memory = 100;
-        set.dir = dir.path().to_owned();
+        let mut set = IdSet::in_dir(dir.path(), 100);
         let key = |i: u64| party_id_key("user", &format!("s-{i}"));
         for i in 0..1000 {
             assert_eq!(set.insert(key(i)), Ok(true), "s-{i}");
         }
-        assert!(set.disk.is_some());
-        assert!(set.mem.len() < 100);
+        assert!(set.ids.on_disk());
+        assert!(set.ids.in_memory() < 100);
         for i in (0..1000).step_by(3) {
             assert_eq!(set.insert(key(i)), Ok(false), "s-{i} again");
         }
@@ -1348,8 +1326,7 @@ mod tests {
         let key = SigningKey::from_bytes(&[3; 32]);
         let keys = [("user".to_owned(), key.verifying_key())].into();
         let mut c = Coverage::new(&contract, keys, 100);
-        c.ids.in_memory = 3;
-        c.ids.dir = std::path::PathBuf::from("/nonexistent/cfr-test");
+        c.ids = IdSet::in_dir(std::path::Path::new("/nonexistent/cfr-test"), 3);
         for i in 0..5u64 {
             c.add(Entry {
                 party: "user".into(),

@@ -814,7 +814,7 @@ impl Index {
             tree: Tree::with_store(FileNodes::new(dir)?),
             times: Column::new(dir)?,
             last_time: None,
-            retries: Retries::new(dir)?,
+            retries: Retries::new(dir),
         })
     }
 

@@ -902,7 +902,10 @@ fn signed_submissions_keep_their_signature_and_their_id_across_restarts() {
 fn retries_are_answered_across_a_grown_retry_index_and_a_restart() {
     let (_t, dir) = new_log();
     let mut log = open(&dir);
-    let ids = 3000u64;
+    // More ids than the index holds in memory (16,384), so that most are
+    // on disk, moved there in two batches (the second splits buckets the
+    // first filled).
+    let ids = 40_000u64;
     let by_id = log
         .append(
             (0..ids)
@@ -921,7 +924,7 @@ fn retries_are_answered_across_a_grown_retry_index_and_a_restart() {
     let size = ids + subs;
     assert_eq!(log.size(), size);
     for round in ["before a restart", "after a restart"] {
-        for i in (0..ids).step_by(7) {
+        for i in (0..ids).step_by(71) {
             let again = log
                 .append(vec![request(i).with_id(format!("id-{i}"))])
                 .expect("retry");
@@ -938,10 +941,10 @@ fn retries_are_answered_across_a_grown_retry_index_and_a_restart() {
             assert_eq!((a.seq, a.time, a.leaf), (b.seq, b.time, b.leaf), "{round}");
         }
         let e = log
-            .append(vec![request(1).with_id("id-2999")])
+            .append(vec![request(1).with_id("id-39999")])
             .expect_err("another event under a known id");
         assert!(
-            matches!(e, AppendError::IdConflict { seq: 2999, .. }),
+            matches!(e, AppendError::IdConflict { seq: 39999, .. }),
             "{round}: {e}"
         );
         let e = log
