@@ -657,8 +657,8 @@ impl Drop for Checkers {
 /// last, for the one open), so given each entry just before its events it
 /// holds one, however long the log. The duplicate check's 32-byte hash of
 /// each (party, id) is held in memory up to [`IDS_IN_MEMORY`] of them,
-/// then in a temporary file ([`DiskMap`]), so memory does not grow with
-/// the number of submissions either.
+/// then in a temporary file ([`crate::disk_map`]), so memory does not
+/// grow with the number of submissions either.
 pub struct Coverage {
     contract_id: String,
     /// The entries not passed yet: from the one open (or the next to

@@ -35,6 +35,13 @@ fn starts_like_ustar(path: &Path) -> bool {
 }
 
 /// Verifies the bundle at `path`.
+///
+/// For a log of more than 65,536 signed submissions it makes one
+/// unlinked temporary file in the system's temporary directory
+/// (`TMPDIR`): the check that no submission id is used twice keeps their
+/// (party, id) hashes there
+/// ([`cfr_bundle_format::submission::IDS_IN_MEMORY`]). If that file cannot
+/// be made or written, check 5 fails and says so.
 pub fn verify(path: &Path, opts: VerifyOptions<'_>) -> Result<Report, VerifyError> {
     let mut opts = opts;
     let mut checks = Checks::default();
