@@ -694,6 +694,39 @@ pub fn write_int(buf: &mut Vec<u8>, v: i64) {
     }
 }
 
+/// The length of a CBOR head with argument `arg`, in shortest form.
+pub fn head_len(arg: u64) -> usize {
+    match arg {
+        0..24 => 1,
+        24..=0xff => 2,
+        0x100..=0xffff => 3,
+        0x1_0000..=0xffff_ffff => 5,
+        _ => 9,
+    }
+}
+
+/// The length of `v`'s canonical encoding: `encode(v).len()`, counted
+/// without writing it (to allocate the bytes once, exactly).
+pub fn encoded_len(v: &Cbor) -> usize {
+    match v {
+        Cbor::Int(i) => head_len(if *i >= 0 { *i as u64 } else { (-1 - *i) as u64 }),
+        Cbor::Bytes(b) => head_len(b.len() as u64) + b.len(),
+        Cbor::Text(t) => head_len(t.len() as u64) + t.len(),
+        Cbor::Array(items) => {
+            head_len(items.len() as u64) + items.iter().map(encoded_len).sum::<usize>()
+        }
+        Cbor::Map(entries) => {
+            head_len(entries.len() as u64)
+                + entries
+                    .iter()
+                    .map(|(k, v)| encoded_len(k) + encoded_len(v))
+                    .sum::<usize>()
+        }
+        Cbor::Tag(t, inner) => head_len(*t) + encoded_len(inner),
+        Cbor::Bool(_) | Cbor::Null => 1,
+    }
+}
+
 /// Encodes a value canonically (map keys sorted bytewise by encoding).
 pub fn encode(v: &Cbor) -> Vec<u8> {
     let mut buf = Vec::new();
@@ -904,7 +937,41 @@ mod tests {
         assert!(Decoder::new(&[0x81; 70]).skip().is_err());
     }
 
+    /// Counted lengths equal written ones, across every head size.
+    #[test]
+    fn encoded_len_is_the_length_of_the_encoding() {
+        let mut items = Vec::new();
+        for n in [0u64, 23, 24, 255, 256, 65_535, 65_536, 1 << 32] {
+            items.push(Cbor::Int(n as i64));
+            items.push(Cbor::Int(-1 - n as i64));
+            items.push(Cbor::Tag(n, Box::new(Cbor::Null)));
+        }
+        items.push(Cbor::Int(i64::MIN));
+        for n in [0usize, 23, 24, 255, 256, 65_535, 65_536] {
+            items.push(Cbor::Bytes(vec![7; n]));
+            items.push(Cbor::Text("é".repeat(n / 2)));
+            items.push(Cbor::Array(vec![Cbor::Bool(true); n.min(300)]));
+        }
+        let map = Cbor::map([
+            ("b", Cbor::Array(items.clone())),
+            (
+                "a",
+                Cbor::map([("x", Cbor::Bool(false)), ("yy", Cbor::Null)]),
+            ),
+        ]);
+        for v in items.iter().chain([&map]) {
+            assert_eq!(encoded_len(v), encode(v).len(), "{v:?}");
+        }
+    }
+
     proptest::proptest! {
+        #[test]
+        fn encoded_len_agrees_on_decoded_values(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
+            if let Ok(v) = decode(&bytes) {
+                proptest::prop_assert_eq!(encoded_len(&v), encode(&v).len());
+            }
+        }
+
         #[test]
         fn decode_never_panics(bytes in proptest::collection::vec(proptest::num::u8::ANY, 0..64)) {
             let _ = decode(&bytes);

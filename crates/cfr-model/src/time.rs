@@ -166,6 +166,23 @@ pub fn format_rfc3339(ns: i64) -> String {
     out
 }
 
+/// `format_rfc3339(ns).len()`, counted without formatting: the 20
+/// characters of `YYYY-MM-DDTHH:MM:SSZ` (every year an `i64` of
+/// nanoseconds reaches, 1677 to 2262, has four digits), and the point and
+/// the fraction's significant digits when there is one.
+pub fn rfc3339_len(ns: i64) -> usize {
+    let mut frac = ns.rem_euclid(NS_PER_SEC);
+    if frac == 0 {
+        return 20;
+    }
+    let mut digits = 9;
+    while frac % 10 == 0 {
+        frac /= 10;
+        digits -= 1;
+    }
+    21 + digits
+}
+
 /// The start (ns) of the calendar month (UTC) holding `ns`, and its label
 /// `"2026-03"`.
 pub fn month_of(ns: i64) -> (i64, String) {
@@ -346,6 +363,27 @@ pub fn format_percent3(ppm: u32) -> String {
 #[allow(clippy::unwrap_used)]
 mod tests {
     use super::*;
+
+    /// The counted length is the formatted one, at the range's ends, for
+    /// negative times, and for every count of fraction digits.
+    #[test]
+    fn rfc3339_len_is_the_formatted_length() {
+        let mut cases = vec![i64::MIN, i64::MAX, 0, -1, 1, NS_PER_SEC, -NS_PER_SEC];
+        for digits in 0..9 {
+            let f = 10i64.pow(digits);
+            cases.extend([f, 3 * f, 1_772_000_000 * NS_PER_SEC + f, -f]);
+        }
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        for _ in 0..10_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            cases.push(x as i64);
+        }
+        for ns in cases {
+            assert_eq!(rfc3339_len(ns), format_rfc3339(ns).len(), "{ns}");
+        }
+    }
 
     #[test]
     fn rfc3339_roundtrip_and_trimming() {

@@ -9,7 +9,7 @@
 use crate::error::VerdictError;
 use cfr_model::cbor::{self, Cbor};
 use cfr_model::time::{
-    format_percent, format_percent3, format_rfc3339, parse_percent, parse_rfc3339,
+    format_percent, format_percent3, format_rfc3339, parse_percent, parse_rfc3339, rfc3339_len,
 };
 use std::fmt::Write as _;
 
@@ -229,6 +229,10 @@ enum Field<'a> {
 trait Items {
     fn len(&self) -> usize;
     fn item(&self, n: usize) -> Cbor;
+    /// `cbor::encoded_len(&self.item(n))`.
+    fn item_len(&self, n: usize) -> usize {
+        cbor::encoded_len(&self.item(n))
+    }
 }
 
 impl Items for Vec<Incident> {
@@ -237,6 +241,9 @@ impl Items for Vec<Incident> {
     }
     fn item(&self, n: usize) -> Cbor {
         incident_tree(&self[n])
+    }
+    fn item_len(&self, n: usize) -> usize {
+        incident_len(&self[n])
     }
 }
 
@@ -278,6 +285,50 @@ fn incident_tree(i: &Incident) -> Cbor {
         fields.push(("excused_by", uint(by as u64)));
     }
     Cbor::map(fields)
+}
+
+/// The length of `incident_tree(i)`'s encoding, counted from the
+/// incident without building the tree (which copies every text): a
+/// verdict's bytes are allocated once, at their exact length.
+fn incident_len(i: &Incident) -> usize {
+    let text = |t: &str| cbor::head_len(t.len() as u64) + t.len();
+    let int = |n: u64| cbor::head_len(n.min(i64::MAX as u64));
+    let time = |ns: i64| {
+        let n = rfc3339_len(ns);
+        cbor::head_len(n as u64) + n
+    };
+    let keys: usize = [
+        "rule",
+        "clause",
+        "kind",
+        "party",
+        "debtor",
+        "excuse",
+        "from",
+        "until",
+        "evidence",
+        "explanation",
+    ]
+    .iter()
+    .map(|k| text(k))
+    .sum();
+    let mut len = cbor::head_len(10 + u64::from(i.excused_by.is_some()))
+        + keys
+        + text(&i.rule)
+        + text(&i.clause)
+        + text(&i.kind)
+        + text(i.party.name())
+        + text(i.debtor.name())
+        + i.excuse.as_deref().map_or(1, text)
+        + time(i.from)
+        + time(i.until)
+        + cbor::head_len(i.evidence.len() as u64)
+        + i.evidence.iter().map(|&s| int(s)).sum::<usize>()
+        + text(&i.explanation);
+    if let Some(by) = i.excused_by {
+        len += text("excused_by") + int(by as u64);
+    }
+    len
 }
 
 fn rule_tree(r: &RuleStats) -> Cbor {
@@ -367,7 +418,22 @@ impl Verdict {
     pub fn to_cbor(&self) -> Vec<u8> {
         let mut fields = self.fields();
         fields.sort_by(|a, b| cbor::text_key_cmp(a.0, b.0));
-        let mut buf = Vec::with_capacity(256 + self.incidents.len() * 400);
+        // The exact length first, so that the bytes are allocated once:
+        // in the analyzer, whose memory never shrinks, a buffer grown by
+        // doubling would leave its old copies' space behind (up to twice
+        // the verdict's size, about 0.6 KB per incident).
+        let mut len = cbor::head_len(fields.len() as u64);
+        for (k, f) in &fields {
+            len += cbor::head_len(k.len() as u64) + k.len();
+            len += match f {
+                Field::Tree(c) => cbor::encoded_len(c),
+                Field::Items(list) => {
+                    cbor::head_len(list.len() as u64)
+                        + (0..list.len()).map(|n| list.item_len(n)).sum::<usize>()
+                }
+            };
+        }
+        let mut buf = Vec::with_capacity(len);
         cbor::write_head(&mut buf, 5, fields.len() as u64);
         for (k, f) in &fields {
             cbor::write_head(&mut buf, 3, k.len() as u64);
@@ -382,6 +448,7 @@ impl Verdict {
                 }
             }
         }
+        debug_assert_eq!(buf.len(), len, "counted and written lengths");
         buf
     }
 
@@ -1004,6 +1071,44 @@ mod tests {
                 ..Totals::default()
             },
         }
+    }
+
+    /// An incident's counted length is its tree's encoded length, with
+    /// and without an excuse and `excused_by`, and across head sizes.
+    #[test]
+    fn incident_len_counts_the_incident_tree() {
+        let base = sample().incidents.remove(0);
+        let mut cases = vec![base.clone()];
+        for (n, big) in [
+            (0usize, 0u64),
+            (23, 23),
+            (24, 24),
+            (300, 70_000),
+            (3, u64::MAX),
+        ] {
+            let mut i = base.clone();
+            i.evidence = (0..n as u64).map(|k| big.saturating_sub(k)).collect();
+            i.explanation = "é".repeat(n * 3);
+            i.clause = "c".repeat(n);
+            i.excuse = (n % 2 == 0).then(|| "e".repeat(n));
+            i.excused_by = (n % 3 == 0).then_some(n * 1000);
+            i.from = -1_000_000_123;
+            i.until = i64::MAX;
+            cases.push(i);
+        }
+        for i in &cases {
+            assert_eq!(
+                incident_len(i),
+                cbor::encode(&incident_tree(i)).len(),
+                "{i:?}"
+            );
+        }
+        // And the verdict's bytes are allocated once, at their length.
+        let mut v = sample();
+        v.incidents = cases;
+        let bytes = v.to_cbor();
+        assert_eq!(bytes.capacity(), bytes.len());
+        assert_eq!(bytes, cbor::encode(&v.to_cbor_tree()));
     }
 
     #[test]
