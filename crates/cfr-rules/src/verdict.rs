@@ -287,6 +287,21 @@ fn incident_tree(i: &Incident) -> Cbor {
     Cbor::map(fields)
 }
 
+/// An incident's fields in the CBOR and JSON forms, but for the optional
+/// `excused_by`.
+const INCIDENT_KEYS: [&str; 10] = [
+    "rule",
+    "clause",
+    "kind",
+    "party",
+    "debtor",
+    "excuse",
+    "from",
+    "until",
+    "evidence",
+    "explanation",
+];
+
 /// The length of `incident_tree(i)`'s encoding, counted from the
 /// incident without building the tree (which copies every text): a
 /// verdict's bytes are allocated once, at their exact length.
@@ -297,21 +312,7 @@ fn incident_len(i: &Incident) -> usize {
         let n = rfc3339_len(ns);
         cbor::head_len(n as u64) + n
     };
-    let keys: usize = [
-        "rule",
-        "clause",
-        "kind",
-        "party",
-        "debtor",
-        "excuse",
-        "from",
-        "until",
-        "evidence",
-        "explanation",
-    ]
-    .iter()
-    .map(|k| text(k))
-    .sum();
+    let keys: usize = INCIDENT_KEYS.iter().map(|k| text(k)).sum();
     let mut len = cbor::head_len(10 + u64::from(i.excused_by.is_some()))
         + keys
         + text(&i.rule)
@@ -624,23 +625,7 @@ fn incident(c: &Cbor, p: &str) -> Result<Incident, VerdictError> {
     let (
         [rule, clause, kind, party, debtor, excuse, from, until, evidence, explanation],
         [excused_by],
-    ) = fields_with(
-        c,
-        p,
-        [
-            "rule",
-            "clause",
-            "kind",
-            "party",
-            "debtor",
-            "excuse",
-            "from",
-            "until",
-            "evidence",
-            "explanation",
-        ],
-        ["excused_by"],
-    )?;
+    ) = fields_with(c, p, INCIDENT_KEYS, ["excused_by"])?;
     let f = |name: &str| format!("{p}.{name}");
     let party_of = |c: &Cbor, name: &str| {
         Party::from_name(text(c, &f(name))?).ok_or_else(|| VerdictError::InvalidField {
