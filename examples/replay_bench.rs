@@ -51,13 +51,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut unmetered = Vec::new();
     let mut bare = Vec::new();
     let mut bare_fuel = 0;
+    let mut bare_memory = Memory::default();
     for _ in 0..runs {
         for (fuel, times) in [(true, &mut fueled), (false, &mut unmetered)] {
             let t = Instant::now();
-            let (verdict, used) = bare_replay(&bare_module, &contract_cbor, &chunks, fuel)?;
+            let (verdict, used, memory) = bare_replay(&bare_module, &contract_cbor, &chunks, fuel)?;
             times.push(t.elapsed().as_secs_f64());
             bare.push(verdict);
             bare_fuel = bare_fuel.max(used);
+            bare_memory = memory;
         }
     }
 
@@ -116,18 +118,36 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         "bare driver's module: fuel {bare_fuel} ({:.0} per event, begin to finish)",
         bare_fuel as f64 / events as f64
     );
+    // The guest's linear memory never shrinks: its size after a call is
+    // the most it held, and the same in every run of the same module.
+    let mib = |b: usize| b as f64 / f64::from(1 << 20);
+    println!(
+        "bare driver's module: linear memory {:.1} MiB after the feeds, {:.1} MiB after finish (verdict {} bytes)",
+        mib(bare_memory.fed),
+        mib(bare_memory.finished),
+        bare.last().map_or(0, Vec::len)
+    );
     Ok(())
+}
+
+/// The size of the bare driver's linear memory after the last feed and
+/// after `cfr_finish`, in bytes.
+#[derive(Default)]
+struct Memory {
+    fed: usize,
+    finished: usize,
 }
 
 /// The analyzer ABI (`cfr-analyzer/1`) driven directly with wasmtime,
 /// configured as `cfr_replay::Sandbox` is, with fuel metering on or off.
-/// Returns the verdict and the fuel consumed (0 unmetered).
+/// Returns the verdict, the fuel consumed (0 unmetered) and the linear
+/// memory's sizes.
 fn bare_replay(
     module: &[u8],
     contract: &[u8],
     chunks: &[(Vec<u8>, u64)],
     fuel: bool,
-) -> Result<(Vec<u8>, u64), Box<dyn std::error::Error>> {
+) -> Result<(Vec<u8>, u64, Memory), Box<dyn std::error::Error>> {
     use wasmtime::{Config, Engine, Instance, Module, Store};
     let mut config = Config::new();
     config
@@ -176,6 +196,7 @@ fn bare_replay(
     for (raw, _) in chunks {
         call(&feed, &mut store, raw)?;
     }
+    let fed = memory.data_size(&store);
     if finish.call(&mut store, ())? != 0 {
         return Err("cfr_finish failed".into());
     }
@@ -187,5 +208,6 @@ fn bare_replay(
     } else {
         0
     };
-    Ok((out, used))
+    let finished = memory.data_size(&store);
+    Ok((out, used, Memory { fed, finished }))
 }
