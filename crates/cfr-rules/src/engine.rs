@@ -282,15 +282,37 @@ impl Engine {
                 }
             }
         }
+        let counts: Vec<usize> = raws.iter().map(Vec::len).collect();
+        // The attributor reads the raw incidents of the rules that
+        // rule-based excuses name, so those are copied into incidents.
+        // Every other rule's are moved, so that the log's incidents are
+        // not held twice while they are attributed.
+        let mut moved: Vec<Vec<Raw>> = raws
+            .iter_mut()
+            .enumerate()
+            .map(|(r, raw)| {
+                let read = excuses
+                    .iter()
+                    .any(|x| matches!(x.source, SourceCfg::Rule(Some(s)) if s == r));
+                if read {
+                    Vec::new()
+                } else {
+                    std::mem::take(raw)
+                }
+            })
+            .collect();
         let attributor = Attributor::new(&excuses, &excuse_events, &rules, &raws);
         // Incidents excused by another rule's incident: (rule, position
         // in its raw incidents, the excusing candidates).
         let mut excused: Vec<(usize, usize, Excuser)> = Vec::new();
         let mut per_rule: Vec<Vec<Incident>> = Vec::with_capacity(rules.len());
-        for (r, (meta, raw)) in rules.iter().zip(&raws).enumerate() {
-            let mut list = Vec::with_capacity(raw.len());
-            for (k, x) in raw.iter().enumerate() {
-                let (incident, excuser) = attributor.attribute(meta, x.clone());
+        for (r, meta) in rules.iter().enumerate() {
+            // One of the two is empty.
+            let owned = moved.get_mut(r).map(std::mem::take).unwrap_or_default();
+            let read = raws.get(r).map_or(&[][..], Vec::as_slice);
+            let mut list = Vec::with_capacity(owned.len() + read.len());
+            for (k, x) in owned.into_iter().chain(read.iter().cloned()).enumerate() {
+                let (incident, excuser) = attributor.attribute(meta, x);
                 if let Some(e) = excuser {
                     excused.push((r, k, e));
                 }
@@ -298,6 +320,7 @@ impl Engine {
             }
             per_rule.push(list);
         }
+        drop(moved);
         // A mean error rate's failing windows, attributed as an incident
         // over the window would be.
         let failing_party: Vec<Vec<crate::verdict::Party>> = availability_cfgs
@@ -324,6 +347,7 @@ impl Engine {
             })
             .collect();
         drop(attributor);
+        drop(raws);
         // Service levels, in rule order.
         let mut slas: Vec<(usize, usize, bool)> = availability_cfgs
             .iter()
@@ -380,11 +404,13 @@ impl Engine {
             incidents.extend(breaches);
             sla.extend(periods);
         }
-        let mut incidents: Vec<(usize, usize, Incident)> = per_rule
-            .into_iter()
-            .enumerate()
-            .flat_map(|(i, v)| v.into_iter().enumerate().map(move |(k, inc)| (i, k, inc)))
-            .collect();
+        // At its length: a vector grown by doubling would leave its old
+        // copies behind in the analyzer, whose memory never shrinks.
+        let mut incidents: Vec<(usize, usize, Incident)> =
+            Vec::with_capacity(per_rule.iter().map(Vec::len).sum());
+        for (i, v) in per_rule.into_iter().enumerate() {
+            incidents.extend(v.into_iter().enumerate().map(|(k, inc)| (i, k, inc)));
+        }
         incidents.sort_by(|(ra, _, a), (rb, _, b)| {
             a.from
                 .cmp(&b.from)
@@ -396,7 +422,7 @@ impl Engine {
         });
         // Where each rule's incidents ended up, so that an excused
         // incident can name its excuser by its place in the verdict.
-        let mut place: Vec<Vec<usize>> = raws.iter().map(|r| vec![0; r.len()]).collect();
+        let mut place: Vec<Vec<usize>> = counts.iter().map(|&n| vec![0; n]).collect();
         for (n, (r, k, _)) in incidents.iter().enumerate() {
             if let Some(p) = place.get_mut(*r).and_then(|v| v.get_mut(*k)) {
                 *p = n;

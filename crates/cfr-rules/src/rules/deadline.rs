@@ -248,6 +248,14 @@ impl DeadlineState {
             mut raw,
             ..
         } = self;
+        let (one, many) = match open {
+            Open::One(q) => (q.drain(), Vec::new()),
+            Open::Many(q) => (Vec::new(), q.drain()),
+        };
+        // Room for every open trigger at once: grown by doubling, the list
+        // would leave its old copies behind in the analyzer, whose memory
+        // never shrinks.
+        raw.reserve_exact(one.len() + many.len() + unmatchable.len());
         let mut pending = 0u64;
         let last = span.last.map(|(t, _)| t);
         let mut judge = |t: Trigger, label: String| {
@@ -270,17 +278,11 @@ impl DeadlineState {
                 _ => bump(&mut pending),
             }
         };
-        match open {
-            Open::One(q) => {
-                for (key, t) in q.drain() {
-                    judge(t, label(&cfg.trigger, std::slice::from_ref(&key)));
-                }
-            }
-            Open::Many(q) => {
-                for (key, t) in q.drain() {
-                    judge(t, label(&cfg.trigger, &key));
-                }
-            }
+        for (key, t) in one {
+            judge(t, label(&cfg.trigger, std::slice::from_ref(&key)));
+        }
+        for (key, t) in many {
+            judge(t, label(&cfg.trigger, &key));
         }
         for (t, missing) in unmatchable {
             judge(
