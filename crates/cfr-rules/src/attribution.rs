@@ -311,6 +311,8 @@ impl<'a> Attributor<'a> {
         }
         evidence.sort_unstable();
         evidence.dedup();
+        explanation.shrink_to_fit();
+        evidence.shrink_to_fit();
         let incident = Incident {
             rule: rule.id.clone(),
             clause: rule.clause.clone(),

@@ -411,23 +411,33 @@ impl Engine {
         for (i, v) in per_rule.into_iter().enumerate() {
             incidents.extend(v.into_iter().enumerate().map(|(k, inc)| (i, k, inc)));
         }
-        incidents.sort_by(|(ra, _, a), (rb, _, b)| {
-            a.from
+        // Sorted through their indices: a stable sort of the incidents
+        // themselves would take scratch room for a copy of them all, which
+        // in the analyzer would stay behind. Ties keep the flat order,
+        // as that sort keeps it.
+        let mut order: Vec<usize> = (0..incidents.len()).collect();
+        order.sort_by(|&x, &y| match (incidents.get(x), incidents.get(y)) {
+            (Some((ra, _, a)), Some((rb, _, b))) => a
+                .from
                 .cmp(&b.from)
                 .then(ra.cmp(rb))
                 .then_with(|| a.evidence.cmp(&b.evidence))
                 .then(a.until.cmp(&b.until))
                 .then_with(|| a.kind.cmp(&b.kind))
-                .then_with(|| a.explanation.cmp(&b.explanation))
+                .then_with(|| a.explanation.cmp(&b.explanation)),
+            _ => x.cmp(&y),
         });
-        // Where each rule's incidents ended up, so that an excused
+        // Where each rule's incidents end up, so that an excused
         // incident can name its excuser by its place in the verdict.
         let mut place: Vec<Vec<usize>> = counts.iter().map(|&n| vec![0; n]).collect();
-        for (n, (r, k, _)) in incidents.iter().enumerate() {
-            if let Some(p) = place.get_mut(*r).and_then(|v| v.get_mut(*k)) {
-                *p = n;
+        for (n, &i) in order.iter().enumerate() {
+            if let Some((r, k, _)) = incidents.get(i) {
+                if let Some(p) = place.get_mut(*r).and_then(|v| v.get_mut(*k)) {
+                    *p = n;
+                }
             }
         }
+        permute(&mut incidents, order);
         for (r, k, e) in excused {
             let Some(&at) = place.get(r).and_then(|v| v.get(k)) else {
                 continue;
@@ -456,6 +466,25 @@ impl Engine {
             rules: stats,
             sla,
             totals,
+        }
+    }
+}
+
+/// Reorders `items` in place so that `items[n]` is the item that was at
+/// `order[n]`, where `order` is a permutation of `0..items.len()`: each
+/// cycle of the permutation is followed once, so that no second copy of
+/// the items is made.
+fn permute<T>(items: &mut [T], mut order: Vec<usize>) {
+    for start in 0..order.len() {
+        let mut i = start;
+        // `order[i] == i` marks a place already filled.
+        while let Some(slot) = order.get_mut(i) {
+            let from = std::mem::replace(slot, i);
+            if from == start || from >= items.len() {
+                break;
+            }
+            items.swap(i, from);
+            i = from;
         }
     }
 }
@@ -593,4 +622,50 @@ pub fn analyze(
         engine.push(&ev)?;
     }
     Ok(engine.finish())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::permute;
+
+    /// What `permute` must give: the items taken in `order`.
+    fn taken(items: &[u32], order: &[usize]) -> Vec<u32> {
+        order
+            .iter()
+            .filter_map(|&i| items.get(i).copied())
+            .collect()
+    }
+
+    #[test]
+    fn permute_puts_each_item_where_the_order_says() {
+        let mut orders: Vec<Vec<usize>> = vec![
+            vec![],
+            vec![0],
+            vec![0, 1, 2, 3],
+            vec![3, 2, 1, 0],
+            vec![1, 2, 3, 4, 0],
+            vec![4, 0, 1, 2, 3],
+            vec![1, 0, 3, 2, 5, 4],
+            vec![2, 0, 1, 5, 3, 4, 6],
+        ];
+        // Fisher-Yates shuffles of every length to 200, by a fixed LCG.
+        let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+        for n in 1..200 {
+            let mut o: Vec<usize> = (0..n).collect();
+            for i in (1..n).rev() {
+                x = x
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                o.swap(i, (x >> 33) as usize % (i + 1));
+            }
+            orders.push(o);
+        }
+        for order in orders {
+            let items: Vec<u32> = (0..order.len() as u32).map(|i| i * 7 + 1).collect();
+            let want = taken(&items, &order);
+            let mut got = items.clone();
+            permute(&mut got, order.clone());
+            assert_eq!(got, want, "order {order:?}");
+        }
+    }
 }
