@@ -287,7 +287,7 @@ impl Engine {
         // rule-based excuses name, so those are copied into incidents.
         // Every other rule's are moved, so that the log's incidents are
         // not held twice while they are attributed.
-        let mut moved: Vec<Vec<Raw>> = raws
+        let moved: Vec<Vec<Raw>> = raws
             .iter_mut()
             .enumerate()
             .map(|(r, raw)| {
@@ -306,9 +306,8 @@ impl Engine {
         // in its raw incidents, the excusing candidates).
         let mut excused: Vec<(usize, usize, Excuser)> = Vec::new();
         let mut per_rule: Vec<Vec<Incident>> = Vec::with_capacity(rules.len());
-        for (r, meta) in rules.iter().enumerate() {
+        for (r, (meta, owned)) in rules.iter().zip(moved).enumerate() {
             // One of the two is empty.
-            let owned = moved.get_mut(r).map(std::mem::take).unwrap_or_default();
             let read = raws.get(r).map_or(&[][..], Vec::as_slice);
             let mut list = Vec::with_capacity(owned.len() + read.len());
             for (k, x) in owned.into_iter().chain(read.iter().cloned()).enumerate() {
@@ -320,7 +319,6 @@ impl Engine {
             }
             per_rule.push(list);
         }
-        drop(moved);
         // A mean error rate's failing windows, attributed as an incident
         // over the window would be.
         let failing_party: Vec<Vec<crate::verdict::Party>> = availability_cfgs
